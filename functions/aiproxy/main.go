@@ -1,0 +1,102 @@
+// Command aiproxy is lambda-ai-proxy's one binary. Under Lambda (when
+// AWS_LAMBDA_RUNTIME_API is set) it serves Function URL, API Gateway REST and
+// HTTP API events; elsewhere it serves plain HTTP on AIPROXY_LISTEN. Either
+// way the same proxy handler answers. This file only wires the parts.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
+)
+
+//go:embed default-config.yaml
+var defaultConfig []byte
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "aiproxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	logger := newLogger(os.Getenv("AIPROXY_LOG_LEVEL"))
+	slog.SetDefault(logger)
+	ctx := context.Background()
+
+	src, desc, err := loadConfig(ctx, logger)
+	if err != nil {
+		return err
+	}
+	h := proxy.New(src, proxy.Options{
+		Logger:    logger,
+		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
+	})
+
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		logger.Info("starting on Lambda", "config", desc)
+		return serveLambda(h)
+	}
+	addr := os.Getenv("AIPROXY_LISTEN")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	return serveHTTP(addr, h, logger, desc)
+}
+
+// serveHTTP serves until SIGINT or SIGTERM, then lets requests in flight
+// (streams included) finish for a while.
+func serveHTTP(addr string, h http.Handler, logger *slog.Logger, desc string) error {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: a stream runs as long as the model writes.
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("listening", "addr", "http://"+addr, "config", desc)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+}
+
+// envDuration reads a Go duration; unset or invalid means the default.
+func envDuration(name string) time.Duration {
+	d, err := time.ParseDuration(os.Getenv(name))
+	if err != nil {
+		return 0
+	}
+	return d
+}

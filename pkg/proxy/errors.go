@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// OpenAI error types, so SDKs map our errors to the same exception classes
+// as OpenAI's own.
+const (
+	typeInvalidRequest = "invalid_request_error"
+	typeAuthentication = "authentication_error"
+	typeServer         = "server_error"
+)
+
+// apiError is an error the proxy answers itself, in OpenAI's shape.
+type apiError struct {
+	status  int
+	message string
+	typ     string
+	code    string
+	header  http.Header // extra response headers (Allow, Retry-After)
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func badRequest(code, msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, message: msg, typ: typeInvalidRequest, code: code}
+}
+
+// writeError writes e as {"error":{"message","type","param","code"}}.
+func writeError(w http.ResponseWriter, e *apiError) {
+	h := w.Header()
+	for k, v := range e.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", "application/json")
+	h.Del("Content-Length")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	_, _ = w.Write(errorJSON(e.message, e.typ, e.code))
+}
+
+// errorJSON renders the error object; it is also the payload of the SSE
+// error event that ends a failed stream.
+func errorJSON(message, typ, code string) []byte {
+	b := make([]byte, 0, 96+len(message))
+	b = append(b, `{"error":{"message":`...)
+	b = appendJSONString(b, message)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"param":null,"code":`...)
+	if code == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, code)
+	}
+	return append(b, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+func statusText(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }

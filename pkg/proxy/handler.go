@@ -1,0 +1,415 @@
+// Package proxy is the product: one http.Handler that does what Kong's
+// ai-proxy plugin does for OpenAI. Each request flows one way: route match,
+// model resolution, body rewrite, upstream auth, then a streaming relay
+// through net/http/httputil.ReverseProxy. Errors the proxy makes itself are
+// OpenAI-shaped. It knows nothing of Lambda or AWS: edges adapt events to
+// http.Request, and configuration arrives through a ConfigSource.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+)
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// Transport carries upstream requests; nil means NewTransport(0, 0).
+	Transport http.RoundTripper
+	Logger    *slog.Logger
+	// Observe, when set, is called once per request after the response
+	// has been relayed (statistics, metrics). It must not block for long.
+	Observe func(*Exchange)
+}
+
+// Handler is the ai-proxy http.Handler.
+type Handler struct {
+	src     ConfigSource
+	log     *slog.Logger
+	rp      *httputil.ReverseProxy
+	observe func(*Exchange)
+}
+
+// New returns the handler reading its configuration from src.
+func New(src ConfigSource, opts Options) *Handler {
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	tr := opts.Transport
+	if tr == nil {
+		tr = NewTransport(0, 0)
+	}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:        rewriteOutgoing,
+		Transport:      tr,
+		FlushInterval:  -1, // every write reaches the client at once
+		ModifyResponse: h.modifyResponse,
+		ErrorHandler:   h.upstreamError,
+		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+	}
+	return h
+}
+
+// Exchange is what happened to one request, for observers.
+type Exchange struct {
+	Start     time.Time
+	Route     string
+	Plugin    *config.Plugin // nil when no route matched
+	Status    int
+	ErrCode   string // the code of an error the proxy answered itself
+	Stream    bool
+	Model     string // the model requested upstream
+	RequestID string
+	Consumer  string
+	// Upstream timing: the response headers and, for streams, the first event.
+	upstreamStart time.Time
+	headersAt     time.Time
+	firstToken    time.Time
+	chunks        int
+	responseModel string
+	usage         *Usage
+	requestBody   []byte
+	responseBody  []byte
+	streamErr     error
+
+	target       *url.URL
+	upstreamBody []byte
+	rw           *rewritten
+	authHeader   bool // keep the client's own auth header (allow_override)
+	headersSent  bool
+}
+
+// ResponseModel is the model the upstream said it used.
+func (e *Exchange) ResponseModel() string { return e.responseModel }
+
+// Usage is the upstream's token usage, or nil if it reported none.
+func (e *Exchange) Usage() *Usage { return e.usage }
+
+// LLMLatency is the time from sending upstream to the end of the answer.
+func (e *Exchange) LLMLatency(end time.Time) time.Duration {
+	if e.upstreamStart.IsZero() {
+		return 0
+	}
+	return end.Sub(e.upstreamStart)
+}
+
+// TimeToFirstToken is the time from sending upstream to the first event of a
+// stream, or to the response headers of a non-streamed answer.
+func (e *Exchange) TimeToFirstToken() time.Duration {
+	switch {
+	case e.upstreamStart.IsZero():
+		return 0
+	case !e.firstToken.IsZero():
+		return e.firstToken.Sub(e.upstreamStart)
+	case !e.headersAt.IsZero():
+		return e.headersAt.Sub(e.upstreamStart)
+	}
+	return 0
+}
+
+// RequestBody and ResponseBody are the payloads (the response only for
+// non-streamed answers), for log_payloads.
+func (e *Exchange) RequestBody() []byte  { return e.requestBody }
+func (e *Exchange) ResponseBody() []byte { return e.responseBody }
+
+// StreamError is the upstream failure that cut a stream short, if any.
+func (e *Exchange) StreamError() error { return e.streamErr }
+
+type exchangeKey struct{}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := &Exchange{Start: time.Now(), RequestID: requestID(r)}
+	defer h.finish(w, ex)
+
+	if e := h.prepare(r, ex); e != nil {
+		h.fail(w, ex, e)
+		return
+	}
+	out := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	out.URL = ex.target
+	out.Body = io.NopCloser(bytes.NewReader(ex.upstreamBody))
+	out.ContentLength = int64(len(ex.upstreamBody))
+	ex.upstreamStart = time.Now()
+	h.rp.ServeHTTP(w, out)
+}
+
+// finish recovers a panic into a 500 (or an aborted stream once headers are
+// out), then reports the exchange. A stream cut by the upstream is aborted
+// after its error event, so that an edge or client sees the failure too.
+func (h *Handler) finish(w http.ResponseWriter, ex *Exchange) {
+	rec := recover()
+	if rec != nil && rec != http.ErrAbortHandler {
+		h.log.Error("request panicked", "request_id", ex.RequestID, "panic", fmt.Sprint(rec))
+		if !ex.headersSent {
+			h.fail(w, ex, &apiError{status: http.StatusInternalServerError, message: "internal error", typ: typeServer, code: "internal_error"})
+			rec = nil
+		} else {
+			rec = http.ErrAbortHandler
+		}
+	}
+	if ex.streamErr != nil {
+		h.log.Warn("upstream stream failed", "request_id", ex.RequestID, "route", ex.Route, "error", ex.streamErr.Error())
+		rec = http.ErrAbortHandler
+	}
+	if h.observe != nil {
+		h.observe(ex)
+	}
+	if rec != nil {
+		panic(rec)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, ex *Exchange, e *apiError) {
+	ex.Status, ex.ErrCode = e.status, e.code
+	writeError(w, e)
+}
+
+// prepare does everything that can fail before the upstream is called.
+func (h *Handler) prepare(r *http.Request, ex *Exchange) *apiError {
+	cfg, err := h.src.Current(r.Context())
+	if err != nil {
+		h.log.Warn("no configuration available", "error", err.Error())
+		return &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
+			header: http.Header{"Retry-After": {"5"}}}
+	}
+	rt, captures, allowed := cfg.Match(r.Method, cleanPath(r.URL.Path))
+	if rt == nil {
+		return &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
+	}
+	ex.Route, ex.Plugin = rt.Name, rt.Plugin
+	if !allowed {
+		return &apiError{status: http.StatusMethodNotAllowed, message: "method " + r.Method + " is not allowed on this route", typ: typeInvalidRequest, code: "method_not_allowed",
+			header: http.Header{"Allow": {rt.AllowHeader()}}}
+	}
+	p := rt.Plugin
+
+	body, e := readBody(r, p.MaxRequestBodySize)
+	if e != nil {
+		return e
+	}
+	ex.requestBody = body
+	configured, err := resolveModel(p, r, captures)
+	if err != nil {
+		return err.(*apiError)
+	}
+	if configured != "" {
+		if e := checkModelName(configured); e != nil {
+			return e
+		}
+	}
+	rw, e := rewriteBody(p, body, configured)
+	if e != nil {
+		return e
+	}
+	ex.rw, ex.Model, ex.Stream = rw, rw.model, rw.stream
+	ex.upstreamBody = rw.body
+	ex.target = upstreamURL(p, r)
+	if p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" {
+		ex.authHeader = true
+	}
+	return nil
+}
+
+// readBody reads the request body within the plugin's size limit.
+func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, message: fmt.Sprintf("request body is larger than %d bytes", limit), typ: typeInvalidRequest, code: "request_too_large"}
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, badRequest("invalid_json", "request body is empty")
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, badRequest("invalid_body", "could not read the request body")
+	}
+	if int64(buf.Len()) > limit {
+		return nil, tooLarge
+	}
+	if buf.Len() == 0 {
+		return nil, badRequest("invalid_json", "request body is empty")
+	}
+	return buf.Bytes(), nil
+}
+
+var (
+	openAIChat        = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/chat/completions"}
+	openAICompletions = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/completions"}
+)
+
+// upstreamURL is Kong's choice of target: upstream_url replaces the whole
+// URL; otherwise OpenAI's endpoint for the route type, or for preserve the
+// client's own path and query on OpenAI's host.
+func upstreamURL(p *config.Plugin, r *http.Request) *url.URL {
+	var u url.URL
+	switch {
+	case p.Model.Options.Upstream != nil:
+		u = *p.Model.Options.Upstream
+	case p.RouteType == config.RouteCompletions:
+		u = *openAICompletions
+	case p.RouteType == config.RoutePreserve:
+		u = *openAIChat
+		u.Path, u.RawPath, u.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
+	default:
+		u = *openAIChat
+	}
+	if p.Auth.ParamLocation == "query" {
+		q := u.Query()
+		if !(p.Auth.AllowOverride && r.URL.Query().Get(p.Auth.ParamName) != "") {
+			q.Set(p.Auth.ParamName, p.Auth.ParamValue)
+		} else {
+			q.Set(p.Auth.ParamName, r.URL.Query().Get(p.Auth.ParamName))
+		}
+		u.RawQuery = q.Encode()
+	}
+	return &u
+}
+
+// cleanPath normalizes the decoded path as Kong does before matching: dot
+// segments and doubled slashes cannot route around a regex.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// safePath quotes a client path for an error message, bounded in length.
+func safePath(p string) string {
+	if len(p) > 200 {
+		p = p[:200] + "..."
+	}
+	return fmt.Sprintf("%q", p)
+}
+
+func requestID(r *http.Request) string {
+	for _, h := range []string{"X-Amzn-Requestid", "X-Amzn-Trace-Id", "X-Request-Id"} {
+		if v := r.Header.Get(h); v != "" && len(v) <= 128 {
+			return v
+		}
+	}
+	return ""
+}
+
+// hiddenRequestHeaders never reach the upstream: credentials meant for this
+// proxy, cookies for its domain, and the AWS front door's own headers.
+var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded"}
+
+// rewriteOutgoing shapes the request ReverseProxy sends: the target URL is
+// already set; here the client's credentials are replaced with the
+// configured ones. ReverseProxy has already removed hop-by-hop headers.
+func rewriteOutgoing(pr *httputil.ProxyRequest) {
+	ex := pr.In.Context().Value(exchangeKey{}).(*Exchange)
+	p := ex.Plugin
+	h := pr.Out.Header
+	var keep string
+	if ex.authHeader {
+		keep = h.Get(p.Auth.HeaderName)
+	}
+	for _, k := range hiddenRequestHeaders {
+		h.Del(k)
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "X-Amz") {
+			delete(h, k)
+		}
+	}
+	if p.Auth.HeaderName != "" {
+		h.Del(p.Auth.HeaderName)
+		if keep != "" {
+			h.Set(p.Auth.HeaderName, keep)
+		} else {
+			h.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
+		}
+	}
+	if ex.Stream {
+		// A compressed event stream cannot be relayed event by event.
+		h.Set("Accept-Encoding", "identity")
+	}
+	h.Set("Content-Type", "application/json")
+	pr.Out.Host = ""
+	pr.Out.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(ex.upstreamBody)), nil
+	}
+}
+
+func (h *Handler) modifyResponse(res *http.Response) error {
+	ex := res.Request.Context().Value(exchangeKey{}).(*Exchange)
+	ex.headersAt = time.Now()
+	ex.Status = res.StatusCode
+	hdr := res.Header
+	// Upstream cookies (a CDN's, say) belong to the upstream's domain.
+	hdr.Del("Set-Cookie")
+	if res.StatusCode == http.StatusOK && ex.Plugin.ModelNameHeader && ex.Model != "" {
+		hdr.Set("X-Kong-LLM-Model", "openai/"+ex.Model)
+	}
+	if isEventStream(hdr.Get("Content-Type")) {
+		// The length of a relayed stream is not known in advance, and an
+		// edge must not wait for one.
+		hdr.Del("Content-Length")
+		res.ContentLength = -1
+		hdr.Set("Cache-Control", "no-cache")
+		hdr.Set("X-Accel-Buffering", "no")
+		res.Body = newSSERelay(res.Request.Context(), res.Body, ex, ex.rw != nil && ex.rw.injectedUsage && !ex.rw.wantsUsage)
+	} else if res.StatusCode < 300 {
+		res.Body = &usageTap{upstream: res.Body, ex: ex}
+	}
+	ex.headersSent = true
+	return nil
+}
+
+func isEventStream(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/event-stream")
+}
+
+// upstreamError answers when the upstream could not be reached or did not
+// answer in time. The error text is logged without the URL, which may hold
+// a query-string key.
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	ex := r.Context().Value(exchangeKey{}).(*Exchange)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	switch {
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away and the upstream call was cancelled with it.
+		ex.Status, ex.ErrCode = 499, "client_closed_request"
+		h.log.Info("client closed the request", "request_id", ex.RequestID, "route", ex.Route)
+		return
+	case isTimeout(err):
+		h.log.Warn("upstream timed out", "request_id", ex.RequestID, "route", ex.Route, "error", err.Error())
+		h.fail(w, ex, &apiError{status: http.StatusGatewayTimeout, message: "the upstream did not answer in time", typ: typeServer, code: "upstream_timeout"})
+	default:
+		h.log.Warn("upstream unreachable", "request_id", ex.RequestID, "route", ex.Route, "error", err.Error())
+		h.fail(w, ex, &apiError{status: http.StatusBadGateway, message: "the upstream could not be reached", typ: typeServer, code: "upstream_unreachable"})
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}

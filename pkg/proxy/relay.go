@@ -1,0 +1,255 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// maxPendingEvent bounds how much of one unfinished SSE event the relay holds.
+// An upstream that labels a non-SSE body as text/event-stream must not make
+// us buffer it whole: past this size the bytes pass through unparsed.
+const maxPendingEvent = 256 << 10
+
+var nullUsage = []byte(`,"usage":null}`)
+
+// Usage is the token usage the upstream reported.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// sseRelay sits between the upstream's event stream and ReverseProxy's copy
+// loop. It hands each complete event on as soon as its blank line arrives
+// (a partial event is useless to a client, so holding it delays nothing),
+// reads usage from the events it passes, drops the usage-only chunk when
+// the client did not ask for it, and ends a failed stream with an error
+// event instead of a silent truncation.
+type sseRelay struct {
+	ctx       context.Context
+	upstream  io.ReadCloser
+	ex        *Exchange
+	hideUsage bool
+
+	in      []byte // bytes read, not yet split into events
+	out     []byte // complete events ready for the client
+	buf     []byte
+	passRaw bool // stopped parsing: the body is not SSE
+	done    bool
+}
+
+func newSSERelay(ctx context.Context, body io.ReadCloser, ex *Exchange, hideUsage bool) *sseRelay {
+	return &sseRelay{ctx: ctx, upstream: body, ex: ex, hideUsage: hideUsage, buf: make([]byte, 32<<10)}
+}
+
+func (s *sseRelay) Read(p []byte) (int, error) {
+	for len(s.out) == 0 {
+		if s.done {
+			return 0, io.EOF
+		}
+		n, err := s.upstream.Read(s.buf)
+		if n > 0 {
+			s.feed(s.buf[:n])
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			// A clean end: whatever partial event remains goes out as is.
+			s.out = append(s.out, s.in...)
+			s.in = s.in[:0]
+			s.done = true
+			continue
+		}
+		if s.ctx.Err() != nil {
+			// The client went away; nobody is left to tell.
+			return 0, err
+		}
+		s.ex.streamErr = err
+		s.out = append(s.out, s.in...)
+		s.in = s.in[:0]
+		if len(s.out) > 0 && !bytes.HasSuffix(s.out, []byte("\n\n")) {
+			s.out = append(s.out, "\n\n"...)
+		}
+		s.out = append(s.out, "data: "...)
+		s.out = append(s.out, errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")...)
+		s.out = append(s.out, "\n\n"...)
+		s.done = true
+	}
+	n := copy(p, s.out)
+	s.out = s.out[n:]
+	if len(s.out) == 0 {
+		s.out = s.out[:0:0]
+	}
+	return n, nil
+}
+
+func (s *sseRelay) Close() error { return s.upstream.Close() }
+
+// feed splits newly read bytes into events.
+func (s *sseRelay) feed(b []byte) {
+	if s.passRaw {
+		s.out = append(s.out, b...)
+		return
+	}
+	s.in = append(s.in, b...)
+	for {
+		end, next := eventEnd(s.in)
+		if end < 0 {
+			break
+		}
+		ev := s.in[:next]
+		if s.keep(ev[:end]) {
+			if s.hideUsage && bytes.Contains(ev, nullUsage) {
+				// With include_usage every chunk carries "usage":null; a
+				// client that did not ask for usage never saw that member.
+				ev = bytes.ReplaceAll(ev, nullUsage, []byte("}"))
+			}
+			s.out = append(s.out, ev...)
+		}
+		s.in = s.in[next:]
+	}
+	if len(s.in) > maxPendingEvent {
+		s.passRaw = true
+		s.out = append(s.out, s.in...)
+		s.in = nil
+	}
+	if len(s.in) == 0 {
+		s.in = s.in[:0:0]
+	}
+}
+
+// eventEnd finds the blank line that ends the first event: the index where
+// the event's text ends and the index after its terminator, or -1.
+func eventEnd(b []byte) (end, next int) {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i, i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i, i + 3
+		}
+	}
+	return -1, -1
+}
+
+// keep inspects one event and reports whether the client should see it.
+func (s *sseRelay) keep(ev []byte) bool {
+	data := eventData(ev)
+	if data == nil {
+		return true
+	}
+	if s.ex.firstToken.IsZero() {
+		s.ex.firstToken = time.Now()
+	}
+	if bytes.Equal(data, []byte("[DONE]")) {
+		return true
+	}
+	s.ex.chunks++
+	if s.ex.responseModel == "" || hasUsageObject(data) {
+		var chunk struct {
+			Model   string            `json:"model"`
+			Choices []json.RawMessage `json:"choices"`
+			Usage   *Usage            `json:"usage"`
+		}
+		if json.Unmarshal(data, &chunk) != nil {
+			return true
+		}
+		if chunk.Model != "" {
+			s.ex.responseModel = chunk.Model
+		}
+		if chunk.Usage != nil {
+			s.ex.usage = chunk.Usage
+			// The usage-only chunk the client did not ask for: hide it so
+			// the client sees exactly the stream it would have seen.
+			if s.hideUsage && len(chunk.Choices) == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// eventData returns the data of an event (its data: lines joined), or nil.
+func eventData(ev []byte) []byte {
+	var data []byte
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		v, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimPrefix(v, []byte(" "))
+		if data == nil {
+			data = v
+		} else {
+			data = append(append(append([]byte(nil), data...), '\n'), v...)
+		}
+	}
+	return data
+}
+
+// hasUsageObject reports whether a chunk carries "usage": {...} rather than
+// "usage": null, without decoding it.
+func hasUsageObject(data []byte) bool {
+	i := bytes.LastIndex(data, []byte(`"usage"`))
+	if i < 0 {
+		return false
+	}
+	j := skipSpace(data, i+len(`"usage"`))
+	if j >= len(data) || data[j] != ':' {
+		return false
+	}
+	j = skipSpace(data, j+1)
+	return j < len(data) && data[j] == '{'
+}
+
+// usageTap reads the usage of a non-streamed answer while it is relayed,
+// keeping at most maxTapped bytes; the client's copy is never delayed.
+type usageTap struct {
+	upstream io.ReadCloser
+	ex       *Exchange
+	seen     []byte
+	over     bool
+}
+
+const maxTapped = 4 << 20
+
+func (t *usageTap) Read(p []byte) (int, error) {
+	n, err := t.upstream.Read(p)
+	if n > 0 && !t.over {
+		if len(t.seen)+n > maxTapped {
+			t.over, t.seen = true, nil
+		} else {
+			t.seen = append(t.seen, p[:n]...)
+		}
+	}
+	if errors.Is(err, io.EOF) && !t.over {
+		var resp struct {
+			Model string `json:"model"`
+			Usage *Usage `json:"usage"`
+		}
+		if json.Unmarshal(t.seen, &resp) == nil {
+			t.ex.responseModel = resp.Model
+			t.ex.usage = resp.Usage
+		}
+		t.ex.responseBody = t.seen
+		t.seen = nil
+	}
+	return n, err
+}
+
+func (t *usageTap) Close() error { return t.upstream.Close() }

@@ -1,0 +1,37 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// Default upstream limits. The connect and time-to-first-byte limits catch a
+// dead or stuck upstream; how long a stream then runs is bounded only by the
+// caller (the Lambda function's timeout), since long generations are normal.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultHeaderTimeout  = 180 * time.Second
+)
+
+// NewTransport returns the upstream transport. Zero durations take the
+// defaults.
+func NewTransport(connect, header time.Duration) *http.Transport {
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	if header <= 0 {
+		header = DefaultHeaderTimeout
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: header,
+	}
+}
