@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,7 +40,13 @@ type Server struct {
 	requests []Request
 	// Record keeps every request for Requests(); benchmarks turn it off.
 	Record bool
+	// cancelled counts streams that stopped because the caller went away.
+	cancelled atomic.Int64
 }
+
+// Cancelled returns how many streams ended because their request context
+// was cancelled, i.e. the proxy hung up on the stub.
+func (s *Server) Cancelled() int64 { return s.cancelled.Load() }
 
 // New returns a recording stub.
 func New() *Server { return &Server{Record: true} }
@@ -184,6 +191,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 			select {
 			case <-time.After(interval):
 			case <-r.Context().Done():
+				s.cancelled.Add(1)
 				return
 			}
 		}

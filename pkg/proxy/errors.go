@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"net/http"
-	"strconv"
-)
+import "net/http"
 
 // OpenAI error types, so SDKs map our errors to the same exception classes
 // as OpenAI's own.
@@ -75,5 +72,3 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
-
-func statusText(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }

@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds functions/aiproxy once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "aiproxy-bin")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "aiproxy")
+		cmd := exec.Command("go", "build", "-o", binPath, "../../functions/aiproxy")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan error
+}
+
+func start(t *testing.T, bin string, env ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin), output: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+	})
+	return p
+}
+
+func waitListening(t *testing.T, p *process, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("process exited: %v\n%s", err, p.output)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("not listening on %s:\n%s", addr, p.output)
+}
+
+// The binary as `make run` starts it: plain HTTP, config from a file, JSON
+// logs, and the key nowhere in its output.
+func TestLocalServerBinary(t *testing.T) {
+	bin := buildBinary(t)
+	st := stub.New()
+	upstream := httptest.NewServer(st)
+	defer upstream.Close()
+	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+	doc := strings.NewReplacer("UPSTREAM", upstream.URL, "Bearer KEY", `Bearer ${{ env "DECK_OPENAI_API_KEY" }}`).Replace(seedConfig)
+	if err := os.WriteFile(cfgFile, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	p := start(t, bin, "AIPROXY_CONFIG_FILE="+cfgFile, "AIPROXY_LISTEN="+addr, "DECK_OPENAI_API_KEY="+upstreamKey)
+	waitListening(t, p, addr)
+
+	client := openai.NewClient(option.WithBaseURL("http://"+addr+"/gpt-4o-mini"), option.WithAPIKey("client"), option.WithMaxRetries(0),
+		option.WithHeader("X-Stub-Chunks", "10"), option.WithHeader("X-Stub-Interval", "20ms"))
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o-mini", Messages: userMessage("hi")})
+	var first, last time.Time
+	var text strings.Builder
+	for stream.Next() {
+		c := stream.Current()
+		if len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+			if first.IsZero() {
+				first = time.Now()
+			}
+			last = time.Now()
+			text.WriteString(c.Choices[0].Delta.Content)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text.String(), stub.Word(0)+stub.Word(1)) || last.Sub(first) < 150*time.Millisecond {
+		t.Errorf("streamed %q over %v", text.String(), last.Sub(first))
+	}
+	if got := st.Last().Header.Get("Authorization"); got != "Bearer "+upstreamKey {
+		t.Errorf("upstream Authorization = %q", got)
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	<-p.done
+	out := p.output.String()
+	if !strings.Contains(out, `"msg":"listening"`) {
+		t.Errorf("no JSON listening line in output:\n%s", out)
+	}
+	if strings.Contains(out, upstreamKey) {
+		t.Errorf("the key appears in the process output:\n%s", out)
+	}
+}
+
+// With no config file the embedded default (the seed's route) is used, and
+// it says plainly when OPENAI_API_KEY is missing.
+func TestLocalServerEmbeddedDefault(t *testing.T) {
+	bin := buildBinary(t)
+	p := start(t, bin, "AIPROXY_LISTEN="+freeAddr(t))
+	select {
+	case err := <-p.done:
+		if err == nil || !strings.Contains(p.output.String(), "OPENAI_API_KEY is not set") {
+			t.Errorf("exit %v, output:\n%s", err, p.output)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("started without a key")
+	}
+
+	addr := freeAddr(t)
+	p = start(t, bin, "AIPROXY_LISTEN="+addr, "OPENAI_API_KEY="+upstreamKey)
+	waitListening(t, p, addr)
+	res, err := http.Post("http://"+addr+"/chat/completions", "application/json", bytes.NewReader([]byte(chatBody)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("seed route: /chat/completions gave %d, want 404", res.StatusCode)
+	}
+	if strings.Contains(p.output.String(), upstreamKey) {
+		t.Errorf("the key appears in the process output")
+	}
+}

@@ -1,0 +1,133 @@
+// Package integration runs the proxy handler over real HTTP against the stub
+// upstream, with the official openai-go SDK as the client.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
+)
+
+// upstreamKey is the key the proxy holds; clients never send it.
+const upstreamKey = "sk-upstream-canary-7f3a"
+
+type env struct {
+	stub     *stub.Server
+	upstream *httptest.Server
+	proxy    *httptest.Server
+	logs     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newEnv starts the stub and the proxy. doc is a config document in which
+// UPSTREAM stands for the stub's chat URL base and KEY for upstreamKey.
+func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
+	t.Helper()
+	e := &env{stub: stub.New(), logs: &syncBuffer{}}
+	e.upstream = httptest.NewServer(e.stub)
+	t.Cleanup(e.upstream.Close)
+	doc = strings.NewReplacer("UPSTREAM", e.upstream.URL, "KEY", upstreamKey).Replace(doc)
+	cfg, err := config.Parse(context.Background(), []byte(doc), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := proxy.Options{Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.proxy = httptest.NewServer(proxy.New(proxy.StaticSource{Config: cfg}, o))
+	t.Cleanup(func() {
+		e.proxy.Close()
+		if strings.Contains(e.logs.String(), upstreamKey) {
+			t.Errorf("the upstream key appears in the logs:\n%s", e.logs)
+		}
+	})
+	return e
+}
+
+// seedConfig is the seed's plugin with the stub as upstream.
+const seedConfig = `
+route_type: llm/v1/chat
+auth:
+  header_name: Authorization
+  header_value: Bearer KEY
+logging:
+  log_statistics: true
+model:
+  provider: openai
+  name: "$(uri_captures.model)"
+  options:
+    upstream_url: UPSTREAM/v1/chat/completions
+`
+
+func (e *env) client(model string, opts ...option.RequestOption) openai.Client {
+	return openai.NewClient(append([]option.RequestOption{
+		option.WithBaseURL(e.proxy.URL + "/" + model),
+		option.WithAPIKey("client-key-not-for-upstream"),
+		option.WithMaxRetries(0),
+	}, opts...)...)
+}
+
+func (e *env) post(t *testing.T, path, body string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.proxy.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func userMessage(text string) []openai.ChatCompletionMessageParamUnion {
+	return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
