@@ -16,6 +16,9 @@ VEGETA_VERSION := v12.13.0
 
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
+CONFIG_PARAMETER ?= /aiproxy/config
+KEY_PARAMETER    ?= /aiproxy/openai-api-key
+
 .PHONY: run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key bench clean
 
 ## run: serve the proxy on 127.0.0.1:8080 (AIPROXY_LISTEN); embedded default config, real OpenAI with OPENAI_API_KEY
@@ -73,6 +76,15 @@ bootstrap:
 # SAM's BuildMethod: makefile calls this with ARTIFACTS_DIR set.
 build-AiProxyFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/aiproxy
+
+## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml)
+put-config:
+	@test -n "$(CONFIG)" || { echo "usage: make put-config CONFIG=path/to/config.yaml" >&2; exit 2; }
+	$(GO) run ./infra/ssmput config -name $(CONFIG_PARAMETER) -file $(CONFIG)
+
+## put-key: store the upstream API key, read from stdin, as a SecureString (make put-key < key.txt)
+put-key:
+	@$(GO) run ./infra/ssmput key -name $(KEY_PARAMETER)
 
 clean:
 	rm -rf $(BIN) .aws-sam

@@ -9,14 +9,18 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 //go:embed default-config.yaml
@@ -30,20 +34,28 @@ func main() {
 }
 
 func run() error {
-	logger := newLogger(os.Getenv("AIPROXY_LOG_LEVEL"))
+	onLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	// Log lines and EMF records share stdout; one lock keeps each line whole.
+	out := &lockedWriter{w: os.Stdout}
+	logger := newLogger(out, os.Getenv("AIPROXY_LOG_LEVEL"))
 	slog.SetDefault(logger)
 	ctx := context.Background()
 
-	src, desc, err := loadConfig(ctx, logger)
+	// AIPROXY_CONFIG_PARAMETER (SSM), else AIPROXY_CONFIG_FILE, else the
+	// embedded default. On Lambda this runs in the init phase, before the
+	// first request; an SSM failure there is not fatal: requests get 503
+	// until a retry loads a config.
+	src, desc, err := configsource.FromEnv(ctx, os.Getenv, defaultConfig, logger)
 	if err != nil {
-		return err
+		return fmt.Errorf("load configuration: %w", err)
 	}
 	h := proxy.New(src, proxy.Options{
 		Logger:    logger,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
+		Observe:   stats.NewRecorder(logger, metricsWriter(out, onLambda), os.Getenv("AIPROXY_METRICS_NAMESPACE")).Observe,
 	})
 
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+	if onLambda {
 		logger.Info("starting on Lambda", "config", desc)
 		return serveLambda(h)
 	}
@@ -84,12 +96,39 @@ func serveHTTP(addr string, h http.Handler, logger *slog.Logger, desc string) er
 	return nil
 }
 
-func newLogger(level string) *slog.Logger {
+func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// metricsWriter says where EMF records go: on Lambda (CloudWatch extracts
+// them from the log) unless AIPROXY_METRICS=off; locally only when
+// AIPROXY_METRICS=on, since a terminal has no use for them.
+func metricsWriter(out io.Writer, onLambda bool) io.Writer {
+	switch os.Getenv("AIPROXY_METRICS") {
+	case "off":
+		return nil
+	case "on":
+		return out
+	}
+	if onLambda {
+		return out
+	}
+	return nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // envDuration reads a Go duration; unset or invalid means the default.
