@@ -48,6 +48,8 @@ type Route struct {
 	Paths   []*route.Path
 	Methods []string // upper case; empty means any
 	Plugin  *Plugin
+	// KeyAuth, when set, requires a client key (Kong's key-auth plugin).
+	KeyAuth *KeyAuth
 }
 
 // Plugin is the ai-proxy plugin config, with Kong's defaults applied.

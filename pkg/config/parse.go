@@ -211,6 +211,7 @@ type deckRoute struct {
 	path    string
 	service string
 	plugin  *Plugin
+	keyAuth *KeyAuth
 }
 
 // compileDeck reads a decK file: routes (top level or nested in services)
@@ -228,6 +229,7 @@ func compileDeck(w *walker, top map[string]any) *Config {
 		routes = append(routes, readRoute(w, fmt.Sprintf("routes[%d]", i), rv, ""))
 	}
 	servicePlugins := map[string]*Plugin{}
+	serviceKeyAuth := map[string]*KeyAuth{}
 	for i, sv := range o.list("services") {
 		sp := fmt.Sprintf("services[%d]", i)
 		so := w.object(sp, sv)
@@ -239,8 +241,12 @@ func compileDeck(w *walker, top map[string]any) *Config {
 			routes = append(routes, readRoute(w, fmt.Sprintf("%s.routes[%d]", sp, j), rv, name))
 		}
 		for j, pv := range so.list("plugins") {
-			if p := readPluginEntry(w, fmt.Sprintf("%s.plugins[%d]", sp, j), pv, false); p != nil {
-				servicePlugins[name] = p.plugin
+			if e := readPluginEntry(w, fmt.Sprintf("%s.plugins[%d]", sp, j), pv, false); e != nil {
+				if e.keyAuth != nil {
+					serviceKeyAuth[name] = e.keyAuth
+				} else {
+					servicePlugins[name] = e.plugin
+				}
 			}
 		}
 		// A service's upstream is replaced by ai-proxy's, so its own
@@ -250,11 +256,19 @@ func compileDeck(w *walker, top map[string]any) *Config {
 	}
 
 	var global *Plugin
+	var globalKeyAuth *KeyAuth
 	byRoute := map[string]*Plugin{}
+	keyAuthByRoute := map[string]*KeyAuth{}
 	for i, pv := range o.list("plugins") {
 		e := readPluginEntry(w, fmt.Sprintf("plugins[%d]", i), pv, true)
 		switch {
 		case e == nil:
+		case e.keyAuth != nil && e.route != "":
+			keyAuthByRoute[e.route] = e.keyAuth
+		case e.keyAuth != nil && e.service != "":
+			serviceKeyAuth[e.service] = e.keyAuth
+		case e.keyAuth != nil:
+			globalKeyAuth = e.keyAuth
 		case e.route != "":
 			byRoute[e.route] = e.plugin
 		case e.service != "":
@@ -263,15 +277,22 @@ func compileDeck(w *walker, top map[string]any) *Config {
 			global = e.plugin
 		}
 	}
-	o.ignore("consumers") // read by key-auth support
+	creds := readConsumers(w, o.list("consumers"))
 	o.done()
+	for _, k := range allKeyAuth(globalKeyAuth, keyAuthByRoute, serviceKeyAuth, routes) {
+		k.credentials = creds
+	}
 
 	if len(routes) == 0 {
 		if global == nil {
 			w.fail("plugins", "no ai-proxy plugin in the document")
 			return &Config{}
 		}
-		return defaultRoute(w, global)
+		cfg := defaultRoute(w, global)
+		for _, r := range cfg.Routes {
+			r.KeyAuth = globalKeyAuth
+		}
+		return cfg
 	}
 
 	cfg := &Config{}
@@ -293,6 +314,7 @@ func compileDeck(w *walker, top map[string]any) *Config {
 			continue
 		}
 		dr.route.Plugin = p
+		dr.route.KeyAuth = firstKeyAuth(dr.keyAuth, keyAuthByRoute[dr.route.Name], serviceKeyAuth[dr.service], globalKeyAuth)
 		if p.ID == "" {
 			// Copy so that a shared global plugin is named by each route.
 			cp := *p
@@ -306,7 +328,41 @@ func compileDeck(w *walker, top map[string]any) *Config {
 			w.fail("plugins", "plugin scoped to route %q, which is not defined", name)
 		}
 	}
+	for name := range keyAuthByRoute {
+		if !known[name] {
+			w.fail("plugins", "key-auth scoped to route %q, which is not defined", name)
+		}
+	}
 	return cfg
+}
+
+// firstKeyAuth picks the most specific key-auth plugin, as Kong does.
+func firstKeyAuth(candidates ...*KeyAuth) *KeyAuth {
+	for _, k := range candidates {
+		if k != nil {
+			return k
+		}
+	}
+	return nil
+}
+
+func allKeyAuth(global *KeyAuth, byRoute, byService map[string]*KeyAuth, routes []*deckRoute) []*KeyAuth {
+	var out []*KeyAuth
+	if global != nil {
+		out = append(out, global)
+	}
+	for _, k := range byRoute {
+		out = append(out, k)
+	}
+	for _, k := range byService {
+		out = append(out, k)
+	}
+	for _, r := range routes {
+		if r.keyAuth != nil {
+			out = append(out, r.keyAuth)
+		}
+	}
+	return out
 }
 
 // routeIgnored are Kong route fields that change nothing for this proxy.
@@ -347,7 +403,11 @@ func readRoute(w *walker, path string, v any, service string) *deckRoute {
 	}
 	for i, pv := range o.list("plugins") {
 		if e := readPluginEntry(w, fmt.Sprintf("%s.plugins[%d]", path, i), pv, false); e != nil {
-			dr.plugin = e.plugin
+			if e.keyAuth != nil {
+				dr.keyAuth = e.keyAuth
+			} else {
+				dr.plugin = e.plugin
+			}
 		}
 	}
 	o.ignore(routeIgnored...)
@@ -357,20 +417,16 @@ func readRoute(w *walker, path string, v any, service string) *deckRoute {
 
 type pluginEntry struct {
 	plugin         *Plugin
+	keyAuth        *KeyAuth
 	route, service string
 }
 
-// readPluginEntry reads one entry of a plugins list. Plugins other than
-// ai-proxy are rejected, except key-auth, which another reader handles.
+// readPluginEntry reads one entry of a plugins list: ai-proxy or key-auth.
 func readPluginEntry(w *walker, path string, v any, scoped bool) *pluginEntry {
 	o := w.object(path, v)
 	name := o.str("name")
 	o.ignore(adminIgnored...)
-	if name == "key-auth" {
-		o.ignore("config", "route", "service")
-		return nil
-	}
-	if name != "ai-proxy" {
+	if name != "ai-proxy" && name != "key-auth" {
 		w.fail(join(path, "name"), "plugin %q is not supported here; expected ai-proxy or key-auth", name)
 		return nil
 	}
@@ -379,8 +435,13 @@ func readPluginEntry(w *walker, path string, v any, scoped bool) *pluginEntry {
 		e.route = refName(o, "route")
 		e.service = refName(o, "service")
 		if o.has("consumer") || o.has("consumer_group") {
-			w.fail(path, "consumer-scoped ai-proxy plugins are not supported")
+			w.fail(path, "consumer-scoped plugins are not supported")
 		}
+	}
+	if name == "key-auth" {
+		e.keyAuth = readKeyAuth(o.child("config"))
+		o.done()
+		return e
 	}
 	e.plugin = compilePlugin(o.child("config"))
 	if e.plugin != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // Options tune a Handler. The zero value is usable.
@@ -30,7 +31,7 @@ type Options struct {
 	Logger    *slog.Logger
 	// Observe, when set, is called once per request after the response
 	// has been relayed (statistics, metrics). It must not block for long.
-	Observe func(*Exchange)
+	Observe func(*stats.Record)
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -38,7 +39,7 @@ type Handler struct {
 	src     ConfigSource
 	log     *slog.Logger
 	rp      *httputil.ReverseProxy
-	observe func(*Exchange)
+	observe func(*stats.Record)
 }
 
 // New returns the handler reading its configuration from src.
@@ -62,8 +63,9 @@ func New(src ConfigSource, opts Options) *Handler {
 	return h
 }
 
-// Exchange is what happened to one request, for observers.
-type Exchange struct {
+// exchange is what happened to one request, shared by the stages of the
+// relay and summarized for observers when the request ends.
+type exchange struct {
 	Start     time.Time
 	Route     string
 	Plugin    *config.Plugin // nil when no route matched
@@ -72,12 +74,11 @@ type Exchange struct {
 	Stream    bool
 	Model     string // the model requested upstream
 	RequestID string
-	Consumer  string
-	// Upstream timing: the response headers and, for streams, the first event.
+	Consumer  string // the key-auth consumer
+
 	upstreamStart time.Time
 	headersAt     time.Time
 	firstToken    time.Time
-	chunks        int
 	responseModel string
 	usage         *Usage
 	requestBody   []byte
@@ -87,50 +88,16 @@ type Exchange struct {
 	target       *url.URL
 	upstreamBody []byte
 	rw           *rewritten
-	authHeader   bool // keep the client's own auth header (allow_override)
+	authHeader   bool     // keep the client's own auth header (allow_override)
+	hideHeaders  []string // key-auth header names, never forwarded
+	clientKey    string   // for redaction only
 	headersSent  bool
 }
-
-// ResponseModel is the model the upstream said it used.
-func (e *Exchange) ResponseModel() string { return e.responseModel }
-
-// Usage is the upstream's token usage, or nil if it reported none.
-func (e *Exchange) Usage() *Usage { return e.usage }
-
-// LLMLatency is the time from sending upstream to the end of the answer.
-func (e *Exchange) LLMLatency(end time.Time) time.Duration {
-	if e.upstreamStart.IsZero() {
-		return 0
-	}
-	return end.Sub(e.upstreamStart)
-}
-
-// TimeToFirstToken is the time from sending upstream to the first event of a
-// stream, or to the response headers of a non-streamed answer.
-func (e *Exchange) TimeToFirstToken() time.Duration {
-	switch {
-	case e.upstreamStart.IsZero():
-		return 0
-	case !e.firstToken.IsZero():
-		return e.firstToken.Sub(e.upstreamStart)
-	case !e.headersAt.IsZero():
-		return e.headersAt.Sub(e.upstreamStart)
-	}
-	return 0
-}
-
-// RequestBody and ResponseBody are the payloads (the response only for
-// non-streamed answers), for log_payloads.
-func (e *Exchange) RequestBody() []byte  { return e.requestBody }
-func (e *Exchange) ResponseBody() []byte { return e.responseBody }
-
-// StreamError is the upstream failure that cut a stream short, if any.
-func (e *Exchange) StreamError() error { return e.streamErr }
 
 type exchangeKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &Exchange{Start: time.Now(), RequestID: requestID(r)}
+	ex := &exchange{Start: time.Now(), RequestID: requestID(r)}
 	defer h.finish(w, ex)
 
 	if e := h.prepare(r, ex); e != nil {
@@ -148,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish recovers a panic into a 500 (or an aborted stream once headers are
 // out), then reports the exchange. A stream cut by the upstream is aborted
 // after its error event, so that an edge or client sees the failure too.
-func (h *Handler) finish(w http.ResponseWriter, ex *Exchange) {
+func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 	rec := recover()
 	if rec != nil && rec != http.ErrAbortHandler {
 		h.log.Error("request panicked", "request_id", ex.RequestID, "panic", fmt.Sprint(rec))
@@ -164,20 +131,20 @@ func (h *Handler) finish(w http.ResponseWriter, ex *Exchange) {
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil {
-		h.observe(ex)
+		h.observe(ex.record())
 	}
 	if rec != nil {
 		panic(rec)
 	}
 }
 
-func (h *Handler) fail(w http.ResponseWriter, ex *Exchange, e *apiError) {
+func (h *Handler) fail(w http.ResponseWriter, ex *exchange, e *apiError) {
 	ex.Status, ex.ErrCode = e.status, e.code
 	writeError(w, e)
 }
 
 // prepare does everything that can fail before the upstream is called.
-func (h *Handler) prepare(r *http.Request, ex *Exchange) *apiError {
+func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 	cfg, err := h.src.Current(r.Context())
 	if err != nil {
 		h.log.Warn("no configuration available", "error", err.Error())
@@ -195,11 +162,38 @@ func (h *Handler) prepare(r *http.Request, ex *Exchange) *apiError {
 	}
 	p := rt.Plugin
 
+	var bodyKey string
+	if ka := rt.KeyAuth; ka != nil {
+		ex.hideHeaders = ka.KeyNames
+		key, _ := clientKey(ka, r, nil)
+		if key == "" && !ka.KeyInBody {
+			return unauthorized("No API key found in request")
+		}
+		if key != "" {
+			consumer, ok := ka.Identify(key)
+			if !ok {
+				return unauthorized("Invalid authentication credentials")
+			}
+			ex.Consumer, ex.clientKey = consumer, key
+		}
+	}
+
 	body, e := readBody(r, p.MaxRequestBodySize)
 	if e != nil {
 		return e
 	}
 	ex.requestBody = body
+	if ka := rt.KeyAuth; ka != nil && ex.Consumer == "" {
+		key, inBody := clientKey(ka, r, body)
+		if key == "" {
+			return unauthorized("No API key found in request")
+		}
+		consumer, ok := ka.Identify(key)
+		if !ok {
+			return unauthorized("Invalid authentication credentials")
+		}
+		ex.Consumer, ex.clientKey, bodyKey = consumer, key, inBody
+	}
 	configured, err := resolveModel(p, r, captures)
 	if err != nil {
 		return err.(*apiError)
@@ -209,7 +203,7 @@ func (h *Handler) prepare(r *http.Request, ex *Exchange) *apiError {
 			return e
 		}
 	}
-	rw, e := rewriteBody(p, body, configured)
+	rw, e := rewriteBody(p, body, configured, bodyKey)
 	if e != nil {
 		return e
 	}
@@ -319,7 +313,7 @@ var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorizat
 // already set; here the client's credentials are replaced with the
 // configured ones. ReverseProxy has already removed hop-by-hop headers.
 func rewriteOutgoing(pr *httputil.ProxyRequest) {
-	ex := pr.In.Context().Value(exchangeKey{}).(*Exchange)
+	ex := pr.In.Context().Value(exchangeKey{}).(*exchange)
 	p := ex.Plugin
 	h := pr.Out.Header
 	var keep string
@@ -333,6 +327,9 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 		if strings.HasPrefix(k, "X-Amz") {
 			delete(h, k)
 		}
+	}
+	for _, k := range ex.hideHeaders {
+		h.Del(k)
 	}
 	if p.Auth.HeaderName != "" {
 		h.Del(p.Auth.HeaderName)
@@ -354,7 +351,7 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 }
 
 func (h *Handler) modifyResponse(res *http.Response) error {
-	ex := res.Request.Context().Value(exchangeKey{}).(*Exchange)
+	ex := res.Request.Context().Value(exchangeKey{}).(*exchange)
 	ex.headersAt = time.Now()
 	ex.Status = res.StatusCode
 	hdr := res.Header
@@ -386,7 +383,7 @@ func isEventStream(ct string) bool {
 // answer in time. The error text is logged without the URL, which may hold
 // a query-string key.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	ex := r.Context().Value(exchangeKey{}).(*Exchange)
+	ex := r.Context().Value(exchangeKey{}).(*exchange)
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

@@ -32,7 +32,7 @@ type Usage struct {
 type sseRelay struct {
 	ctx       context.Context
 	upstream  io.ReadCloser
-	ex        *Exchange
+	ex        *exchange
 	hideUsage bool
 
 	in      []byte // bytes read, not yet split into events
@@ -42,7 +42,7 @@ type sseRelay struct {
 	done    bool
 }
 
-func newSSERelay(ctx context.Context, body io.ReadCloser, ex *Exchange, hideUsage bool) *sseRelay {
+func newSSERelay(ctx context.Context, body io.ReadCloser, ex *exchange, hideUsage bool) *sseRelay {
 	return &sseRelay{ctx: ctx, upstream: body, ex: ex, hideUsage: hideUsage, buf: make([]byte, 32<<10)}
 }
 
@@ -152,7 +152,6 @@ func (s *sseRelay) keep(ev []byte) bool {
 	if bytes.Equal(data, []byte("[DONE]")) {
 		return true
 	}
-	s.ex.chunks++
 	if s.ex.responseModel == "" || hasUsageObject(data) {
 		var chunk struct {
 			Model   string            `json:"model"`
@@ -221,7 +220,7 @@ func hasUsageObject(data []byte) bool {
 // keeping at most maxTapped bytes; the client's copy is never delayed.
 type usageTap struct {
 	upstream io.ReadCloser
-	ex       *Exchange
+	ex       *exchange
 	seen     []byte
 	over     bool
 }

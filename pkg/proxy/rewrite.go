@@ -88,7 +88,10 @@ func checkModelName(name string) *apiError {
 // rewriteBody applies Kong's ai-proxy request rules to a JSON body: the
 // model, the streaming policy, model.options overrides and, when configured,
 // the auth parameter in the body.
-func rewriteBody(p *config.Plugin, body []byte, configured string) (*rewritten, *apiError) {
+//
+// hideKey names a body member holding the client's key-auth key, removed so
+// that it never reaches the upstream.
+func rewriteBody(p *config.Plugin, body []byte, configured, hideKey string) (*rewritten, *apiError) {
 	if !json.Valid(body) {
 		return nil, badRequest("invalid_json", "request body is not valid JSON")
 	}
@@ -132,8 +135,15 @@ func rewriteBody(p *config.Plugin, body []byte, configured string) (*rewritten, 
 			return nil, badRequest("streaming_disabled", "response streaming is not enabled for this LLM")
 		}
 		rw.body = body
+		var edits []edit
+		if hideKey != "" {
+			edits = append(edits, edit{key: hideKey})
+		}
 		if p.Auth.ParamLocation == "body" && !(authParam && p.Auth.AllowOverride) {
-			rw.body = applyEdits(body, fields, []edit{{key: p.Auth.ParamName, value: appendJSONString(nil, p.Auth.ParamValue)}})
+			edits = append(edits, edit{key: p.Auth.ParamName, value: appendJSONString(nil, p.Auth.ParamValue)})
+		}
+		if len(edits) > 0 {
+			rw.body = applyEdits(body, fields, edits)
 		}
 		return rw, nil
 	}
@@ -220,6 +230,9 @@ func rewriteBody(p *config.Plugin, body []byte, configured string) (*rewritten, 
 	// OpenAI has no top_k: Kong drops it rather than let the upstream reject
 	// the request.
 	edits = append(edits, edit{key: "top_k"})
+	if hideKey != "" {
+		edits = append(edits, edit{key: hideKey})
+	}
 
 	if p.Auth.ParamLocation == "body" {
 		if authParam && p.Auth.AllowOverride {

@@ -33,6 +33,7 @@ func TestRewriteBody(t *testing.T) {
 		absent     []string
 		err        string
 		stream     bool
+		hideKey    string
 	}{
 		{name: "model set from path", plugin: dynamic, configured: "gpt-4o",
 			body: `{"messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"model": "gpt-4o"}},
@@ -81,13 +82,15 @@ func TestRewriteBody(t *testing.T) {
 			plugin:     `{route_type: llm/v1/chat, auth: {param_name: api_key, param_value: server-key, param_location: body, allow_override: true}, model: {provider: openai, name: m}}`,
 			configured: "m", body: `{"api_key":"client","messages":[{"role":"user","content":"hi"}]}`,
 			want: map[string]any{"api_key": "client"}},
+		{name: "client key in body removed", plugin: dynamic, configured: "gpt-4o", hideKey: "apikey",
+			body: `{"apikey":"client-key-123","messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"model": "gpt-4o"}, absent: []string{"apikey"}},
 		{name: "preserve passes the body through", plugin: `{route_type: preserve, model: {provider: openai}}`,
 			body: `{"anything":[1,2,3]}`, want: map[string]any{"anything": []any{1.0, 2.0, 3.0}}, absent: []string{"model"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := plugin(t, tt.plugin)
-			rw, e := rewriteBody(p, []byte(tt.body), tt.configured)
+			rw, e := rewriteBody(p, []byte(tt.body), tt.configured, tt.hideKey)
 			if tt.err != "" {
 				if e == nil || e.message != tt.err || e.status != 400 {
 					t.Fatalf("err = %v, want 400 %q", e, tt.err)

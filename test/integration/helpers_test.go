@@ -5,6 +5,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // upstreamKey is the key the proxy holds; clients never send it.
@@ -30,6 +33,7 @@ type env struct {
 	upstream *httptest.Server
 	proxy    *httptest.Server
 	logs     *syncBuffer
+	emf      *syncBuffer
 }
 
 type syncBuffer struct {
@@ -53,7 +57,7 @@ func (s *syncBuffer) String() string {
 // UPSTREAM stands for the stub's chat URL base and KEY for upstreamKey.
 func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	t.Helper()
-	e := &env{stub: stub.New(), logs: &syncBuffer{}}
+	e := &env{stub: stub.New(), logs: &syncBuffer{}, emf: &syncBuffer{}}
 	e.upstream = httptest.NewServer(e.stub)
 	t.Cleanup(e.upstream.Close)
 	doc = strings.NewReplacer("UPSTREAM", e.upstream.URL, "KEY", upstreamKey).Replace(doc)
@@ -61,14 +65,15 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := proxy.Options{Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := proxy.Options{Logger: logger, Observe: stats.NewRecorder(logger, e.emf, "Test").Observe}
 	for _, f := range opts {
 		f(&o)
 	}
 	e.proxy = httptest.NewServer(proxy.New(proxy.StaticSource{Config: cfg}, o))
 	t.Cleanup(func() {
 		e.proxy.Close()
-		if strings.Contains(e.logs.String(), upstreamKey) {
+		if strings.Contains(e.logs.String()+e.emf.String(), upstreamKey) {
 			t.Errorf("the upstream key appears in the logs:\n%s", e.logs)
 		}
 	})
@@ -91,9 +96,14 @@ model:
 `
 
 func (e *env) client(model string, opts ...option.RequestOption) openai.Client {
+	return e.clientWithKey(model, "client-key-not-for-upstream", opts...)
+}
+
+// clientWithKey is an SDK client whose api_key is key, as a user's would be.
+func (e *env) clientWithKey(model, key string, opts ...option.RequestOption) openai.Client {
 	return openai.NewClient(append([]option.RequestOption{
 		option.WithBaseURL(e.proxy.URL + "/" + model),
-		option.WithAPIKey("client-key-not-for-upstream"),
+		option.WithAPIKey(key),
 		option.WithMaxRetries(0),
 	}, opts...)...)
 }
@@ -130,4 +140,48 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lines returns the JSON lines of a buffer that have msg (or all, if "").
+func lines(t *testing.T, b *syncBuffer, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+		if msg == "" || m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// path reads a nested value such as "ai.proxy.usage.total_tokens".
+func path(m map[string]any, p string) any {
+	var v any = m
+	for _, k := range strings.Split(p, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// waitLines waits until a buffer holds n JSON lines with msg: statistics are
+// written after the response has reached the client.
+func waitLines(t *testing.T, b *syncBuffer, msg string, n int) []map[string]any {
+	t.Helper()
+	var got []map[string]any
+	eventually(t, fmt.Sprintf("%d %q lines", n, msg), func() bool {
+		got = lines(t, b, msg)
+		return len(got) >= n
+	})
+	return got
 }

@@ -1,0 +1,63 @@
+// Package stats turns one relayed request into what operators read
+// afterwards: a structured log line carrying Kong's ai-proxy analytics fields
+// (ai.proxy.meta, ai.proxy.usage, ai.proxy.payload) and a CloudWatch
+// Embedded Metric Format record. It observes the relay after the fact and
+// never sits in its way.
+package stats
+
+import "time"
+
+// Usage is the token usage the upstream reported.
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	TotalTokens      int
+}
+
+// Record is what happened to one request.
+type Record struct {
+	Time      time.Time
+	RequestID string
+	Route     string
+	PluginID  string
+	Consumer  string
+	Provider  string
+	Status    int
+	// ErrorCode is the code of an error the proxy answered itself.
+	ErrorCode string
+	Stream    bool
+
+	RequestModel  string
+	ResponseModel string
+	Usage         *Usage
+	// Costs per million tokens (model.options.input_cost/output_cost).
+	InputCost, OutputCost float64
+
+	Duration         time.Duration // the whole request, as the client saw it
+	LLMLatency       time.Duration // upstream request sent to answer complete
+	TimeToFirstToken time.Duration // upstream request sent to first event (streams)
+	StreamError      string
+
+	LogStatistics bool
+	LogPayloads   bool
+	RequestBody   []byte
+	ResponseBody  []byte
+	// Secrets are values to redact wherever a payload is logged.
+	Secrets []string
+}
+
+// Cost is Kong's formula: (prompt x input_cost + completion x output_cost) / 1e6.
+func (r *Record) Cost() float64 {
+	if r.Usage == nil {
+		return 0
+	}
+	return (float64(r.Usage.PromptTokens)*r.InputCost + float64(r.Usage.CompletionTokens)*r.OutputCost) / 1e6
+}
+
+// TimePerToken is Kong's llm latency divided by completion tokens, in ms.
+func (r *Record) TimePerToken() float64 {
+	if r.Usage == nil || r.Usage.CompletionTokens == 0 {
+		return 0
+	}
+	return float64(r.LLMLatency.Milliseconds()) / float64(r.Usage.CompletionTokens)
+}

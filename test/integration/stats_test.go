@@ -1,0 +1,100 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+)
+
+const costConfig = `
+route_type: llm/v1/chat
+auth: {header_name: Authorization, header_value: Bearer KEY}
+logging: {log_statistics: true, log_payloads: true}
+model:
+  provider: openai
+  name: "$(uri_captures.model)"
+  options: {upstream_url: UPSTREAM/v1/chat/completions, input_cost: 2.5, output_cost: 10}
+`
+
+// A streamed and a non-streamed request each produce a statistics line with
+// the upstream's real token counts (Kong logs zeros for streams) and an EMF
+// record.
+func TestStatisticsForStreamAndNonStream(t *testing.T) {
+	e := newEnv(t, costConfig)
+	client := e.client("gpt-4o", option.WithHeader("X-Stub-Chunks", "7"))
+	if _, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("secret-free prompt")}); err != nil {
+		t.Fatal(err)
+	}
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	reqs := waitLines(t, e.logs, "request", 2)
+	if len(reqs) != 2 {
+		t.Fatalf("%d request lines, want 2:\n%s", len(reqs), e.logs)
+	}
+	for i, l := range reqs {
+		wantStream := i == 1
+		if l["stream"] != wantStream || l["status"] != 200.0 || l["route"] != "default" {
+			t.Errorf("line %d: %v", i, l)
+		}
+		checks := map[string]any{
+			"ai.proxy.meta.plugin_id":          "default",
+			"ai.proxy.meta.provider_name":      "openai",
+			"ai.proxy.meta.request_model":      "gpt-4o",
+			"ai.proxy.meta.response_model":     "gpt-4o",
+			"ai.proxy.usage.prompt_tokens":     float64(stub.PromptTokens),
+			"ai.proxy.usage.completion_tokens": 7.0,
+			"ai.proxy.usage.total_tokens":      float64(stub.PromptTokens + 7),
+			"ai.proxy.usage.cost":              (float64(stub.PromptTokens)*2.5 + 7*10) / 1e6,
+		}
+		for p, want := range checks {
+			if got := path(l, p); got != want {
+				t.Errorf("line %d (stream=%v): %s = %v, want %v", i, wantStream, p, got, want)
+			}
+		}
+		if path(l, "ai.proxy.meta.llm_latency") == nil || path(l, "ai.proxy.meta.time_to_first_token") == nil {
+			t.Errorf("line %d: no latency fields: %v", i, l)
+		}
+		if !strings.Contains(path(l, "ai.proxy.payload.request").(string), "messages") {
+			t.Errorf("line %d: log_payloads without the request payload", i)
+		}
+	}
+	if resp := path(reqs[0], "ai.proxy.payload.response").(string); !strings.Contains(resp, stub.Word(6)) {
+		t.Errorf("non-streamed response payload = %q", resp)
+	}
+
+	emf := waitLines(t, e.emf, "", 2)
+	if len(emf) != 2 {
+		t.Fatalf("%d EMF records, want 2", len(emf))
+	}
+	for i, m := range emf {
+		ns := path(m, "_aws.CloudWatchMetrics").([]any)[0].(map[string]any)["Namespace"]
+		if ns != "Test" || m["Route"] != "default" || m["Model"] != "gpt-4o" || m["Requests"] != 1.0 ||
+			m["PromptTokens"] != float64(stub.PromptTokens) || m["CompletionTokens"] != 7.0 || m["Errors4xx"] != 0.0 {
+			t.Errorf("EMF %d: %v", i, m)
+		}
+	}
+}
+
+func TestStatisticsForErrors(t *testing.T) {
+	e := newEnv(t, seedConfig)
+	_, _ = e.post(t, "/gpt-4o/chat/completions", `{"model":"o1","messages":[{"role":"user","content":"x"}]}`)
+	_, _ = e.post(t, "/gpt-4o/chat/completions", chatBody, "X-Stub-Status", "500")
+	reqs := waitLines(t, e.logs, "request", 2)
+	if len(reqs) != 2 || reqs[0]["status"] != 400.0 || reqs[0]["error_code"] != "model_mismatch" || reqs[1]["status"] != 500.0 {
+		t.Fatalf("request lines: %v", reqs)
+	}
+	emf := waitLines(t, e.emf, "", 2)
+	if emf[0]["Errors4xx"] != 1.0 || emf[1]["Errors5xx"] != 1.0 {
+		t.Errorf("EMF error classes: %v / %v", emf[0], emf[1])
+	}
+}
