@@ -65,7 +65,7 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := loggerTo(e.logs)
 	o := proxy.Options{Logger: logger, Observe: stats.NewRecorder(logger, e.emf, "Test").Observe}
 	for _, f := range opts {
 		f(&o)
@@ -184,4 +184,8 @@ func waitLines(t *testing.T, b *syncBuffer, msg string, n int) []map[string]any 
 		return len(got) >= n
 	})
 	return got
+}
+
+func loggerTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
