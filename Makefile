@@ -18,8 +18,9 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 CONFIG_PARAMETER ?= /aiproxy/config
 KEY_PARAMETER    ?= /aiproxy/openai-api-key
+CLIENT_KEY_PARAMETER ?= /aiproxy/client-key
 
-.PHONY: run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key bench clean
+.PHONY: run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
 
 ## run: serve the proxy on 127.0.0.1:8080 (AIPROXY_LISTEN); embedded default config, real OpenAI with OPENAI_API_KEY
 run: build
@@ -85,6 +86,16 @@ put-config:
 ## put-key: store the upstream API key, read from stdin, as a SecureString (make put-key < key.txt)
 put-key:
 	@$(GO) run ./infra/ssmput key -name $(KEY_PARAMETER)
+
+## invoke: run bootstrap under the Lambda Runtime Interface Emulator (what `sam local invoke` runs) against the stub upstream
+EVENT ?= events/function-url-stream.json
+invoke: $(BIN)/aws-lambda-rie
+	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/host/bootstrap ./functions/aiproxy
+	$(GO) run ./infra/invoke -bootstrap $(BIN)/host/bootstrap -event $(EVENT) -stub $(INVOKE_FLAGS)
+
+## put-client-key: store the client key callers present (key-auth), read from stdin
+put-client-key:
+	@$(GO) run ./infra/ssmput key -name $(CLIENT_KEY_PARAMETER)
 
 clean:
 	rm -rf $(BIN) .aws-sam

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/edge"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
@@ -57,7 +58,10 @@ func run() error {
 
 	if onLambda {
 		logger.Info("starting on Lambda", "config", desc)
-		return serveLambda(h)
+		opts := edge.OptionsFromEnv(os.Getenv)
+		opts.Logger = logger
+		edge.Start(h, opts) // never returns
+		return nil
 	}
 	addr := os.Getenv("AIPROXY_LISTEN")
 	if addr == "" {

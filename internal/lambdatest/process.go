@@ -1,0 +1,75 @@
+package lambdatest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StartProcess starts cmd as a Lambda runtime for s: it appends
+// AWS_LAMBDA_RUNTIME_API and the usual function variables to cmd.Env
+// (os.Environ() when cmd.Env is nil). If the process exits on its own,
+// pending and later Invokes fail at once. The process is killed when the
+// test ends, and its output is logged if the test failed.
+func (s *RuntimeAPI) StartProcess(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(env,
+		"AWS_LAMBDA_RUNTIME_API="+s.Addr(),
+		"AWS_LAMBDA_FUNCTION_NAME=lambdatest",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_REGION=us-east-1",
+	)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("lambdatest: start runtime process %s: %v", cmd.Path, err)
+	}
+	exited := make(chan struct{})
+	stopping := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		select {
+		case <-stopping: // killed by the cleanup below
+		default:
+			s.runtimeExited(err)
+		}
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		close(stopping)
+		_ = cmd.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("runtime process output:\n%s", out.String())
+		}
+	})
+}
+
+// syncBuffer collects a process's output from its two pipes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

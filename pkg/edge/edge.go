@@ -1,0 +1,198 @@
+// Package edge turns Lambda invocation events into calls of one http.Handler,
+// so the proxy is written once, as plain net/http, and served from a Lambda
+// Function URL, an API Gateway REST API or an API Gateway HTTP API alike.
+//
+// It tells the event sources apart by the shape of the raw event, because one
+// function sits behind all three:
+//
+//   - Function URL (payload 2.0, domain *.lambda-url.*): always answered as a
+//     response stream (the URL is configured with InvokeMode RESPONSE_STREAM).
+//   - API Gateway REST (payload 1.0 with a resource): answered as a stream when
+//     Options.RESTStreaming is set (the integration uses
+//     response-streaming-invocations; the event itself cannot say so), else
+//     buffered through aws-lambda-go-api-proxy.
+//   - API Gateway HTTP API (payload 2.0, or 1.0 with a version field): always
+//     buffered through aws-lambda-go-api-proxy; HTTP APIs cannot stream.
+//
+// Streams go through a pipe bridge of its own rather than lambdaurl.Wrap, so
+// that request cookies survive, panics are recovered, and a stream the
+// handler aborts (panic(http.ErrAbortHandler)) reaches Lambda as an error
+// instead of a clean end. Gateway path parameters are handed to the handler
+// with route.WithParams.
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
+)
+
+// Options configures an Edge.
+type Options struct {
+	// RESTStreaming answers API Gateway REST events as a stream
+	// (events.APIGatewayProxyStreamingResponse) instead of buffered. It must
+	// match the integration: a streaming integration URI
+	// (.../2021-11-15/functions/<arn>/response-streaming-invocations) wants a
+	// stream, the classic one a buffered JSON answer.
+	RESTStreaming bool
+	// Logger receives panics and aborted streams; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
+const RESTResponseModeEnv = "AIPROXY_REST_RESPONSE_MODE"
+
+// OptionsFromEnv reads AIPROXY_REST_RESPONSE_MODE: STREAM (or
+// RESPONSE_STREAM) streams REST answers; BUFFERED or unset buffers them. An
+// unknown value is logged and read as BUFFERED.
+func OptionsFromEnv(getenv func(string) string) Options {
+	var o Options
+	switch v := strings.ToUpper(strings.TrimSpace(getenv(RESTResponseModeEnv))); v {
+	case "STREAM", "RESPONSE_STREAM":
+		o.RESTStreaming = true
+	case "", "BUFFERED":
+	default:
+		slog.Default().Warn("unknown REST response mode, using BUFFERED", "env", RESTResponseModeEnv, "value", v)
+	}
+	return o
+}
+
+// Edge adapts Lambda events to an http.Handler.
+type Edge struct {
+	h    http.Handler
+	opts Options
+	log  *slog.Logger
+	rest *httpadapter.HandlerAdapter   // buffered REST and HTTP API payload 1.0
+	http *httpadapter.HandlerAdapterV2 // buffered HTTP API payload 2.0
+}
+
+// New returns an Edge that serves every event with h.
+func New(h http.Handler, opts Options) *Edge {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	e := &Edge{h: h, opts: opts, log: log}
+	g := &bufferGuard{h: h, edge: e}
+	e.rest = httpadapter.New(g)
+	e.http = httpadapter.NewV2(g)
+	return e
+}
+
+// Start runs the Lambda runtime loop with New(h, opts).Invoke. It does not
+// return.
+func Start(h http.Handler, opts Options) {
+	lambda.Start(New(h, opts).Invoke)
+}
+
+// Invoke answers one Lambda event. Its result is a
+// *events.LambdaFunctionURLStreamingResponse or
+// *events.APIGatewayProxyStreamingResponse (pointers, which lambda.Start
+// streams), or an events.APIGatewayProxyResponse /
+// events.APIGatewayV2HTTPResponse (which it encodes as JSON).
+func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	k, err := detect(payload)
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case kindFunctionURL:
+		var ev events.LambdaFunctionURLRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
+		}
+		return e.functionURL(ctx, &ev)
+	case kindHTTPAPI:
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("edge: decode HTTP API event: %w", err)
+		}
+		stripStage(&ev)
+		resp, err := e.http.ProxyWithContext(route.WithParams(ctx, ev.PathParameters), ev)
+		if err != nil {
+			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
+		}
+		return resp, nil
+	default: // kindREST, kindHTTPAPIv1
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("edge: decode API Gateway event: %w", err)
+		}
+		ctx = route.WithParams(ctx, ev.PathParameters)
+		if k == kindREST && e.opts.RESTStreaming {
+			return e.restStream(ctx, ev)
+		}
+		resp, err := e.rest.ProxyWithContext(ctx, ev)
+		if err != nil {
+			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
+		}
+		return resp, nil
+	}
+}
+
+// functionURL serves a Function URL event as a stream.
+func (e *Edge) functionURL(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*events.LambdaFunctionURLStreamingResponse, error) {
+	r, err := functionURLRequest(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	head, body, err := e.stream(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	resp := &events.LambdaFunctionURLStreamingResponse{StatusCode: head.status, Body: body}
+	for k, vs := range head.header {
+		if k == "Set-Cookie" {
+			resp.Cookies = vs
+			continue
+		}
+		if resp.Headers == nil {
+			resp.Headers = make(map[string]string, len(head.header))
+		}
+		resp.Headers[k] = strings.Join(vs, ", ")
+	}
+	return resp, nil
+}
+
+// restStream serves an API Gateway REST event as a stream. The request is
+// built by aws-lambda-go-api-proxy, like the buffered path, so both see the
+// same http.Request.
+func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest) (*events.APIGatewayProxyStreamingResponse, error) {
+	var acc core.RequestAccessor
+	r, err := acc.EventToRequestWithContext(ctx, ev)
+	if err != nil {
+		return nil, fmt.Errorf("edge: convert REST event: %w", err)
+	}
+	head, body, err := e.stream(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	resp := &events.APIGatewayProxyStreamingResponse{StatusCode: head.status, Body: body}
+	for k, vs := range head.header {
+		switch {
+		case k == "Set-Cookie":
+			resp.Cookies = vs
+		case len(vs) == 1:
+			if resp.Headers == nil {
+				resp.Headers = map[string]string{}
+			}
+			resp.Headers[k] = vs[0]
+		default:
+			if resp.MultiValueHeaders == nil {
+				resp.MultiValueHeaders = map[string][]string{}
+			}
+			resp.MultiValueHeaders[k] = vs
+		}
+	}
+	return resp, nil
+}
