@@ -18,6 +18,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
 )
 
@@ -185,6 +186,30 @@ func TestLocalServerEmbeddedDefault(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 404 {
 		t.Errorf("seed route: /chat/completions gave %d, want 404", res.StatusCode)
+	}
+	if strings.Contains(p.output.String(), upstreamKey) {
+		t.Errorf("the key appears in the process output")
+	}
+}
+
+// The local server runs from SSM-held config and key as the function does.
+func TestLocalServerFromSSM(t *testing.T) {
+	bin := buildBinary(t)
+	st := stub.New()
+	upstream := httptest.NewServer(st)
+	defer upstream.Close()
+	moto := motoserver.Start(t)
+	moto.Put(t, "/aiproxy/openai-api-key", upstreamKey, true)
+	moto.Put(t, "/aiproxy/config", strings.NewReplacer("UPSTREAM", upstream.URL, "Bearer KEY", "Bearer {vault://ssm/aiproxy/openai-api-key}").Replace(seedConfig), false)
+	addr := freeAddr(t)
+	p := start(t, bin, append(moto.Environ(), "AIPROXY_CONFIG_PARAMETER=/aiproxy/config", "AIPROXY_LISTEN="+addr)...)
+	waitListening(t, p, addr)
+	client := openai.NewClient(option.WithBaseURL("http://"+addr+"/gpt-4o"), option.WithAPIKey("client"), option.WithMaxRetries(0))
+	if _, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Last().Header.Get("Authorization"); got != "Bearer "+upstreamKey {
+		t.Errorf("upstream Authorization = %q", got)
 	}
 	if strings.Contains(p.output.String(), upstreamKey) {
 		t.Errorf("the key appears in the process output")
