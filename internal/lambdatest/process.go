@@ -1,12 +1,12 @@
 package lambdatest
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 )
 
 // StartProcess starts cmd as a Lambda runtime for s: it appends
@@ -27,7 +27,7 @@ func (s *RuntimeAPI) StartProcess(t testing.TB, cmd *exec.Cmd) {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_REGION=us-east-1",
 	)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("lambdatest: start runtime process %s: %v", cmd.Path, err)
@@ -54,22 +54,4 @@ func (s *RuntimeAPI) StartProcess(t testing.TB, cmd *exec.Cmd) {
 			t.Logf("runtime process output:\n%s", out.String())
 		}
 	})
-}
-
-// syncBuffer collects a process's output from its two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 )
 
 // InvocationsPath is the emulator's invoke endpoint (the Lambda Invoke API's).
@@ -41,7 +43,7 @@ type Options struct {
 type RIE struct {
 	addr   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	once   sync.Once
 	client *http.Client
@@ -111,7 +113,7 @@ func StartWithOptions(ctx context.Context, o Options) (*RIE, error) {
 		o.Bootstrap)
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int((timeout+time.Second-1)/time.Second)))
 	cmd.Env = append(cmd.Env, o.Env...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	var w io.Writer = out
 	if o.Output != nil {
 		w = io.MultiWriter(out, o.Output)
@@ -220,21 +222,4 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

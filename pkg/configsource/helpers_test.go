@@ -1,7 +1,6 @@
 package configsource
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,26 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 )
 
 // logBuffer captures a source's slog output for scanning.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // count is the number of log lines at a level ("WARN", "ERROR", "INFO").
 func (b *logBuffer) count(level string) int {

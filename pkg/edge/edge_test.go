@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 )
 
 func TestDetect(t *testing.T) {
@@ -251,7 +252,7 @@ func TestFailures(t *testing.T) {
 	for _, tt := range tests {
 		for _, m := range modes {
 			t.Run(tt.handler+"/"+m.name, func(t *testing.T) {
-				logs := &syncBuf{}
+				logs := &syncbuf.Buffer{}
 				opts := m.opts
 				opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 				res, err := New(handlers[tt.handler], opts).Invoke(context.Background(), m.event(t))

@@ -1,14 +1,12 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -211,24 +209,6 @@ func decode(t *testing.T, v any) answer {
 		t.Fatalf("unexpected Invoke result %T", v)
 	}
 	return a
-}
-
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func mustParseQuery(t *testing.T, q string) url.Values {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 )
 
 var (
@@ -70,13 +71,13 @@ func freeAddr(t *testing.T) string {
 
 type process struct {
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *syncbuf.Buffer
 	done   chan error
 }
 
 func start(t *testing.T, bin string, env ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin), output: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{cmd: exec.Command(bin), output: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	if err := p.cmd.Start(); err != nil {

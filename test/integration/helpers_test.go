@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
@@ -32,32 +31,15 @@ type env struct {
 	stub     *stub.Server
 	upstream *httptest.Server
 	proxy    *httptest.Server
-	logs     *syncBuffer
-	emf      *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs     *syncbuf.Buffer
+	emf      *syncbuf.Buffer
 }
 
 // newEnv starts the stub and the proxy. doc is a config document in which
 // UPSTREAM stands for the stub's chat URL base and KEY for upstreamKey.
 func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	t.Helper()
-	e := &env{stub: stub.New(), logs: &syncBuffer{}, emf: &syncBuffer{}}
+	e := &env{stub: stub.New(), logs: &syncbuf.Buffer{}, emf: &syncbuf.Buffer{}}
 	e.upstream = httptest.NewServer(e.stub)
 	t.Cleanup(e.upstream.Close)
 	doc = strings.NewReplacer("UPSTREAM", e.upstream.URL, "KEY", upstreamKey).Replace(doc)
@@ -143,7 +125,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // lines returns the JSON lines of a buffer that have msg (or all, if "").
-func lines(t *testing.T, b *syncBuffer, msg string) []map[string]any {
+func lines(t *testing.T, b *syncbuf.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -176,7 +158,7 @@ func path(m map[string]any, p string) any {
 
 // waitLines waits until a buffer holds n JSON lines with msg: statistics are
 // written after the response has reached the client.
-func waitLines(t *testing.T, b *syncBuffer, msg string, n int) []map[string]any {
+func waitLines(t *testing.T, b *syncbuf.Buffer, msg string, n int) []map[string]any {
 	t.Helper()
 	var got []map[string]any
 	eventually(t, fmt.Sprintf("%d %q lines", n, msg), func() bool {
