@@ -162,19 +162,19 @@ func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 	}
 	p := rt.Plugin
 
-	var bodyKey string
+	// Key-auth before reading the body when the key is in a header or the
+	// query, so an unauthenticated caller costs nothing; key_in_body needs
+	// the body first.
+	var key presented
 	if ka := rt.KeyAuth; ka != nil {
 		ex.hideHeaders = ka.KeyNames
-		key, _ := clientKey(ka, r, nil)
-		if key == "" && !ka.KeyInBody {
-			return unauthorized("No API key found in request")
-		}
-		if key != "" {
-			consumer, ok := ka.Identify(key)
-			if !ok {
-				return unauthorized("Invalid authentication credentials")
+		key = clientKey(ka, r, nil)
+		if key.key != "" || !ka.KeyInBody {
+			consumer, e := authenticate(ka, key)
+			if e != nil {
+				return e
 			}
-			ex.Consumer, ex.clientKey = consumer, key
+			ex.Consumer, ex.clientKey = consumer, key.key
 		}
 	}
 
@@ -184,15 +184,12 @@ func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 	}
 	ex.requestBody = body
 	if ka := rt.KeyAuth; ka != nil && ex.Consumer == "" {
-		key, inBody := clientKey(ka, r, body)
-		if key == "" {
-			return unauthorized("No API key found in request")
+		key = clientKey(ka, r, body)
+		consumer, e := authenticate(ka, key)
+		if e != nil {
+			return e
 		}
-		consumer, ok := ka.Identify(key)
-		if !ok {
-			return unauthorized("Invalid authentication credentials")
-		}
-		ex.Consumer, ex.clientKey, bodyKey = consumer, key, inBody
+		ex.Consumer, ex.clientKey = consumer, key.key
 	}
 	configured, err := resolveModel(p, r, captures)
 	if err != nil {
@@ -203,14 +200,18 @@ func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 			return e
 		}
 	}
-	rw, e := rewriteBody(p, body, configured, bodyKey)
+	rw, e := rewriteBody(p, body, configured, key.body)
 	if e != nil {
 		return e
 	}
 	ex.rw, ex.Model, ex.Stream = rw, rw.model, rw.stream
 	ex.upstreamBody = rw.body
 	ex.target = upstreamURL(p, r)
-	if p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" {
+	// allow_override lets a client's own upstream credential through, but
+	// never the header that carried its key-auth key: that is a key for
+	// this proxy, not for the upstream.
+	if p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" &&
+		!strings.EqualFold(p.Auth.HeaderName, key.header) {
 		ex.authHeader = true
 	}
 	return nil

@@ -125,3 +125,17 @@ func TestKeyAuthHeaderAndQuery(t *testing.T) {
 		})
 	}
 }
+
+// With allow_override on the Authorization header, the key a client sent for
+// key-auth is still its client key, not an upstream key to pass on.
+func TestKeyAuthKeyIsNeverAnOverride(t *testing.T) {
+	doc := strings.Replace(keyAuthConfig(), "auth: {header_name: Authorization, header_value: Bearer KEY}", "auth: {header_name: Authorization, header_value: Bearer KEY, allow_override: true}", 1)
+	e := newEnv(t, doc)
+	res, body := e.post(t, "/gpt-4o/chat/completions", chatBody, "Authorization", "Bearer "+teamKey)
+	if res.StatusCode != 200 {
+		t.Fatalf("got %d %s", res.StatusCode, body)
+	}
+	if got := e.stub.Last().Header.Get("Authorization"); got != "Bearer "+upstreamKey {
+		t.Errorf("upstream Authorization = %q: the client key was passed on", got)
+	}
+}
