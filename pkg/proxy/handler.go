@@ -147,7 +147,9 @@ func (h *Handler) fail(w http.ResponseWriter, ex *exchange, e *apiError) {
 func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 	cfg, err := h.src.Current(r.Context())
 	if err != nil {
-		h.log.Warn("no configuration available", "error", err.Error())
+		// The source warns once per failed load; each request's own line
+		// carries config_unavailable, so this stays at debug.
+		h.log.Debug("no configuration available", "error", err.Error())
 		return &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
 			header: http.Header{"Retry-After": {"5"}}}
 	}
@@ -191,9 +193,9 @@ func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
 		}
 		ex.Consumer, ex.clientKey = consumer, key.key
 	}
-	configured, err := resolveModel(p, r, captures)
-	if err != nil {
-		return err.(*apiError)
+	configured, e := resolveModel(p, r, captures)
+	if e != nil {
+		return e
 	}
 	if configured != "" {
 		if e := checkModelName(configured); e != nil {

@@ -32,7 +32,7 @@ type rewritten struct {
 // resolveModel computes the configured model name for this request:
 // $(uri_captures.x) reads the edge's path parameters first, then the route's
 // regex captures; $(headers.x) and $(query_params.x) read the request.
-func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string) (string, error) {
+func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string) (string, *apiError) {
 	if p.Model.Name.IsZero() {
 		return "", nil
 	}
