@@ -53,12 +53,18 @@ func New(src ConfigSource, opts Options) *Handler {
 		tr = NewTransport(0, 0)
 	}
 	h.rp = &httputil.ReverseProxy{
-		Rewrite:        rewriteOutgoing,
-		Transport:      tr,
-		FlushInterval:  -1, // every write reaches the client at once
+		Rewrite:   rewriteOutgoing,
+		Transport: tr,
+		// Zero, not -1: ReverseProxy still flushes every write of an event
+		// stream (and of any body of unknown length) at once, but an answer
+		// of known length then leaves in one write with its header instead
+		// of a header-only write from a timer goroutine plus one per body
+		// write. finish flushes it before the statistics are written.
+		FlushInterval:  0,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.upstreamError,
 		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		BufferPool:     &copyBuffers{},
 	}
 	return h
 }
@@ -88,9 +94,10 @@ type exchange struct {
 	target       *url.URL
 	upstreamBody []byte
 	rw           *rewritten
-	authHeader   bool     // keep the client's own auth header (allow_override)
-	hideHeaders  []string // key-auth header names, never forwarded
-	clientKey    string   // for redaction only
+	tap          *usageTap // the copy of a non-streamed answer
+	authHeader   bool      // keep the client's own auth header (allow_override)
+	hideHeaders  []string  // key-auth header names, never forwarded
+	clientKey    string    // for redaction only
 	headersSent  bool
 }
 
@@ -131,6 +138,14 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil {
+		if rec == nil {
+			// The answer is complete: send it before the statistics are
+			// computed and written, so that the client never waits for them.
+			_ = http.NewResponseController(w).Flush()
+		}
+		if ex.tap != nil {
+			ex.tap.parse(ex)
+		}
 		h.observe(ex.record())
 	}
 	if rec != nil {
@@ -372,7 +387,8 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		hdr.Set("X-Accel-Buffering", "no")
 		res.Body = newSSERelay(res.Request.Context(), res.Body, ex, ex.rw != nil && ex.rw.injectedUsage && !ex.rw.wantsUsage)
 	} else if res.StatusCode < 300 {
-		res.Body = &usageTap{upstream: res.Body, ex: ex}
+		ex.tap = &usageTap{upstream: res.Body}
+		res.Body = ex.tap
 	}
 	ex.headersSent = true
 	return nil

@@ -216,13 +216,15 @@ func hasUsageObject(data []byte) bool {
 	return j < len(data) && data[j] == '{'
 }
 
-// usageTap reads the usage of a non-streamed answer while it is relayed,
-// keeping at most maxTapped bytes; the client's copy is never delayed.
+// usageTap keeps a copy of a non-streamed answer while it is relayed (at
+// most maxTapped bytes), for statistics. It only copies; the handler calls
+// parse once the client has the whole answer, so the client never waits for
+// the parsing.
 type usageTap struct {
 	upstream io.ReadCloser
-	ex       *exchange
 	seen     []byte
 	over     bool
+	complete bool // the upstream body ended cleanly
 }
 
 const maxTapped = 4 << 20
@@ -236,19 +238,51 @@ func (t *usageTap) Read(p []byte) (int, error) {
 			t.seen = append(t.seen, p[:n]...)
 		}
 	}
-	if errors.Is(err, io.EOF) && !t.over {
-		var resp struct {
-			Model string `json:"model"`
-			Usage *Usage `json:"usage"`
-		}
-		if json.Unmarshal(t.seen, &resp) == nil {
-			t.ex.responseModel = resp.Model
-			t.ex.usage = resp.Usage
-		}
-		t.ex.responseBody = t.seen
-		t.seen = nil
+	if errors.Is(err, io.EOF) {
+		t.complete = true
 	}
 	return n, err
 }
 
 func (t *usageTap) Close() error { return t.upstream.Close() }
+
+// parse reads the model and usage of a complete answer into ex.
+func (t *usageTap) parse(ex *exchange) {
+	if !t.complete || t.over {
+		return
+	}
+	ex.responseModel, ex.usage = answerUsage(t.seen)
+	ex.responseBody = t.seen
+	t.seen, t.complete = nil, false
+}
+
+// answerUsage reads "model" and "usage" from a chat or text completion
+// without decoding the rest: the choices are most of an answer, and the
+// statistics need none of them.
+func answerUsage(body []byte) (model string, usage *Usage) {
+	if !json.Valid(body) {
+		return "", nil
+	}
+	var arr [16]field
+	fields, err := topLevel(body, arr[:0])
+	if err != nil {
+		return "", nil
+	}
+	for _, f := range fields {
+		v := body[f.start:f.end]
+		switch f.key {
+		case "model":
+			if json.Unmarshal(v, &model) != nil {
+				model = ""
+			}
+		case "usage":
+			if len(v) > 0 && v[0] == '{' {
+				var u Usage
+				if json.Unmarshal(v, &u) == nil {
+					usage = &u
+				}
+			}
+		}
+	}
+	return model, usage
+}
