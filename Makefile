@@ -30,8 +30,10 @@ run: build
 demo: build
 	$(GO) run ./internal/demo -bin $(BIN)/aiproxy
 
+# lambda.norpc here too: the local server has no use for Lambda's legacy RPC
+# mode, and dropping it (and encoding/gob) shortens every start.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/aiproxy ./functions/aiproxy
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BIN)/aiproxy ./functions/aiproxy
 
 ## test: everything CI runs: lint, unit, integration (moto SSM, Lambda emulator), template lint
 test: check-tools tools lint
@@ -77,6 +79,10 @@ bootstrap:
 # SAM's BuildMethod: makefile calls this with ARTIFACTS_DIR set.
 build-AiProxyFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/aiproxy
+
+## bench: added latency, streaming relay, cold start, memory, micro-benchmarks -> docs/BENCHMARKS.md (not part of test; ~6 min)
+bench: build
+	VEGETA_VERSION=$(VEGETA_VERSION) bash test/bench/run.sh
 
 ## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml)
 put-config:

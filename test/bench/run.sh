@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make bench: installs what the benchmark needs (nginx from Debian, vegeta
+# from the Go module proxy into ./bin), builds the proxy, then runs the
+# driver (test/bench/cmd/bench), which writes docs/BENCHMARKS.md and
+# docs/bench/. Everything it starts listens on 127.0.0.1 only, and every load
+# round is bounded in time; the driver stops itself after -budget (9 min).
+# Extra arguments go to the driver, e.g. `bash test/bench/run.sh -quick`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BIN=$ROOT/bin
+GO=${GO:-go}
+# The Makefile passes its VEGETA_VERSION; this default matches it.
+VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "bench: installing nginx (apt-get install -y nginx)"
+  [ "$(id -u)" = 0 ] || die "nginx is missing and installing it needs root: apt-get install -y nginx"
+  # Debian's package would start nginx on port 80; the bench runs its own.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; } ||
+    die "could not install nginx with apt-get; install it and re-run"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || die "nginx not found after install"
+
+if [ ! -x "$BIN/vegeta" ]; then
+  echo "bench: installing vegeta $VEGETA_VERSION into bin/"
+  GOBIN=$BIN "$GO" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" || die "go install vegeta failed"
+fi
+
+command -v moto_server >/dev/null 2>&1 ||
+  echo "bench: warning: moto_server not on PATH; the SSM cold-start rows will be pending (pip install 'moto[server]')" >&2
+
+# The proxy as `make build` builds it (the Makefile target depends on build;
+# building again here keeps `bash test/bench/run.sh` usable on its own).
+CGO_ENABLED=0 "$GO" build -tags lambda.norpc -trimpath -o "$BIN/aiproxy" ./functions/aiproxy
+
+CGO_ENABLED=0 "$GO" build -trimpath -o "$BIN/bench" ./test/bench/cmd/bench
+cmdline="make bench (bash test/bench/run.sh$(printf ' %q' "$@"))"
+[ $# -gt 0 ] || cmdline="make bench"
+exec "$BIN/bench" -command "$cmdline" -root "$ROOT" -nginx "$NGINX" -vegeta "$BIN/vegeta" -vegeta-version "$VEGETA_VERSION" -aiproxy "$BIN/aiproxy" "$@"
