@@ -14,10 +14,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/edge"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
@@ -37,7 +37,7 @@ func main() {
 func run() error {
 	onLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	// Log lines and EMF records share stdout; one lock keeps each line whole.
-	out := &lockedWriter{w: os.Stdout}
+	out := &syncbuf.Writer{W: os.Stdout}
 	logger := newLogger(out, os.Getenv("AIPROXY_LOG_LEVEL"))
 	slog.SetDefault(logger)
 	ctx := context.Background()
@@ -122,17 +122,6 @@ func metricsWriter(out io.Writer, onLambda bool) io.Writer {
 		return out
 	}
 	return nil
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // envDuration reads a Go duration; unset or invalid means the default.

@@ -1,10 +1,12 @@
-// Package syncbuf is a bytes.Buffer that many goroutines may write while
-// another reads it: where tests and tools collect a logger's or a child
-// process's output as it runs.
+// Package syncbuf holds the two small pieces that let many goroutines share
+// one output: a Buffer that collects it while another reads it (tests and
+// tools gathering a logger's or a child process's output), and a Writer that
+// keeps concurrent writes to one io.Writer whole.
 package syncbuf
 
 import (
 	"bytes"
+	"io"
 	"sync"
 )
 
@@ -25,4 +27,18 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Writer serializes writes to W, so that writers sharing one output (two
+// pipes of a process, log lines and metric records on stdout) never
+// interleave inside a line.
+type Writer struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.W.Write(p)
 }

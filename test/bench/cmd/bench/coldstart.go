@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
 )
 
 // SSM parameters of the cold-start runs: the document references the key,
@@ -343,7 +343,7 @@ func (e *benchEnv) coldRIE(ctx context.Context, ce *coldEnv, name, bin, binName 
 
 func (e *benchEnv) coldRIEOnce(ctx context.Context, ce *coldEnv, bin string, env []string, payload []byte) (cold, warm time.Duration, err error) {
 	out := &bytes.Buffer{}
-	r, err := rie.StartWithOptions(ctx, rie.Options{Bootstrap: bin, Env: env, RepoRoot: e.s.root, Timeout: 10 * time.Second, Output: &lockedWriter{w: out}})
+	r, err := rie.StartWithOptions(ctx, rie.Options{Bootstrap: bin, Env: env, RepoRoot: e.s.root, Timeout: 10 * time.Second, Output: &syncbuf.Writer{W: out}})
 	if err != nil {
 		return 0, 0, fmt.Errorf("start the emulator: %w", err)
 	}
@@ -371,18 +371,6 @@ func (e *benchEnv) coldRIEOnce(ctx context.Context, ce *coldEnv, bin string, env
 		}
 	}
 	return cold, warm, nil
-}
-
-// lockedWriter serializes the emulator's two output pipes.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // binarySizes builds the Lambda binary as SAM does and records its size.
