@@ -3,24 +3,12 @@ package config
 import (
 	"context"
 	"testing"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
 )
 
 // Per request the proxy finds the route (Config.Match) and resolves the
 // model template; both run before any byte goes upstream.
-
-const benchDoc = `
-route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: Bearer bench-key
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: http://127.0.0.1:9/v1/chat/completions
-`
 
 var sinkString string
 
@@ -58,7 +46,7 @@ func BenchmarkTemplateResolve(b *testing.B) {
 }
 
 func BenchmarkConfigMatch(b *testing.B) {
-	cfg, err := Parse(context.Background(), []byte(benchDoc), Options{})
+	cfg, err := Parse(context.Background(), []byte(stub.PluginConfig("http://127.0.0.1:9/v1/chat/completions", "Bearer bench-key")), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,56 +26,13 @@ import (
 //
 // The request is the one the load benchmark sends: a ~2 KB chat body.
 
-// benchDoc is the bench's plugin config; UPSTREAM is replaced per benchmark.
-const benchDoc = `
-route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: Bearer bench-key
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: UPSTREAM/v1/chat/completions
-`
-
 func benchConfig(b *testing.B, upstream string) *config.Config {
 	b.Helper()
-	cfg, err := config.Parse(context.Background(), []byte(strings.Replace(benchDoc, "UPSTREAM", upstream, 1)), config.Options{})
+	cfg, err := config.Parse(context.Background(), []byte(stub.PluginConfig(upstream+"/v1/chat/completions", "Bearer bench-key")), config.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return cfg
-}
-
-// benchBody is a ~2 KB chat request like test/bench's.
-func benchBody(stream bool) []byte {
-	const sentence = "The quick brown fox jumps over the lazy dog while the proxy relays every byte. "
-	type msg struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	}
-	body := struct {
-		Model       string  `json:"model"`
-		Messages    []msg   `json:"messages"`
-		Temperature float64 `json:"temperature"`
-		MaxTokens   int     `json:"max_tokens"`
-		Stream      bool    `json:"stream,omitempty"`
-		User        string  `json:"user"`
-	}{
-		Model: "gpt-4o-mini",
-		Messages: []msg{
-			{"system", "You are a helpful assistant. Answer briefly and precisely. " + strings.Repeat(sentence, 4)},
-			{"user", strings.Repeat(sentence, 8)},
-			{"assistant", strings.Repeat(sentence, 6)},
-			{"user", strings.Repeat(sentence, 4) + "Summarize the above."},
-		},
-		Temperature: 0.7, MaxTokens: 256, Stream: stream, User: "bench",
-	}
-	out, _ := json.Marshal(body)
-	return out
 }
 
 var sinkBytes []byte
@@ -85,7 +42,7 @@ var sinkBytes []byte
 func BenchmarkRewriteBody(b *testing.B) {
 	p := benchConfig(b, "http://127.0.0.1:9").Routes[0].Plugin
 	for _, stream := range []bool{false, true} {
-		body := benchBody(stream)
+		body := stub.ChatRequest("gpt-4o-mini", stream)
 		b.Run("stream="+strconv.FormatBool(stream), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
@@ -103,7 +60,7 @@ func BenchmarkRewriteBody(b *testing.B) {
 // BenchmarkJSONValid is the part of the rewrite that checks the body; it
 // is a floor for BenchmarkRewriteBody.
 func BenchmarkJSONValid(b *testing.B) {
-	body := benchBody(false)
+	body := stub.ChatRequest("gpt-4o-mini", false)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
@@ -114,7 +71,7 @@ func BenchmarkJSONValid(b *testing.B) {
 }
 
 func BenchmarkTopLevel(b *testing.B) {
-	body := benchBody(false)
+	body := stub.ChatRequest("gpt-4o-mini", false)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
@@ -127,7 +84,7 @@ func BenchmarkTopLevel(b *testing.B) {
 }
 
 func BenchmarkApplyEdits(b *testing.B) {
-	body := benchBody(false)
+	body := stub.ChatRequest("gpt-4o-mini", false)
 	fields, err := topLevel(body, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -242,7 +199,7 @@ func benchOptions(tr http.RoundTripper) Options {
 // alone.
 func BenchmarkHandler(b *testing.B) {
 	h := New(StaticSource{Config: benchConfig(b, "http://upstream.invalid")}, benchOptions(cannedTransport{benchAnswer()}))
-	benchServe(b, h, "/gpt-4o-mini/chat/completions", benchBody(false))
+	benchServe(b, h, "/gpt-4o-mini/chat/completions", stub.ChatRequest("gpt-4o-mini", false))
 }
 
 func BenchmarkBareReverseProxy(b *testing.B) {
@@ -252,7 +209,7 @@ func BenchmarkBareReverseProxy(b *testing.B) {
 		FlushInterval: -1,
 		Transport:     cannedTransport{benchAnswer()},
 	}
-	benchServe(b, rp, "/v1/chat/completions", benchBody(false))
+	benchServe(b, rp, "/v1/chat/completions", stub.ChatRequest("gpt-4o-mini", false))
 }
 
 // BenchmarkHandlerLoopback is the same request to the project's stub over a
@@ -261,5 +218,5 @@ func BenchmarkHandlerLoopback(b *testing.B) {
 	up := httptest.NewServer(&stub.Server{Record: false})
 	defer up.Close()
 	h := New(StaticSource{Config: benchConfig(b, up.URL)}, benchOptions(nil))
-	benchServe(b, h, "/gpt-4o-mini/chat/completions", benchBody(false))
+	benchServe(b, h, "/gpt-4o-mini/chat/completions", stub.ChatRequest("gpt-4o-mini", false))
 }

@@ -120,7 +120,7 @@ func TestLocalServerBinary(t *testing.T) {
 	upstream := httptest.NewServer(st)
 	defer upstream.Close()
 	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	doc := strings.NewReplacer("UPSTREAM", upstream.URL, "Bearer KEY", `Bearer ${{ env "DECK_OPENAI_API_KEY" }}`).Replace(seedConfig)
+	doc := stub.PluginConfig(upstream.URL+"/v1/chat/completions", `Bearer ${{ env "DECK_OPENAI_API_KEY" }}`)
 	if err := os.WriteFile(cfgFile, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestLocalServerFromSSM(t *testing.T) {
 	defer upstream.Close()
 	moto := motoserver.Start(t)
 	moto.Put(t, "/aiproxy/openai-api-key", upstreamKey, true)
-	moto.Put(t, "/aiproxy/config", strings.NewReplacer("UPSTREAM", upstream.URL, "Bearer KEY", "Bearer {vault://ssm/aiproxy/openai-api-key}").Replace(seedConfig), false)
+	moto.Put(t, "/aiproxy/config", stub.PluginConfig(upstream.URL+"/v1/chat/completions", "Bearer {vault://ssm/aiproxy/openai-api-key}"), false)
 	addr := freeAddr(t)
 	p := start(t, bin, append(moto.Environ(), "AIPROXY_CONFIG_PARAMETER=/aiproxy/config", "AIPROXY_LISTEN="+addr)...)
 	waitListening(t, p, addr)

@@ -156,7 +156,7 @@ func TestAuthHeaders(t *testing.T) {
 		t.Errorf("upstream headers: %v", up.Header)
 	}
 
-	o := newEnv(t, strings.Replace(seedConfig, "header_value: Bearer KEY", "header_value: Bearer KEY\n  allow_override: true", 1))
+	o := newEnv(t, strings.Replace(seedConfig, `header_value: "Bearer KEY"`, "header_value: \"Bearer KEY\"\n  allow_override: true", 1))
 	_, _ = o.post(t, "/gpt-4o/chat/completions", chatBody, "Authorization", "Bearer client-own")
 	if got := o.stub.Last().Header.Get("Authorization"); got != "Bearer client-own" {
 		t.Errorf("override: upstream Authorization = %q", got)

@@ -62,20 +62,9 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	return e
 }
 
-// seedConfig is the seed's plugin with the stub as upstream.
-const seedConfig = `
-route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: Bearer KEY
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: UPSTREAM/v1/chat/completions
-`
+// seedConfig is the seed's plugin with the stub as upstream; newEnv fills
+// in UPSTREAM and KEY.
+var seedConfig = stub.PluginConfig("UPSTREAM/v1/chat/completions", "Bearer KEY")
 
 func (e *env) client(model string, opts ...option.RequestOption) openai.Client {
 	return e.clientWithKey(model, "client-key-not-for-upstream", opts...)

@@ -57,18 +57,7 @@ func upstream(t *testing.T) (*stub.Server, string) {
 	s := stub.New()
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	cfg := fmt.Sprintf(`route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: "Bearer test-key"
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: %q
-`, srv.URL+"/v1/chat/completions")
+	cfg := stub.PluginConfig(srv.URL+"/v1/chat/completions", "Bearer test-key")
 	path := filepath.Join(t.TempDir(), "aiproxy.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -65,8 +65,7 @@ func (e *benchEnv) partColdStart(ctx context.Context) error {
 	defer srv.Close()
 	ce.stubURL = "http://" + ln.Addr().String() + "/v1/chat/completions"
 	ce.cfgFile = filepath.Join(e.work, "cold.yaml")
-	doc := strings.Replace(coldConfig, "UPSTREAM", ce.stubURL, 1)
-	if err := os.WriteFile(ce.cfgFile, []byte(strings.Replace(doc, "KEY", "sk-bench-from-file", 1)), 0o644); err != nil {
+	if err := os.WriteFile(ce.cfgFile, []byte(stub.PluginConfig(ce.stubURL, "Bearer sk-bench-from-file")), 0o644); err != nil {
 		return fmt.Errorf("write cold-start config: %w", err)
 	}
 
@@ -74,7 +73,7 @@ func (e *benchEnv) partColdStart(ctx context.Context) error {
 	ce.moto, ce.motoErr = motoserver.Launch()
 	if ce.moto != nil {
 		defer ce.moto.Close()
-		if err := putSSM(ctx, ce.moto.Endpoint(), strings.Replace(doc, "KEY", "{vault://ssm/aiproxy/openai-api-key}", 1)); err != nil {
+		if err := putSSM(ctx, ce.moto.Endpoint(), stub.PluginConfig(ce.stubURL, "Bearer {vault://ssm/aiproxy/openai-api-key}")); err != nil {
 			ce.motoErr = err
 		}
 	}
@@ -118,21 +117,6 @@ func (e *benchEnv) logCold(part *ColdPart) error {
 	}
 	return nil
 }
-
-// coldConfig is the cold-start document; KEY is replaced by a literal key
-// (file) or an SSM reference (SSM).
-const coldConfig = `route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: "Bearer KEY"
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: UPSTREAM
-`
 
 func (ce *coldEnv) ssmEnv() []string {
 	if ce.moto == nil {

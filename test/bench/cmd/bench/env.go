@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
 )
 
 // Target names, in the order the report lists them.
@@ -152,18 +153,7 @@ func (e *benchEnv) startListening(ctx context.Context, name, bin string, argv fu
 // proxyConfig is the bench's plugin config: the seed's dynamic-model route
 // with the stub as upstream.
 func (e *benchEnv) proxyConfig() string {
-	return fmt.Sprintf(`route_type: llm/v1/chat
-auth:
-  header_name: Authorization
-  header_value: Bearer bench-key
-logging:
-  log_statistics: true
-model:
-  provider: openai
-  name: "$(uri_captures.model)"
-  options:
-    upstream_url: http://%s/v1/chat/completions
-`, e.stub.addr)
+	return stub.PluginConfig("http://"+e.stub.addr+"/v1/chat/completions", "Bearer bench-key")
 }
 
 // startProxy starts the project's binary as a local server with the bench
@@ -246,34 +236,5 @@ func (e *benchEnv) startNginx(ctx context.Context) (*proc, error) {
 	return p, nil
 }
 
-// chatBody is the benchmark's chat request: about 2 KB of JSON, the size of
-// a short conversation with a system prompt.
-func chatBody(stream bool) []byte {
-	const sentence = "The quick brown fox jumps over the lazy dog while the proxy relays every byte. "
-	type msg struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	}
-	body := struct {
-		Model       string  `json:"model"`
-		Messages    []msg   `json:"messages"`
-		Temperature float64 `json:"temperature"`
-		MaxTokens   int     `json:"max_tokens"`
-		Stream      bool    `json:"stream,omitempty"`
-		User        string  `json:"user"`
-	}{
-		Model: model,
-		Messages: []msg{
-			{"system", "You are a helpful assistant. Answer briefly and precisely. " + strings.Repeat(sentence, 4)},
-			{"user", strings.Repeat(sentence, 8)},
-			{"assistant", strings.Repeat(sentence, 6)},
-			{"user", strings.Repeat(sentence, 4) + "Summarize the above."},
-		},
-		Temperature: 0.7,
-		MaxTokens:   256,
-		Stream:      stream,
-		User:        "bench",
-	}
-	b, _ := json.Marshal(body)
-	return b
-}
+// chatBody is the benchmark's chat request (stub.ChatRequest).
+func chatBody(stream bool) []byte { return stub.ChatRequest(model, stream) }
