@@ -10,6 +10,7 @@ package config
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
@@ -165,9 +166,5 @@ func (r *Route) AllowHeader() string {
 	if len(r.Methods) == 0 {
 		return http.MethodPost
 	}
-	s := r.Methods[0]
-	for _, m := range r.Methods[1:] {
-		s += ", " + m
-	}
-	return s
+	return strings.Join(r.Methods, ", ")
 }

@@ -282,12 +282,14 @@ func upstreamURL(p *config.Plugin, r *http.Request) *url.URL {
 		u = *openAIChat
 	}
 	if p.Auth.ParamLocation == "query" {
-		q := u.Query()
-		if !(p.Auth.AllowOverride && r.URL.Query().Get(p.Auth.ParamName) != "") {
-			q.Set(p.Auth.ParamName, p.Auth.ParamValue)
-		} else {
-			q.Set(p.Auth.ParamName, r.URL.Query().Get(p.Auth.ParamName))
+		value := p.Auth.ParamValue
+		if p.Auth.AllowOverride {
+			if own := r.URL.Query().Get(p.Auth.ParamName); own != "" {
+				value = own
+			}
 		}
+		q := u.Query()
+		q.Set(p.Auth.ParamName, value)
 		u.RawQuery = q.Encode()
 	}
 	return &u
