@@ -28,7 +28,7 @@ run: build
 
 ## demo: fully offline: stub upstream, the proxy, and an openai-go client streaming through it
 demo: build
-	$(GO) run ./internal/demo -bin $(BIN)/aiproxy
+	$(GO) run ./infra/demo -bin $(BIN)/aiproxy
 
 # lambda.norpc here too: the local server has no use for Lambda's legacy RPC
 # mode, and dropping it (and encoding/gob) shortens every start.

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/edge"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"

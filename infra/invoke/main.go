@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 func main() {
@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	bootstrap := fs.String("bootstrap", "", "the function's bootstrap binary (required)")
 	eventPath := fs.String("event", "", "event JSON file, - for standard input (required)")
 	upstream := fs.String("upstream", "", "OpenAI-compatible base URL (e.g. a stub); writes a config for it unless -env sets "+configFileEnv)
-	useStub := fs.Bool("stub", false, "serve the stub upstream (internal/stub) on a loopback port and use it as -upstream")
+	useStub := fs.Bool("stub", false, "serve the stub upstream (internal/testenv/stub) on a loopback port and use it as -upstream")
 	apiKey := fs.String("key", "test-key", "API key sent upstream by the -upstream config")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the invocation after this long")
 	raw := fs.Bool("raw", false, "print the emulator's answer undecoded")

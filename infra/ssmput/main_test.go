@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 // Per request the proxy finds the route (Config.Match) and resolves the

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/lambdatest"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 

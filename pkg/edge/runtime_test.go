@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/lambdatest"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 )
 
 // runtimeEnv, when set, makes the test binary a Lambda runtime: it runs

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )

@@ -18,9 +18,9 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
 var (

@@ -17,8 +17,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"

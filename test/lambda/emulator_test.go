@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
 )
 
 // withHeaders adds request headers to an event, in each header map it has.

@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 // bootstrap is the function binary, built once by TestMain.

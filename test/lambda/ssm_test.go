@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 // The deployed shape end to end: the bootstrap under the emulator reads its

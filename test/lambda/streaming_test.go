@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/lambdatest"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 )
 
 // TestChunksLeaveAsTheyArrive runs the real bootstrap against the test

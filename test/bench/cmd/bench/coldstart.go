@@ -22,10 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/rie"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
 // SSM parameters of the cold-start runs: the document references the key,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 // Target names, in the order the report lists them.

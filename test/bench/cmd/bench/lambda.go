@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/lambdatest"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 )
 
 // lambdaPath is the bootstrap running against the test Runtime API, which

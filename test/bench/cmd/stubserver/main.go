@@ -1,5 +1,5 @@
 // Command stubserver serves the project's OpenAI-compatible stub upstream
-// (internal/stub) on a loopback address, in a process of its own, so that
+// (internal/testenv/stub) on a loopback address, in a process of its own, so that
 // the benchmark driver can read the CPU time and memory of each process it
 // measures separately. Recording is off: under load the stub must not grow.
 package main
@@ -13,7 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 func main() {

@@ -4,7 +4,7 @@
 // The emulator runs the real aws-lambda-go runtime loop of the bootstrap, so
 // it proves what the function answers to an event. It buffers streamed
 // responses and returns them whole (prelude, 8 NUL bytes, body) at the end,
-// so it cannot prove that chunks leave one by one: internal/lambdatest does
+// so it cannot prove that chunks leave one by one: internal/testenv/lambdatest does
 // that.
 package rie
 

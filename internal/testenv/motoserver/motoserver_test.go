@@ -15,7 +15,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
 )
 
 func newClient(t *testing.T, s *motoserver.Server) *ssm.Client {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
 // InvocationsPath is the emulator's invoke endpoint (the Lambda Invoke API's).

@@ -18,7 +18,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 const demoConfig = `# The seed's route and plugin, with the offline stub as upstream.

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/lambdatest"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 )
 
 // Response is a function's HTTP answer, decoded from what the emulator

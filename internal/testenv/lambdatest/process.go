@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/syncbuf"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
 // StartProcess starts cmd as a Lambda runtime for s: it appends
