@@ -5,16 +5,28 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/samtransform"
 )
 
+var (
+	deployedOnce sync.Once
+	deployedTpl  *samtransform.Template
+)
+
 // deployed is the template `sam deploy` submits for template.yaml, with
-// SAM's generated resources (role, stages, deployments) in it.
+// SAM's generated resources (role, stages, deployments) in it. It is made
+// once per test binary (the transform takes a second or two); tests only
+// read it.
 func deployed(t *testing.T) *samtransform.Template {
 	t.Helper()
-	return samtransform.Transform(t, "../../template.yaml")
+	deployedOnce.Do(func() { deployedTpl = samtransform.Transform(t, "../../template.yaml") })
+	if deployedTpl == nil {
+		t.Fatal("the template transform failed in an earlier test")
+	}
+	return deployedTpl
 }
 
 // jsonOf is v as compact JSON, for comparing intrinsic functions.

@@ -31,10 +31,11 @@ type Template struct {
 
 // Resource is one CloudFormation resource.
 type Resource struct {
-	Type           string         `json:"Type"`
-	Condition      string         `json:"Condition"`
-	DeletionPolicy string         `json:"DeletionPolicy"`
-	Properties     map[string]any `json:"Properties"`
+	Type                string         `json:"Type"`
+	Condition           string         `json:"Condition"`
+	DeletionPolicy      string         `json:"DeletionPolicy"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
+	Properties          map[string]any `json:"Properties"`
 }
 
 // OfType returns the logical IDs of the resources of type typ.
