@@ -173,17 +173,28 @@ func isDeck(top map[string]any) bool {
 	return false
 }
 
-func defaultRoute(w *walker, p *Plugin) *Config {
+// defaultRouteOnly is the route a document without routes gets.
+func defaultRouteOnly(w *walker) *Route {
 	rp, err := route.Compile(DefaultRoutePath)
 	if err != nil {
 		w.fail("routes", "%v", err)
-		return &Config{}
 	}
-	r := &Route{Name: "default", Paths: []*route.Path{rp}, Methods: []string{"POST"}, Plugin: p}
+	r := &Route{}
+	r.Name = "default"
+	if rp != nil {
+		r.Paths = []*route.Path{rp}
+	}
+	r.Methods = []string{"POST"}
+	return r
+}
+
+func defaultRoute(w *walker, p *Plugin) *Config {
+	r := defaultRouteOnly(w)
+	r.Plugin = p
 	if p != nil && p.ID == "" {
 		p.ID = r.Name
 	}
-	return &Config{Routes: []*Route{r}}
+	return newConfig([]*Route{r})
 }
 
 // adminIgnored are Admin-API plugin object fields that carry no meaning for
@@ -205,266 +216,17 @@ func compileAdmin(w *walker, top map[string]any) *Config {
 	return defaultRoute(w, p)
 }
 
-// deckRoute is a route being assembled from a decK file.
-type deckRoute struct {
-	route   *Route
-	path    string
-	service string
-	plugin  *Plugin
-	keyAuth *KeyAuth
-}
-
-// compileDeck reads a decK file: routes (top level or nested in services)
-// and ai-proxy plugins that are global, service-scoped or route-scoped. As in
-// Kong, the most specific plugin wins.
-func compileDeck(w *walker, top map[string]any) *Config {
-	o := w.object("", top)
-	if v := o.str("_format_version"); o.has("_format_version") && !strings.HasPrefix(v, "3.") && !strings.HasPrefix(v, "1.") {
-		w.fail("_format_version", "expected a 3.x or 1.x format version")
-	}
-	o.ignore("_transform", "_info", "_workspace", "_konnect")
-
-	var routes []*deckRoute
-	for i, rv := range o.list("routes") {
-		routes = append(routes, readRoute(w, fmt.Sprintf("routes[%d]", i), rv, ""))
-	}
-	servicePlugins := map[string]*Plugin{}
-	serviceKeyAuth := map[string]*KeyAuth{}
-	for i, sv := range o.list("services") {
-		sp := fmt.Sprintf("services[%d]", i)
-		so := w.object(sp, sv)
-		name := so.str("name")
-		if name == "" {
-			name = so.str("id")
-		}
-		for j, rv := range so.list("routes") {
-			routes = append(routes, readRoute(w, fmt.Sprintf("%s.routes[%d]", sp, j), rv, name))
-		}
-		for j, pv := range so.list("plugins") {
-			if e := readPluginEntry(w, fmt.Sprintf("%s.plugins[%d]", sp, j), pv, false); e != nil {
-				if e.keyAuth != nil {
-					serviceKeyAuth[name] = e.keyAuth
-				} else {
-					servicePlugins[name] = e.plugin
-				}
-			}
-		}
-		// A service's upstream is replaced by ai-proxy's, so its own
-		// address fields are accepted and not used.
-		so.ignore("id", "url", "host", "port", "protocol", "path", "tags", "retries", "connect_timeout", "read_timeout", "write_timeout", "enabled")
-		so.done()
-	}
-
-	var global *Plugin
-	var globalKeyAuth *KeyAuth
-	byRoute := map[string]*Plugin{}
-	keyAuthByRoute := map[string]*KeyAuth{}
-	for i, pv := range o.list("plugins") {
-		e := readPluginEntry(w, fmt.Sprintf("plugins[%d]", i), pv, true)
-		switch {
-		case e == nil:
-		case e.keyAuth != nil && e.route != "":
-			keyAuthByRoute[e.route] = e.keyAuth
-		case e.keyAuth != nil && e.service != "":
-			serviceKeyAuth[e.service] = e.keyAuth
-		case e.keyAuth != nil:
-			globalKeyAuth = e.keyAuth
-		case e.route != "":
-			byRoute[e.route] = e.plugin
-		case e.service != "":
-			servicePlugins[e.service] = e.plugin
-		default:
-			global = e.plugin
-		}
-	}
-	creds := readConsumers(w, o.list("consumers"))
-	o.done()
-	for _, k := range allKeyAuth(globalKeyAuth, keyAuthByRoute, serviceKeyAuth, routes) {
-		k.credentials = creds
-	}
-
-	if len(routes) == 0 {
-		if global == nil {
-			w.fail("plugins", "no ai-proxy plugin in the document")
-			return &Config{}
-		}
-		cfg := defaultRoute(w, global)
-		for _, r := range cfg.Routes {
-			r.KeyAuth = globalKeyAuth
-		}
-		return cfg
-	}
-
-	cfg := &Config{}
-	known := map[string]bool{}
-	for _, dr := range routes {
-		known[dr.route.Name] = true
-		p := dr.plugin
-		if p == nil {
-			p = byRoute[dr.route.Name]
-		}
-		if p == nil && dr.service != "" {
-			p = servicePlugins[dr.service]
-		}
-		if p == nil {
-			p = global
-		}
-		if p == nil {
-			w.fail(dr.path, "route %q has no ai-proxy plugin (global, on its service, or on the route)", dr.route.Name)
-			continue
-		}
-		dr.route.Plugin = p
-		dr.route.KeyAuth = firstKeyAuth(dr.keyAuth, keyAuthByRoute[dr.route.Name], serviceKeyAuth[dr.service], globalKeyAuth)
-		if p.ID == "" {
-			// Copy so that a shared global plugin is named by each route.
-			cp := *p
-			cp.ID = dr.route.Name
-			dr.route.Plugin = &cp
-		}
-		cfg.Routes = append(cfg.Routes, dr.route)
-	}
-	for name := range byRoute {
-		if !known[name] {
-			w.fail("plugins", "plugin scoped to route %q, which is not defined", name)
-		}
-	}
-	for name := range keyAuthByRoute {
-		if !known[name] {
-			w.fail("plugins", "key-auth scoped to route %q, which is not defined", name)
-		}
-	}
-	return cfg
-}
-
-// firstKeyAuth picks the most specific key-auth plugin, as Kong does.
-func firstKeyAuth(candidates ...*KeyAuth) *KeyAuth {
-	for _, k := range candidates {
-		if k != nil {
-			return k
-		}
-	}
-	return nil
-}
-
-func allKeyAuth(global *KeyAuth, byRoute, byService map[string]*KeyAuth, routes []*deckRoute) []*KeyAuth {
-	var out []*KeyAuth
-	if global != nil {
-		out = append(out, global)
-	}
-	for _, k := range byRoute {
-		out = append(out, k)
-	}
-	for _, k := range byService {
-		out = append(out, k)
-	}
-	for _, r := range routes {
-		if r.keyAuth != nil {
-			out = append(out, r.keyAuth)
-		}
-	}
-	return out
-}
-
-// routeIgnored are Kong route fields that change nothing for this proxy.
-var routeIgnored = []string{"id", "tags", "protocols", "strip_path", "preserve_host", "regex_priority", "path_handling", "https_redirect_status_code", "request_buffering", "response_buffering", "created_at", "updated_at"}
-
-func readRoute(w *walker, path string, v any, service string) *deckRoute {
-	o := w.object(path, v)
-	r := &Route{Name: o.str("name")}
-	if r.Name == "" {
-		r.Name = o.str("id")
-	}
-	if r.Name == "" {
-		r.Name = strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(path)
-	}
-	for i, p := range o.strings("paths") {
-		cp, err := route.Compile(p)
-		if err != nil {
-			w.fail(fmt.Sprintf("%s.paths[%d]", path, i), "%v", err)
-			continue
-		}
-		r.Paths = append(r.Paths, cp)
-	}
-	if !o.has("paths") {
-		w.fail(join(path, "paths"), "required field missing (routes are matched by path here)")
-	}
-	for _, m := range o.strings("methods") {
-		r.Methods = append(r.Methods, strings.ToUpper(m))
-	}
-	dr := &deckRoute{route: r, path: path, service: service}
-	if s := o.str("service"); s != "" {
-		dr.service = s
-	} else if so, ok := o.m["service"].(map[string]any); ok {
-		if n, ok := so["name"].(string); ok {
-			dr.service = n
-		} else if id, ok := so["id"].(string); ok {
-			dr.service = id
-		}
-	}
-	for i, pv := range o.list("plugins") {
-		if e := readPluginEntry(w, fmt.Sprintf("%s.plugins[%d]", path, i), pv, false); e != nil {
-			if e.keyAuth != nil {
-				dr.keyAuth = e.keyAuth
-			} else {
-				dr.plugin = e.plugin
-			}
-		}
-	}
-	o.ignore(routeIgnored...)
-	o.done()
-	return dr
-}
-
-type pluginEntry struct {
-	plugin         *Plugin
-	keyAuth        *KeyAuth
-	route, service string
-}
-
-// readPluginEntry reads one entry of a plugins list: ai-proxy or key-auth.
-func readPluginEntry(w *walker, path string, v any, scoped bool) *pluginEntry {
-	o := w.object(path, v)
-	name := o.str("name")
-	o.ignore(adminIgnored...)
-	if name != "ai-proxy" && name != "key-auth" {
-		w.fail(join(path, "name"), "plugin %q is not supported here; expected ai-proxy or key-auth", name)
-		return nil
-	}
-	e := &pluginEntry{}
-	if scoped {
-		e.route = refName(o, "route")
-		e.service = refName(o, "service")
-		if o.has("consumer") || o.has("consumer_group") {
-			w.fail(path, "consumer-scoped plugins are not supported")
-		}
-	}
-	if name == "key-auth" {
-		e.keyAuth = readKeyAuth(o.child("config"))
-		o.done()
-		return e
-	}
-	e.plugin = compilePlugin(o.child("config"))
-	if e.plugin != nil {
-		e.plugin.ID = o.str("id")
-		if e.plugin.ID == "" {
-			e.plugin.ID = o.str("instance_name")
-		}
-	}
-	o.done()
-	return e
-}
-
 // refName reads a scope reference written as a name or as {name: ..}/{id: ..}.
 func refName(o *object, key string) string {
-	v, ok := o.m[key]
-	if !ok || v == nil {
+	v, ok := o.get(key)
+	if !ok {
 		return ""
 	}
 	if s, ok := v.(string); ok {
 		return s
 	}
 	if m, ok := v.(map[string]any); ok {
-		for _, k := range []string{"name", "id"} {
+		for _, k := range []string{"name", "id", "username", "custom_id"} {
 			if s, ok := m[k].(string); ok {
 				return s
 			}

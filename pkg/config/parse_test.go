@@ -125,7 +125,7 @@ func TestParseForms(t *testing.T) {
 			if p.ResponseStreaming != StreamAllow || !p.ModelNameHeader || p.MaxRequestBodySize != 1<<20 || p.Auth.AllowOverride {
 				t.Errorf("defaults not applied: %+v", p)
 			}
-			rt, caps, ok := cfg.Match("POST", "/gpt-4o/chat/completions")
+			rt, caps, ok := cfg.Match("POST", "", "/gpt-4o/chat/completions", nil)
 			if rt == nil || !ok || caps["model"] != "gpt-4o" {
 				t.Errorf("default route does not match: %v %v %v", rt, caps, ok)
 			}
@@ -154,7 +154,7 @@ func TestParseDeckScoping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			rt, _, ok := cfg.Match(tt.method, tt.path)
+			rt, _, ok := cfg.Match(tt.method, "", tt.path, nil)
 			if rt == nil {
 				t.Fatal("no route")
 			}
@@ -167,7 +167,7 @@ func TestParseDeckScoping(t *testing.T) {
 	if *fast.Model.Options.Temperature != 0.2 || *fast.Model.Options.MaxTokens != 64 || fast.ID != "fast" {
 		t.Errorf("route-scoped plugin options = %+v", fast)
 	}
-	if rt, _, _ := cfg.Match("POST", "/unknown"); rt != nil {
+	if rt, _, _ := cfg.Match("POST", "", "/unknown", nil); rt != nil {
 		t.Errorf("unknown path matched %q", rt.Name)
 	}
 }
