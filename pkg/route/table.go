@@ -6,11 +6,16 @@ import (
 	"strings"
 )
 
-// Route is what Kong matches a request on.
+// Route is what Kong matches a request on. A field left empty matches any
+// request.
 type Route struct {
 	Name    string
 	Paths   []*Path
-	Methods []string // upper case; empty means any
+	Methods []string // upper case
+	Hosts   []Host
+	Headers []Header
+	// RegexPriority orders routes that match by regex paths: higher first.
+	RegexPriority int
 }
 
 // AllowHeader is the value of an Allow header for a 405 on this route.
@@ -56,62 +61,130 @@ type Table[V any] struct {
 // part gets its own priority.
 type entry[V any] struct {
 	route *Route
-	paths []*Path
-	regex bool
-	// length is the prefix length; 0 for regex entries.
-	length int
-	value  V
+	paths []*Path // empty: any path
+	prio  priority
+	value V
+}
+
+// priority is Kong's order of evaluation for routes that are not
+// expressions (kong/router/transform.lua, get_priority), field by field from
+// the most significant bits down.
+type priority struct {
+	// weight counts the fields the route matches on: methods, hosts,
+	// headers, paths. A route with more conditions goes first.
+	weight int
+	// plainHosts: hosts given, none with a wildcard.
+	plainHosts bool
+	headers    int
+	regex      bool
+	// regexPriority counts only for a regex entry, length only for a
+	// prefix entry.
+	regexPriority int
+	length        int
+}
+
+func (a priority) before(b priority) bool {
+	switch {
+	case a.weight != b.weight:
+		return a.weight > b.weight
+	case a.plainHosts != b.plainHosts:
+		return a.plainHosts
+	case a.headers != b.headers:
+		return a.headers > b.headers
+	case a.regex != b.regex:
+		return a.regex
+	case a.regexPriority != b.regexPriority:
+		return a.regexPriority > b.regexPriority
+	}
+	return a.length > b.length
 }
 
 // NewTable compiles routes into a table. routeOf gives the route of a value.
+// Routes of equal priority keep their order in the document; Kong leaves
+// that order unspecified.
 func NewTable[V any](values []V, routeOf func(V) *Route) *Table[V] {
 	t := &Table[V]{}
 	for _, v := range values {
 		r := routeOf(v)
-		var regex []*Path
-		prefixes := map[int][]*Path{}
-		var lengths []int
-		for _, p := range r.Paths {
-			if p.IsRegex() {
-				regex = append(regex, p)
-				continue
+		base := basePriority(r)
+		for _, group := range groupPaths(r.Paths) {
+			p := base
+			if len(group) > 0 {
+				p.weight++
+				if group[0].IsRegex() {
+					p.regex, p.regexPriority = true, r.RegexPriority
+				} else {
+					p.length = len(group[0].Source)
+				}
 			}
-			n := len(p.Source)
-			if _, ok := prefixes[n]; !ok {
-				lengths = append(lengths, n)
-			}
-			prefixes[n] = append(prefixes[n], p)
-		}
-		if len(regex) > 0 {
-			t.entries = append(t.entries, entry[V]{route: r, paths: regex, regex: true, value: v})
-		}
-		for _, n := range lengths {
-			t.entries = append(t.entries, entry[V]{route: r, paths: prefixes[n], length: n, value: v})
+			t.entries = append(t.entries, entry[V]{route: r, paths: group, prio: p, value: v})
 		}
 	}
-	// Regex paths before prefix paths; among prefixes the longest first;
-	// otherwise the order of the document.
-	sort.SliceStable(t.entries, func(i, j int) bool {
-		a, b := &t.entries[i], &t.entries[j]
-		if a.regex != b.regex {
-			return a.regex
-		}
-		return a.length > b.length
-	})
+	sort.SliceStable(t.entries, func(i, j int) bool { return t.entries[i].prio.before(t.entries[j].prio) })
 	return t
+}
+
+func basePriority(r *Route) priority {
+	var p priority
+	if len(r.Methods) > 0 {
+		p.weight++
+	}
+	if len(r.Hosts) > 0 {
+		p.weight++
+		p.plainHosts = true
+		for _, h := range r.Hosts {
+			if h.suffix || h.prefix {
+				p.plainHosts = false
+			}
+		}
+	}
+	if len(r.Headers) > 0 {
+		p.weight++
+		p.headers = min(len(r.Headers), 255)
+	}
+	return p
+}
+
+// groupPaths splits paths into the regex paths and the prefixes of each
+// length, in order of first appearance. No paths is one group that matches
+// any path.
+func groupPaths(paths []*Path) [][]*Path {
+	if len(paths) == 0 {
+		return [][]*Path{nil}
+	}
+	var groups [][]*Path
+	index := map[int]int{} // prefix length, or -1 for regex -> group
+	for _, p := range paths {
+		k := len(p.Source)
+		if p.IsRegex() {
+			k = -1
+		}
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
 }
 
 // Match finds the route for a request. It returns the route's value and its
 // regex captures. When a route matches all but the method, it returns that
 // route's value with allowed=false, so the caller can answer 405 rather than
-// 404. found is false when nothing matches.
+// 404 (Kong answers 404). found is false when nothing matches.
 func (t *Table[V]) Match(req Request) (v V, captures map[string]string, allowed, found bool) {
 	if t == nil {
 		return v, nil, false, false
 	}
+	host, port := requestHost(&req)
 	var methodOnly *entry[V]
 	for i := range t.entries {
 		e := &t.entries[i]
+		if !e.route.matchHost(host, port) || !e.route.matchHeaders(req.Header) {
+			continue
+		}
 		caps, ok := e.matchPath(req.Path)
 		if !ok {
 			continue
@@ -129,7 +202,31 @@ func (t *Table[V]) Match(req Request) (v V, captures map[string]string, allowed,
 	return v, nil, false, false
 }
 
+func (r *Route) matchHost(host string, port int) bool {
+	if len(r.Hosts) == 0 {
+		return true
+	}
+	for i := range r.Hosts {
+		if r.Hosts[i].match(host, port) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Route) matchHeaders(h http.Header) bool {
+	for i := range r.Headers {
+		if !r.Headers[i].match(h) {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *entry[V]) matchPath(path string) (map[string]string, bool) {
+	if len(e.paths) == 0 {
+		return nil, true
+	}
 	for _, p := range e.paths {
 		if caps, ok := p.Match(path); ok {
 			return caps, true
