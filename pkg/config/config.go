@@ -41,7 +41,10 @@ const DefaultRoutePath = "~/(?<model>[^#?/]+)/chat/completions$"
 type Config struct {
 	// Routes are in the order of the document.
 	Routes []*Route
-	table  *route.Table[*Route]
+	// Warnings are what the caller should log once for this version:
+	// parts of the document that load but are not used.
+	Warnings []string
+	table    *route.Table[*Route]
 }
 
 // Route is a decK route with the plugins that apply to it.
@@ -100,7 +103,10 @@ type Model struct {
 	Provider string
 	// Name is empty when the document sets no model name: the client's
 	// body then chooses.
-	Name    Template
+	Name Template
+	// Alias is Kong 3.14's model.model_alias: the name clients use for
+	// this model. Parsed; the request side does not use it yet.
+	Alias   string
 	Options ModelOptions
 }
 
@@ -112,7 +118,11 @@ type ModelOptions struct {
 	TopK        *int
 	InputCost   *float64
 	OutputCost  *float64
-	UpstreamURL string
+	// CacheReadCost and CacheWriteCost (Kong 3.14) price cached and
+	// cache-writing prompt tokens, per 1M tokens like InputCost.
+	CacheReadCost  *float64
+	CacheWriteCost *float64
+	UpstreamURL    string
 	// Upstream is UpstreamURL parsed, or nil.
 	Upstream *url.URL
 }

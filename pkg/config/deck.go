@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 	"strings"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
 // deck is a decK file being compiled: its routes, and every plugin entry
@@ -16,7 +14,10 @@ type deck struct {
 	// routeRefs, serviceRefs and consumerRefs map each name and id a
 	// document may use to refer to an entity to one key per entity.
 	routeRefs, serviceRefs, consumerRefs map[string]string
+	disabledServices                     map[string]bool
 	creds                                []credential
+	// observers are the log and trace plugins the document uses.
+	observers map[string]bool
 }
 
 // deckRoute is a route being assembled from a decK file.
@@ -46,11 +47,9 @@ type pluginEntry struct {
 // instance applies (see precedence).
 func compileDeck(w *walker, top map[string]any) *Config {
 	o := w.object("", top)
-	if v := o.str("_format_version"); o.has("_format_version") && !strings.HasPrefix(v, "3.") && !strings.HasPrefix(v, "1.") {
-		w.fail("_format_version", "expected a 3.x or 1.x format version")
-	}
-	o.ignore("_transform", "_info", "_workspace", "_konnect")
-	d := &deck{w: w, routeRefs: map[string]string{}, serviceRefs: map[string]string{}, consumerRefs: map[string]string{}}
+	readDeckHeader(o)
+	d := &deck{w: w, routeRefs: map[string]string{}, serviceRefs: map[string]string{}, consumerRefs: map[string]string{},
+		disabledServices: map[string]bool{}, observers: map[string]bool{}}
 	for i, rv := range o.list("routes") {
 		d.readRoute(fmt.Sprintf("routes[%d]", i), rv, "")
 	}
@@ -73,11 +72,32 @@ func compileDeck(w *walker, top map[string]any) *Config {
 	}
 	var routes []*Route
 	for _, dr := range d.routes {
-		if applyPlugins(w, dr, idx) {
+		if !d.disabledServices[dr.service] && applyPlugins(w, dr, idx) {
 			routes = append(routes, dr.route)
 		}
 	}
-	return newConfig(routes)
+	cfg := newConfig(routes)
+	cfg.Warnings = observerWarning(d.observers)
+	return cfg
+}
+
+// readDeckHeader reads the top-level fields other than the entities this
+// proxy uses.
+func readDeckHeader(o *object) {
+	if v := o.str("_format_version"); o.has("_format_version") && !strings.HasPrefix(v, "3.") && !strings.HasPrefix(v, "1.") {
+		o.w.fail("_format_version", "expected a 3.x or 1.x format version")
+	}
+	o.ignore("_transform", "_info", "_workspace", "_konnect")
+	// TLS belongs to the edge, upstreams are replaced by ai-proxy's, and
+	// vault entities configure prefixes this proxy resolves on its own.
+	o.ignore("certificates", "ca_certificates", "snis", "upstreams", "targets", "vaults")
+	for i, gv := range o.list("consumer_groups") {
+		if g, ok := gv.(map[string]any); ok {
+			if l, _ := g["plugins"].([]any); len(l) > 0 {
+				o.w.fail(fmt.Sprintf("consumer_groups[%d].plugins", i), "consumer-group scoped plugins are not supported")
+			}
+		}
+	}
 }
 
 // applyPlugins sets the plugins that apply to a route, and reports whether
@@ -113,59 +133,19 @@ func (d *deck) addRef(refs map[string]string, what, path, ref, key string) {
 	refs[ref] = key
 }
 
-// routeIgnored are Kong route fields that change nothing for this proxy.
-var routeIgnored = []string{"id", "tags", "protocols", "strip_path", "preserve_host", "regex_priority", "path_handling", "https_redirect_status_code", "request_buffering", "response_buffering", "created_at", "updated_at"}
-
-// readRoute reads a route; service is the key of the service it is nested
-// in, or "".
-func (d *deck) readRoute(path string, v any, service string) {
-	o := d.w.object(path, v)
-	dr := &deckRoute{route: &Route{}, path: path, key: path, service: service}
-	r := dr.route
-	r.Name = o.str("name")
-	id := o.str("id")
-	if r.Name == "" {
-		r.Name = id
-	}
-	if r.Name == "" {
-		r.Name = strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(path)
-	}
-	d.addRef(d.routeRefs, "route", join(path, "name"), o.str("name"), dr.key)
-	d.addRef(d.routeRefs, "route", join(path, "id"), id, dr.key)
-	for i, p := range o.strings("paths") {
-		cp, err := route.Compile(p)
-		if err != nil {
-			d.w.fail(fmt.Sprintf("%s.paths[%d]", path, i), "%v", err)
-			continue
-		}
-		r.Paths = append(r.Paths, cp)
-	}
-	if !o.has("paths") {
-		d.w.fail(join(path, "paths"), "required field missing (routes are matched by path here)")
-	}
-	for _, m := range o.strings("methods") {
-		r.Methods = append(r.Methods, strings.ToUpper(m))
-	}
-	if service == "" {
-		dr.serviceRef = refName(o, "service")
-	}
-	for i, pv := range o.list("plugins") {
-		d.readPlugin(fmt.Sprintf("%s.plugins[%d]", path, i), pv, Scope{Route: dr.key})
-	}
-	o.ignore(routeIgnored...)
-	if service != "" {
-		o.ignore("service")
-	}
-	o.done()
-	d.routes = append(d.routes, dr)
-}
-
-// serviceIgnored are Kong service fields: ai-proxy replaces the service's
-// upstream, so its address fields are accepted and not used.
-var serviceIgnored = []string{"id", "name", "url", "host", "port", "protocol", "path", "tags", "retries", "connect_timeout", "read_timeout", "write_timeout", "enabled"}
+// serviceIgnored are Kong service fields (kong/db/schema/entities/
+// services.lua): ai-proxy replaces the service's upstream, so its address,
+// timeouts and TLS settings are accepted and not used.
+var serviceIgnored = []string{"id", "name", "url", "host", "port", "protocol", "path", "tags", "retries", "connect_timeout", "read_timeout", "write_timeout",
+	"client_certificate", "tls_verify", "tls_verify_depth", "ca_certificates", "created_at", "updated_at"}
 
 func (d *deck) readService(path string, v any) {
 	o := d.w.object(path, v)
+	// Kong leaves the routes of a disabled service out of its router
+	// (kong/runloop/handler.lua, build_router).
+	if !o.boolean("enabled", true) {
+		d.disabledServices[path] = true
+	}
 	d.addRef(d.serviceRefs, "service", join(path, "name"), o.str("name"), path)
 	d.addRef(d.serviceRefs, "service", join(path, "id"), o.str("id"), path)
 	for j, rv := range o.list("routes") {
@@ -190,44 +170,6 @@ func (d *deck) linkServices() {
 			continue
 		}
 		dr.service = key
-	}
-}
-
-// pluginIgnored are plugin entity fields that carry no meaning here.
-var pluginEntityIgnored = []string{"id", "enabled", "tags", "protocols", "created_at", "updated_at", "ordering", "instance_name"}
-
-// readPlugin reads one entry of a plugins list. nested is the scope its
-// nesting gives it (a plugin listed under a route, service or consumer).
-func (d *deck) readPlugin(path string, v any, nested Scope) {
-	o := d.w.object(path, v)
-	name := o.str("name")
-	o.ignore(pluginEntityIgnored...)
-	kind, ok := supportedPlugins[name]
-	if !ok {
-		d.w.fail(join(path, "name"), "plugin %q is not supported here; expected one of: %s", name, supportedNames())
-		return
-	}
-	e := &pluginEntry{path: path, name: name, nested: nested, written: Scope{
-		Route:    refName(o, "route"),
-		Service:  refName(o, "service"),
-		Consumer: refName(o, "consumer"),
-	}}
-	if o.has("consumer_group") {
-		d.w.fail(join(path, "consumer_group"), "consumer-group scoped plugins are not supported")
-	}
-	if (e.written.Consumer != "" || nested.Consumer != "") && !kind.consumerScoped {
-		d.w.fail(path, "a consumer-scoped %s plugin is not supported", name)
-	}
-	e.value = kind.read(o.child("config"))
-	if p, ok := e.value.(*Plugin); ok {
-		p.ID = o.str("id")
-		if p.ID == "" {
-			p.ID = o.str("instance_name")
-		}
-	}
-	o.done()
-	if e.value != nil {
-		d.plugins = append(d.plugins, e)
 	}
 }
 

@@ -86,7 +86,10 @@ func (d *deck) readConsumers(list []any) {
 		for j, pv := range o.list("plugins") {
 			d.readPlugin(fmt.Sprintf("%s.plugins[%d]", path, j), pv, Scope{Consumer: name})
 		}
-		o.ignore("tags", "groups", "created_at", "updated_at")
+		// Credentials of other auth plugins and acl groups: those plugins
+		// are refused, so their credentials grant nothing.
+		o.ignore("tags", "groups", "created_at", "updated_at", "basicauth_credentials", "jwt_secrets", "hmacauth_credentials",
+			"oauth2_credentials", "mtls_auth_credentials", "acls")
 		o.done()
 	}
 	for _, e := range d.plugins {
@@ -99,7 +102,7 @@ func (d *deck) readConsumers(list []any) {
 func (d *deck) readCredential(path string, v any, consumer string, seen map[[sha256.Size]byte]string) {
 	o := d.w.object(path, v)
 	key := o.str("key")
-	o.ignore("id", "tags", "ttl", "created_at")
+	o.ignore("id", "tags", "ttl", "created_at", "consumer")
 	o.done()
 	digest, err := keyDigest(key)
 	if err != nil {

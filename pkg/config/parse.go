@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -109,6 +108,10 @@ func substitute(v any, f func(string) string) any {
 		for i, e := range t {
 			t[i] = substitute(e, f)
 		}
+	case documents:
+		for i, e := range t {
+			t[i] = substitute(e, f)
+		}
 	}
 	return v
 }
@@ -138,18 +141,31 @@ func expandEnv(w *walker, path string, v any, lookup func(string) (string, bool)
 		for i, e := range t {
 			t[i] = expandEnv(w, fmt.Sprintf("%s[%d]", path, i), e, lookup, refs)
 		}
+	case documents:
+		for i, e := range t {
+			t[i] = expandEnv(w, docPath(i), e, lookup, refs)
+		}
 	}
 	return v
 }
 
 // compile detects the document's form and builds the Config.
 func compile(w *walker, tree any) (*Config, error) {
+	if docs, ok := tree.(documents); ok {
+		cfg := compileManifests(w, docs)
+		if err := w.err(); err != nil {
+			return nil, err
+		}
+		return cfg, nil
+	}
 	top, ok := tree.(map[string]any)
 	if !ok {
 		return nil, &FieldError{Path: "(document)", Msg: "expected a record, got " + kind(tree)}
 	}
 	var cfg *Config
 	switch {
+	case top["apiVersion"] != nil || top["kind"] != nil:
+		cfg = compileManifests(w, documents{top})
 	case isDeck(top):
 		cfg = compileDeck(w, top)
 	case top["config"] != nil && top["name"] != nil:
@@ -199,13 +215,22 @@ func defaultRoute(w *walker, p *Plugin) *Config {
 
 // adminIgnored are Admin-API plugin object fields that carry no meaning for
 // a single-function deployment.
-var adminIgnored = []string{"id", "enabled", "tags", "protocols", "created_at", "updated_at", "ordering", "instance_name", "route", "service", "consumer", "consumer_group"}
+// The route and service it names are stood in for by the default route.
+var adminIgnored = []string{"id", "tags", "protocols", "created_at", "updated_at", "ordering", "instance_name", "route", "service"}
 
 func compileAdmin(w *walker, top map[string]any) *Config {
 	o := w.object("", top)
 	name := o.str("name")
 	if name != "ai-proxy" {
 		w.fail("name", "plugin %q is not supported here; expected ai-proxy", name)
+	}
+	if !o.boolean("enabled", true) {
+		w.fail("enabled", "the plugin is disabled: there would be nothing to serve")
+	}
+	for _, f := range []string{"consumer", "consumer_group"} {
+		if _, set := o.get(f); set {
+			w.fail(f, "a %s-scoped ai-proxy plugin is not supported", strings.ReplaceAll(f, "_", "-"))
+		}
 	}
 	p := compilePlugin(o.child("config"))
 	if id := o.str("id"); id != "" && p != nil {
@@ -234,114 +259,6 @@ func refName(o *object, key string) string {
 	}
 	o.w.fail(join(o.path, key), "expected a name or {name: ...}")
 	return ""
-}
-
-// Kong schema fields for other providers or features: accepted so that a
-// configuration dumped from Kong (which lists every field) loads as is.
-var (
-	pluginIgnored  = []string{"llm_format", "max_request_body_size_bytes"}
-	authIgnored    = []string{"azure_use_managed_identity", "azure_client_id", "azure_client_secret", "azure_tenant_id", "gcp_use_service_account", "gcp_service_account_json", "aws_access_key_id", "aws_secret_access_key"}
-	optionsIgnored = []string{"anthropic_version", "azure_instance", "azure_api_version", "azure_deployment_id", "llama2_format", "mistral_format", "gemini", "bedrock", "huggingface", "embeddings_dimensions", "cohere"}
-)
-
-// compilePlugin reads an ai-proxy config object and applies Kong's defaults.
-func compilePlugin(o *object) *Plugin {
-	w := o.w
-	before := len(w.errs)
-	p := &Plugin{
-		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve),
-		ResponseStreaming:  o.enum("response_streaming", StreamAllow, StreamAllow, StreamDeny, StreamAlways),
-		ModelNameHeader:    o.boolean("model_name_header", true),
-		MaxRequestBodySize: DefaultMaxRequestBodySize,
-	}
-	if !o.has("route_type") {
-		w.fail(join(o.path, "route_type"), "required field missing")
-	}
-	if n := o.integer("max_request_body_size", 1, 1<<40); n != nil {
-		p.MaxRequestBodySize = int64(*n)
-	}
-	if f, _ := o.m["llm_format"].(string); f != "" && f != "openai" {
-		w.fail(join(o.path, "llm_format"), "only openai is supported")
-	}
-	o.ignore(pluginIgnored...)
-
-	a := o.child("auth")
-	p.Auth = Auth{
-		HeaderName:    a.str("header_name"),
-		HeaderValue:   a.str("header_value"),
-		ParamName:     a.str("param_name"),
-		ParamValue:    a.str("param_value"),
-		ParamLocation: a.enum("param_location", "", "query", "body"),
-		AllowOverride: a.boolean("allow_override", false),
-	}
-	if (p.Auth.HeaderName == "") != (p.Auth.HeaderValue == "") {
-		w.fail(join(a.path, "header_name"), "header_name and header_value must be set together")
-	}
-	if (p.Auth.ParamName == "") != (p.Auth.ParamValue == "") || (p.Auth.ParamName != "") != (p.Auth.ParamLocation != "") {
-		w.fail(join(a.path, "param_name"), "param_name, param_value and param_location must be set together")
-	}
-	a.ignore(authIgnored...)
-	a.done()
-
-	l := o.child("logging")
-	p.Logging = Logging{LogStatistics: l.boolean("log_statistics", false), LogPayloads: l.boolean("log_payloads", false)}
-	l.done()
-
-	m := o.child("model")
-	if !o.has("model") {
-		w.fail(join(o.path, "model"), "required field missing")
-	}
-	p.Model.Provider = m.str("provider")
-	switch {
-	case !m.has("provider"):
-		w.fail(join(m.path, "provider"), "required field missing")
-	case p.Model.Provider != "openai":
-		w.fail(join(m.path, "provider"), "provider %q is not supported; use openai (any OpenAI-compatible server via options.upstream_url)", p.Model.Provider)
-	}
-	if name := m.str("name"); name != "" {
-		t, err := ParseTemplate(name)
-		if err != nil {
-			w.fail(join(m.path, "name"), "%v", err)
-		}
-		p.Model.Name = t
-	}
-	opt := m.child("options")
-	p.Model.Options = ModelOptions{
-		MaxTokens:   opt.integer("max_tokens", 1, 1<<31-1),
-		Temperature: opt.number("temperature", 0, 5),
-		TopP:        opt.number("top_p", 0, 1),
-		TopK:        opt.integer("top_k", 0, 500),
-		InputCost:   opt.number("input_cost", 0, 1e12),
-		OutputCost:  opt.number("output_cost", 0, 1e12),
-		UpstreamURL: opt.str("upstream_url"),
-	}
-	if u := p.Model.Options.UpstreamURL; u != "" {
-		pu, err := url.Parse(u)
-		switch {
-		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "":
-			w.fail(join(opt.path, "upstream_url"), "expected an absolute http or https URL")
-		case strings.Contains(u, "$("):
-			w.fail(join(opt.path, "upstream_url"), "templates are supported in model.name only")
-		default:
-			p.Model.Options.Upstream = pu
-		}
-	}
-	if up := opt.str("upstream_path"); up != "" {
-		if p.Model.Options.UpstreamURL == "" && strings.HasPrefix(up, "/") {
-			p.Model.Options.UpstreamURL = "https://api.openai.com:443" + up
-			p.Model.Options.Upstream, _ = url.Parse(p.Model.Options.UpstreamURL)
-		} else if !strings.HasPrefix(up, "/") {
-			w.fail(join(opt.path, "upstream_path"), "expected a path starting with /")
-		}
-	}
-	opt.ignore(optionsIgnored...)
-	opt.done()
-	m.done()
-	o.done()
-	if len(w.errs) > before {
-		return nil
-	}
-	return p
 }
 
 // ErrNoConfig is returned by sources that have never loaded a configuration.
