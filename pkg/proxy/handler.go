@@ -185,7 +185,7 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 		return pl, &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
 			header: http.Header{"Retry-After": {"5"}}}
 	}
-	rt, captures, allowed := cfg.Match(r.Method, cleanPath(r.URL.Path))
+	rt, captures, allowed := cfg.Match(r.Method, r.Host, cleanPath(r.URL.Path), r.Header)
 	if rt == nil {
 		return pl, &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
 	}
