@@ -30,6 +30,9 @@ type Request struct {
 	Method string
 	Path   string
 	Query  string
+	// Host is the Host header as received (net/http moves it out of
+	// Header, so a test reading Header["Host"] always sees nothing).
+	Host   string
 	Header http.Header
 	Body   []byte
 }
@@ -80,7 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if s.Record {
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 	}
 	if r.Method != http.MethodPost || (!strings.HasSuffix(r.URL.Path, "/chat/completions") && !strings.HasSuffix(r.URL.Path, "/completions")) {
