@@ -134,7 +134,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		}
 	}
 	if ex.streamErr != nil {
-		h.log.Warn("upstream stream failed", "request_id", ex.RequestID, "route", ex.Route, "error", ex.streamErr.Error())
+		h.log.Warn(failureMessage(ex.streamErr), "request_id", ex.RequestID, "route", ex.Route, "error", ex.streamErr.Error())
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil {
@@ -392,6 +392,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		ex.tap = &usageTap{upstream: res.Body}
 		res.Body = ex.tap
 	}
+	if !isEventStream(hdr.Get("Content-Type")) {
+		res.Body = watchBody(res.Request.Context(), res.Body, ex)
+	}
 	ex.headersSent = true
 	return nil
 }
@@ -410,6 +413,9 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		err = ue.Err
 	}
 	switch {
+	case deadlineHit(r.Context()):
+		h.log.Warn("deadline reached before the upstream answered", "request_id", ex.RequestID, "route", ex.Route)
+		h.fail(w, ex, deadlineError())
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away and the upstream call was cancelled with it.
 		ex.Status, ex.ErrCode = 499, "client_closed_request"
