@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -45,6 +46,12 @@ type Options struct {
 	RESTStreaming bool
 	// Logger receives panics and aborted streams; nil means slog.Default().
 	Logger *slog.Logger
+	// DeadlineMargin is how long before a deadline the request is ended
+	// (DefaultDeadlineMargin when zero); see limits.go.
+	DeadlineMargin time.Duration
+	// GatewayTimeout overrides how long API Gateway waits for a buffered
+	// answer (RESTGatewayTimeout, HTTPAPIGatewayTimeout when zero).
+	GatewayTimeout time.Duration
 }
 
 // RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
@@ -61,6 +68,13 @@ func OptionsFromEnv(getenv func(string) string) Options {
 	case "", "BUFFERED":
 	default:
 		slog.Default().Warn("unknown REST response mode, using BUFFERED", "env", RESTResponseModeEnv, "value", v)
+	}
+	if v := strings.TrimSpace(getenv(GatewayTimeoutEnv)); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			o.GatewayTimeout = d
+		} else {
+			slog.Default().Warn("invalid gateway timeout, using API Gateway's defaults", "env", GatewayTimeoutEnv, "value", v)
+		}
 	}
 	return o
 }
@@ -113,6 +127,8 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 			return nil, fmt.Errorf("edge: decode HTTP API event: %w", err)
 		}
 		stripStage(&ev)
+		ctx, cancel := e.bufferedContext(ctx, HTTPAPIGatewayTimeout)
+		defer cancel()
 		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
@@ -126,6 +142,8 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		if k == kindREST && e.opts.RESTStreaming {
 			return e.restStream(ctx, ev)
 		}
+		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
+		defer cancel()
 		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
