@@ -47,6 +47,11 @@ type Options struct {
 	RESTStreaming bool
 	// Logger receives panics and aborted streams; nil means slog.Default().
 	Logger *slog.Logger
+	// Flush, when set, is called once the handler has returned and before
+	// the invocation's answer is complete (before a streamed body ends), so
+	// that what the handler logged through a buffered writer is out before
+	// Lambda may freeze the environment.
+	Flush func()
 }
 
 // RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
@@ -119,6 +124,7 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		}
 		stripStage(&ev)
 		resp, err := e.http.ProxyWithContext(route.WithParams(ctx, ev.PathParameters), ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
@@ -133,10 +139,17 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 			return e.restStream(ctx, ev)
 		}
 		resp, err := e.rest.ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
 		}
 		return resp, nil
+	}
+}
+
+func (e *Edge) flush() {
+	if e.opts.Flush != nil {
+		e.opts.Flush()
 	}
 }
 
