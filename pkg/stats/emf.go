@@ -15,14 +15,25 @@ var emfMetrics = [...]struct{ name, unit string }{
 	{"Latency", "Milliseconds"},
 	{"LLMLatency", "Milliseconds"},
 	{"TimeToFirstToken", "Milliseconds"},
+	{"Cost", "None"},
 }
 
+// Dimension sets: route and model, route alone (so an alarm on a route
+// covers every model behind it), and, for a request a key-auth consumer
+// made, the consumer alone (spend per team). Each dimension's values are
+// bounded: routes and consumers by the configuration, models by modelSet.
+const (
+	emfDimensions         = `[["Route","Model"],["Route"]]`
+	emfDimensionsConsumer = `[["Route","Model"],["Route"],["Consumer"]]`
+)
+
 // emfMetricsDoc is the part of the _aws member after the timestamp: the
-// same for every record of a namespace, so it is built once.
-func emfMetricsDoc(namespace string) string {
+// same for every record of a namespace and dimension sets, so it is built
+// once.
+func emfMetricsDoc(namespace, dimensions string) string {
 	b := []byte(`,"CloudWatchMetrics":[{"Namespace":`)
 	b = appendString(b, namespace)
-	b = append(b, `,"Dimensions":[["Route","Model"],["Route"]],"Metrics":[`...)
+	b = append(b, `,"Dimensions":`+dimensions+`,"Metrics":[`...)
 	for i, m := range emfMetrics {
 		if i > 0 {
 			b = append(b, ',')
@@ -32,15 +43,19 @@ func emfMetricsDoc(namespace string) string {
 	return string(append(b, "]}]}"...))
 }
 
-// appendEMF appends one CloudWatch Embedded Metric Format record.
-// Dimensions are route and model, plus route alone so an alarm on a route
-// covers every model behind it.
+// appendEMF appends one CloudWatch Embedded Metric Format record. Cost is
+// in the currency of the configured input_cost/output_cost (per request,
+// so its Sum is the spend).
 func (r *Recorder) appendEMF(b []byte, rec *Record) []byte {
 	b = append(b, `{"_aws":{"Timestamp":`...)
 	b = strconv.AppendInt(b, rec.Time.UnixMilli(), 10)
-	b = append(b, r.emfDoc...)
-	b = appendStringField(b, "Route", rec.Route)
-	b = appendStringField(b, "Model", rec.RequestModel)
+	if rec.Consumer != "" {
+		b = append(b, r.emfDocConsumer...)
+	} else {
+		b = append(b, r.emfDoc...)
+	}
+	b = appendStringField(b, "Route", orNone(rec.Route))
+	b = appendStringField(b, "Model", r.models.dimension(rec))
 	if rec.Consumer != "" {
 		b = appendStringField(b, "Consumer", rec.Consumer)
 	}
@@ -63,6 +78,7 @@ func (r *Recorder) appendEMF(b []byte, rec *Record) []byte {
 	b = appendFloatField(b, "Latency", ms(rec.Duration.Microseconds()))
 	b = appendFloatField(b, "LLMLatency", ms(rec.LLMLatency.Microseconds()))
 	b = appendFloatField(b, "TimeToFirstToken", ms(rec.TimeToFirstToken.Microseconds()))
+	b = appendFloatField(b, "Cost", rec.Cost())
 	return append(b, '}', '\n')
 }
 

@@ -27,15 +27,20 @@ type Options struct {
 	EMF io.Writer
 	// Namespace of the metrics; empty means LambdaAIProxy.
 	Namespace string
+	// MaxModels bounds the Model dimension values a process emits for
+	// models clients chose (see modelSet); 0 means DefaultMaxModels.
+	MaxModels int
 }
 
 // Recorder writes one statistics line per request and, when EMF is set,
 // one EMF record. It is safe for concurrent use.
 type Recorder struct {
-	log    *slog.Logger
-	out    io.Writer
-	emf    io.Writer
-	emfDoc string // the _aws member after its timestamp, fixed per namespace
+	log *slog.Logger
+	out io.Writer
+	emf io.Writer
+	// The _aws member after its timestamp, without and with Consumer.
+	emfDoc, emfDocConsumer string
+	models                 modelSet
 }
 
 // New returns a Recorder.
@@ -49,7 +54,11 @@ func New(o Options) *Recorder {
 	if o.Namespace == "" {
 		o.Namespace = "LambdaAIProxy"
 	}
-	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, emfDoc: emfMetricsDoc(o.Namespace)}
+	if o.MaxModels <= 0 {
+		o.MaxModels = DefaultMaxModels
+	}
+	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, models: modelSet{max: o.MaxModels},
+		emfDoc: emfMetricsDoc(o.Namespace, emfDimensions), emfDocConsumer: emfMetricsDoc(o.Namespace, emfDimensionsConsumer)}
 }
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
