@@ -126,7 +126,7 @@ func appendLine(b []byte, rec *Record, level slog.Level, now time.Time) []byte {
 			b = appendFloatField(b, "time_per_token", rec.TimePerToken())
 			b = append(b, '}')
 		}
-		if rec.LogPayloads {
+		if rec.LogPayloads && !refusedCredentials(rec) {
 			b = append(b, `,"payload":{`...)
 			b = appendString(appendKey(b, "request"), redact(rec.RequestBody, rec.Secrets))
 			b = appendString(appendKey(b, "response"), redact(rec.ResponseBody, rec.Secrets))
@@ -138,3 +138,12 @@ func appendLine(b []byte, rec *Record, level slog.Level, now time.Time) []byte {
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }
+
+// refusedCredentials reports a request the proxy itself refused for its
+// credentials (key-auth's 401, or a 403): its payload is a stranger's and is
+// never logged, as under Kong, where key-auth ends such a request before
+// ai-proxy sees it. An upstream's own 401 carries no error code and keeps
+// its payload.
+func refusedCredentials(rec *Record) bool {
+	return rec.ErrorCode != "" && (rec.Status == 401 || rec.Status == 403)
+}

@@ -187,3 +187,28 @@ func TestNoStatisticsWhenOff(t *testing.T) {
 		t.Errorf("log %s / emf %s", logs.String(), emf.String())
 	}
 }
+
+func TestNoPayloadWhenCredentialsRefused(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		code        string
+		wantPayload bool
+	}{
+		{"key-auth refused", 401, "invalid_api_key", false},
+		{"forbidden by the proxy", 403, "forbidden", false},
+		{"the upstream's own 401", 401, "", true},
+		{"a proxy 400", 400, "invalid_json", true},
+		{"success", 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			New(Options{Out: &out}).Observe(&Record{Status: tt.status, ErrorCode: tt.code, LogStatistics: true, LogPayloads: true,
+				RequestBody: []byte(`{"messages":"stranger-payload"}`)})
+			if got := strings.Contains(out.String(), "stranger-payload"); got != tt.wantPayload {
+				t.Errorf("payload logged = %v, want %v: %s", got, tt.wantPayload, out.String())
+			}
+		})
+	}
+}

@@ -158,3 +158,29 @@ func TestMetricConsumerDimension(t *testing.T) {
 		t.Errorf("refused request: Consumer %v, dimensions %s", emf[1]["Consumer"], dims(emf[1]))
 	}
 }
+
+// Payload logs never show a stranger's request (one that failed key-auth,
+// here with the key in the body, so the body was read), and blank the
+// client's key however the JSON spells it.
+func TestPayloadLogsAndKeyAuth(t *testing.T) {
+	cfg := strings.Replace(keyAuthConfig(), "config: {key_names: [apikey]}", "config: {key_names: [apikey], key_in_body: true}", 1)
+	e := newEnv(t, cfg)
+	res, _ := e.post(t, "/gpt-4o/chat/completions", `{"apikey":"team-c-invented-key","messages":[{"role":"user","content":"stranger-canary"}]}`)
+	if res.StatusCode != 401 {
+		t.Fatalf("status %d, want 401", res.StatusCode)
+	}
+	// The client's own key, spelled with JSON escapes inside its message.
+	escaped := `te\u0061m-a-key-01234\u0035678\u0039`
+	res, _ = e.post(t, "/gpt-4o/chat/completions", `{"apikey":"`+teamKey+`","messages":[{"role":"user","content":"my key is `+escaped+`"}]}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", res.StatusCode)
+	}
+	reqs := waitLines(t, e.logs, "request", 2)
+	if reqs[0]["status"] != 401.0 || path(reqs[0], "ai.proxy.payload") != nil || strings.Contains(e.logs.String(), "stranger-canary") {
+		t.Errorf("a refused request's payload is logged: %v", reqs[0])
+	}
+	payload, _ := path(reqs[1], "ai.proxy.payload.request").(string)
+	if !strings.Contains(payload, "my key is [REDACTED]") || strings.Contains(payload, "01234") {
+		t.Errorf("client key not blanked in its escaped form: %q", payload)
+	}
+}
