@@ -59,16 +59,22 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	// Statistics lines and EMF records leave in batches, off the request
+	// path; the Lambda edge flushes them before each invocation ends.
+	statsOut := stats.NewWriter(out, 0, 0)
+	defer statsOut.Close()
 	h := proxy.New(src, proxy.Options{
 		Logger:    logger,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
-		Observe:   stats.NewRecorder(logger, metricsWriter(out, onLambda), os.Getenv("AIPROXY_METRICS_NAMESPACE")).Observe,
+		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),
+			Namespace: os.Getenv("AIPROXY_METRICS_NAMESPACE")}).Observe,
 	})
 
 	if onLambda {
 		logger.Info("starting on Lambda", "config", desc)
 		opts := edge.OptionsFromEnv(os.Getenv)
 		opts.Logger = logger
+		opts.Flush = func() { _ = statsOut.Flush() }
 		edge.Start(h, opts) // never returns
 		return nil
 	}

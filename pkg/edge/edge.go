@@ -52,6 +52,11 @@ type Options struct {
 	// GatewayTimeout overrides how long API Gateway waits for a buffered
 	// answer (RESTGatewayTimeout, HTTPAPIGatewayTimeout when zero).
 	GatewayTimeout time.Duration
+	// Flush, when set, is called once the handler has returned and before
+	// the invocation's answer is complete (before a streamed body ends), so
+	// that what the handler logged through a buffered writer is out before
+	// Lambda may freeze the environment.
+	Flush func()
 }
 
 // RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
@@ -130,6 +135,7 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		ctx, cancel := e.bufferedContext(ctx, HTTPAPIGatewayTimeout)
 		defer cancel()
 		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
@@ -145,10 +151,17 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
 		defer cancel()
 		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
 		}
 		return resp, nil
+	}
+}
+
+func (e *Edge) flush() {
+	if e.opts.Flush != nil {
+		e.opts.Flush()
 	}
 }
 
