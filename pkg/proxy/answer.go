@@ -1,0 +1,338 @@
+package proxy
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
+)
+
+// answerTap reads a non-streamed answer while it is relayed, without
+// keeping it: a streaming JSON scan of the (gzip-decoded) bytes checks that
+// it is a completion and picks "model" and "usage" from its top level. The
+// client gets the upstream's bytes as they came, compressed or not.
+//
+// Kong buffers a whole answer and answers 500 when it is not JSON or has no
+// "choices" (openai.lua from_format). Holding every answer costs memory
+// that grows with answer size and concurrency, and delays the first byte,
+// so the proxy holds only the start of an answer (holdLimit), until the
+// verdict is known: an OpenAI answer names "choices" in its first few
+// hundred bytes, an HTML error page or plain text fails at its first byte,
+// and a small JSON object without "choices" ends well within the limit.
+// Those get Kong's 500. An answer whose verdict is still open after
+// holdLimit bytes is relayed as it comes, because a status cannot change
+// once the header is out; its verdict is then only logged.
+type answerTap struct {
+	upstream io.ReadCloser
+	raw      []byte // upstream bytes read but not yet handed on
+	rawErr   error  // the upstream's read error, due after raw
+	chunk    []byte // read buffer while holding
+
+	gzip    bool         // decode for the scan (Content-Encoding: gzip)
+	gz      *gzip.Reader // nil until the first read
+	upErr   error        // an upstream read error seen through gz
+	decoded int64
+	scratch []byte
+
+	scan      jsonStream
+	scanning  bool // false once the scan gave up (corrupt gzip, too large)
+	choices   bool
+	complete  bool // the upstream body ended cleanly
+	corrupt   bool // the gzip stream did not decode
+	wantUsage bool
+
+	model   string
+	usage   *stats.Usage
+	payload []byte // the decoded start of the answer, for payload logs
+	keepLog int    // how much of it to keep
+}
+
+const (
+	// holdLimit bounds how much of an answer is held before its header is
+	// sent while its verdict is open.
+	holdLimit = 64 << 10
+	// maxDecoded bounds how much of a gzip answer is decoded for the scan,
+	// so that a small, highly compressed answer cannot cost unbounded CPU.
+	maxDecoded  = 64 << 20
+	maxModelLen = 512
+	maxUsageLen = 4 << 10
+)
+
+// newAnswerTap wraps body. wantStats asks for model and usage; keepLog is
+// how many decoded bytes to keep for the payload log (0: none).
+func newAnswerTap(body io.ReadCloser, gzipped, wantStats bool, keepLog int) *answerTap {
+	t := &answerTap{upstream: body, gzip: gzipped, scanning: true, wantUsage: wantStats, keepLog: keepLog}
+	t.scan.want = func(key string) int {
+		switch {
+		case key == "model" && wantStats:
+			return maxModelLen
+		case key == "usage" && wantStats:
+			return maxUsageLen
+		}
+		return 0
+	}
+	t.scan.onKey = func(key string, first byte) {
+		if key == "choices" && first != 'f' { // Lua reads false as absent
+			t.choices = true
+		}
+	}
+	t.scan.onMember = t.member
+	return t
+}
+
+func (t *answerTap) member(key string, raw []byte, over bool) {
+	if over {
+		return
+	}
+	switch key {
+	case "model":
+		var m string
+		if json.Unmarshal(raw, &m) == nil {
+			t.model = m
+		}
+	case "usage":
+		t.usage = decodeUsage(raw)
+	}
+}
+
+// decodeUsage reads OpenAI's usage object, cached prompt tokens included.
+func decodeUsage(raw []byte) *stats.Usage {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var u struct {
+		stats.Usage
+		Details *struct {
+			Cached int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+	}
+	if json.Unmarshal(raw, &u) != nil {
+		return nil
+	}
+	if u.Details != nil {
+		u.CacheReadTokens = u.Details.Cached
+	}
+	return &u.Usage
+}
+
+func (t *answerTap) Read(p []byte) (int, error) {
+	for len(t.raw) == 0 {
+		if t.rawErr != nil {
+			return 0, t.rawErr
+		}
+		if t.gz == nil && !t.gzip {
+			// The common case: scan the bytes in place, no copy.
+			n, err := t.upstream.Read(p)
+			t.feed(p[:n])
+			t.atErr(err)
+			return n, err
+		}
+		t.pump(len(p))
+	}
+	n := copy(p, t.raw)
+	t.raw = t.raw[n:]
+	if len(t.raw) == 0 {
+		t.raw = t.raw[:0:0]
+	}
+	return n, nil
+}
+
+func (t *answerTap) Close() error { return t.upstream.Close() }
+
+// pump reads on: through the gzip decoder while it decodes, else raw.
+func (t *answerTap) pump(size int) {
+	if t.gzip && t.scanning {
+		t.pumpGzip()
+		return
+	}
+	if cap(t.chunk) == 0 {
+		t.chunk = make([]byte, max(size, 4<<10))
+	}
+	n, err := t.upstream.Read(t.chunk[:cap(t.chunk)])
+	t.raw = append(t.raw, t.chunk[:n]...)
+	if !t.gzip {
+		t.feed(t.chunk[:n])
+	}
+	t.atErr(err)
+	if err != nil {
+		t.rawErr = err
+	}
+}
+
+// pumpGzip decodes the next piece for the scan; the raw bytes the decoder
+// pulls are queued for the client by rawTee.
+func (t *answerTap) pumpGzip() {
+	var err error
+	if t.gz == nil {
+		t.gz, err = gzip.NewReader(rawTee{t})
+	}
+	if err == nil {
+		if t.scratch == nil {
+			t.scratch = make([]byte, 32<<10)
+		}
+		var n int
+		n, err = t.gz.Read(t.scratch)
+		t.decoded += int64(n)
+		t.feed(t.scratch[:n])
+		if t.decoded > maxDecoded {
+			t.scanning = false // relay the rest raw, unscanned
+			return
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		_ = t.scan.Close()
+		t.scanning = false // trailing bytes, if any, are relayed raw
+	case t.upErr != nil:
+		t.rawErr = t.upErr
+	default:
+		t.corrupt, t.scanning = true, false
+	}
+}
+
+// rawTee is what the gzip decoder reads: the upstream body, with every
+// byte queued for the client as it is.
+type rawTee struct{ t *answerTap }
+
+func (r rawTee) Read(p []byte) (int, error) {
+	n, err := r.t.upstream.Read(p)
+	r.t.raw = append(r.t.raw, p[:n]...)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.t.upErr = err
+	}
+	if errors.Is(err, io.EOF) {
+		r.t.complete = true
+	}
+	return n, err
+}
+
+// feed scans decoded bytes and keeps the start of them for the log.
+func (t *answerTap) feed(b []byte) {
+	if !t.scanning || len(b) == 0 {
+		return
+	}
+	_, _ = t.scan.Write(b)
+	if room := t.keepLog - len(t.payload); room > 0 {
+		t.payload = append(t.payload, b[:min(room, len(b))]...)
+	}
+}
+
+// atErr notes the end of a plain (not gzip) body.
+func (t *answerTap) atErr(err error) {
+	if errors.Is(err, io.EOF) {
+		t.complete = true
+		if !t.gzip && t.scanning {
+			_ = t.scan.Close()
+			t.scanning = false
+		}
+	}
+}
+
+// failure is why the answer is not a completion, once that is known: ""
+// while open or when it is one.
+func (t *answerTap) failure() (reason string, known bool) {
+	switch {
+	case t.corrupt || t.scan.failed:
+		return "failed to decode", true
+	case t.choices:
+		return "", true
+	case t.scan.ended:
+		return "'choices' not in", true
+	}
+	return "", false
+}
+
+// hold reads the start of the answer until its verdict is known, the
+// answer ends, or holdLimit bytes are held. It returns the error to answer
+// with instead of relaying, or nil.
+func (t *answerTap) hold(routeType string) error {
+	for t.rawErr == nil && len(t.raw) < holdLimit {
+		if _, known := t.failure(); known {
+			break
+		}
+		t.pump(32 << 10)
+	}
+	reason, known := t.failure()
+	if !known && t.rawErr != nil && !errors.Is(t.rawErr, io.EOF) {
+		// Cut before the verdict, before the header: a clean 502 beats a
+		// truncated 200.
+		return &answerError{cause: t.rawErr, e: &apiError{status: http.StatusBadGateway, message: "the upstream answer was cut short", typ: typeServer, code: "upstream_body_error"}}
+	}
+	if !known && t.scan.state != jsValue && !t.scan.object && !t.scan.failed {
+		reason = "'choices' not in" // valid so far, but not an object
+	}
+	if reason == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("transformation failed from type openai://%s: %s %s response", routeType, reason, routeType)
+	return &answerError{e: &apiError{status: http.StatusInternalServerError, message: msg, typ: typeServer, code: "invalid_upstream_answer"}}
+}
+
+// answerError is an answer the proxy refuses to relay, raised from
+// ModifyResponse before the response header is sent.
+type answerError struct {
+	e     *apiError
+	cause error
+}
+
+func (a *answerError) Error() string {
+	if a.cause != nil {
+		return a.e.message + ": " + a.cause.Error()
+	}
+	return a.e.message
+}
+
+func (a *answerError) Unwrap() error { return a.cause }
+
+// parse hands the model, usage and payload of a complete answer to o.
+func (t *answerTap) parse(o *outcome) {
+	if !t.complete {
+		return
+	}
+	o.responseModel, o.usage = t.model, t.usage
+	o.responseBody = t.payload
+}
+
+// tapAnswer sets up the scan of a non-streamed 2xx answer and, where Kong
+// checks the answer (a 200 on a chat or completions route, not a stream),
+// holds its start until the verdict is known. It returns the error to
+// answer with instead, before any header is sent.
+func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
+	rt := pl.plugin.RouteType
+	validate := res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions)
+	wantStats := h.observe != nil
+	keepLog := 0
+	if wantStats && pl.plugin.Logging.LogPayloads {
+		// Beyond the cap, so that redaction sees a key cut by the cap whole.
+		keepLog = stats.MaxPayloadLog + 1<<10
+	}
+	enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" && enc != "gzip" {
+		return nil // cannot be read here: relayed as is, unchecked
+	}
+	if !validate && !wantStats {
+		return nil
+	}
+	tap := newAnswerTap(res.Body, enc == "gzip", wantStats, keepLog)
+	res.Body = tap
+	if validate {
+		if err := tap.hold(rt); err != nil {
+			return err
+		}
+		if !wantStats {
+			tap.scanning = false // the verdict was all that was needed
+		}
+	}
+	if wantStats {
+		o.tap = tap
+	}
+	return nil
+}
