@@ -365,9 +365,8 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 			h.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
 		}
 	}
-	if pl.stream {
-		// A compressed event stream cannot be relayed event by event.
-		h.Set("Accept-Encoding", "identity")
+	if ae := upstreamAcceptEncoding(pr.In.Header, pl.stream); ae != "" {
+		h.Set("Accept-Encoding", ae)
 	}
 	h.Set("Content-Type", "application/json")
 	pr.Out.Host = ""

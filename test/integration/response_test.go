@@ -1,0 +1,127 @@
+package integration
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// A 200 that is not a completion reaches an SDK as Kong's 500 (openai.lua
+// from_format), OpenAI-shaped, for a plain and a gzip upstream answer.
+func TestNotACompletionIsAServerError(t *testing.T) {
+	e := newEnv(t, seedConfig)
+	tests := []struct{ answer, message string }{
+		{"html", "transformation failed from type openai://llm/v1/chat: failed to decode llm/v1/chat response"},
+		{"no-choices", "transformation failed from type openai://llm/v1/chat: 'choices' not in llm/v1/chat response"},
+	}
+	for _, tc := range tests {
+		for _, enc := range []string{"", "gzip"} {
+			t.Run(tc.answer+"/"+enc, func(t *testing.T) {
+				opts := []option.RequestOption{option.WithHeader("X-Stub-Answer", tc.answer)}
+				if enc != "" {
+					opts = append(opts, option.WithHeader("Accept-Encoding", enc))
+				}
+				client := e.client("gpt-4o", opts...)
+				_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
+				var apiErr *openai.Error
+				if !asAPIError(err, &apiErr) || apiErr.StatusCode != http.StatusInternalServerError || apiErr.Message != tc.message || apiErr.Type != "server_error" {
+					t.Fatalf("err = %v, want a 500 %q", err, tc.message)
+				}
+			})
+		}
+	}
+	reqs := waitLines(t, e.logs, "request", 4)
+	for _, l := range reqs {
+		if l["status"] != 500.0 || l["error_code"] != "invalid_upstream_answer" {
+			t.Errorf("statistics line: %v", l)
+		}
+	}
+}
+
+// preserveConfig sends the client's body as it is.
+const preserveConfig = `
+route_type: preserve
+auth: {header_name: Authorization, header_value: Bearer KEY}
+logging: {log_statistics: true}
+model:
+  provider: openai
+  options: {upstream_url: UPSTREAM/v1/chat/completions}
+`
+
+// X-Kong-LLM-Model names the body's model in preserve mode, and is sent
+// to a client that asks with Kong-Debug even when model_name_header is off
+// (normalize-json-response.lua).
+func TestModelHeaderInPreserveAndDebug(t *testing.T) {
+	preserve := newEnv(t, preserveConfig)
+	off := newEnv(t, seedConfig+"model_name_header: false\n")
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	tests := []struct {
+		name    string
+		env     *env
+		path    string
+		headers []string
+		want    string
+	}{
+		{"preserve names the body model", preserve, "/v1/chat/completions", nil, "openai/gpt-4o-mini"},
+		{"model_name_header false", off, "/gpt-4o-mini/chat/completions", nil, ""},
+		{"Kong-Debug asks for it", off, "/gpt-4o-mini/chat/completions", []string{"Kong-Debug", "1"}, "openai/gpt-4o-mini"},
+		{"not on an error", off, "/gpt-4o-mini/chat/completions", []string{"Kong-Debug", "1", "X-Stub-Status", "429"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, got := tc.env.post(t, tc.path, body, tc.headers...)
+			if h := res.Header.Get("X-Kong-LLM-Model"); h != tc.want {
+				t.Errorf("X-Kong-LLM-Model = %q, want %q (status %d %s)", h, tc.want, res.StatusCode, got)
+			}
+		})
+	}
+}
+
+// A client that accepts gzip gets the upstream's gzip answer (Kong answers
+// gzip too), whose usage is still read; a stream stays uncompressed; an
+// SDK that does not ask gets plain JSON.
+func TestGzipAnswer(t *testing.T) {
+	e := newEnv(t, seedConfig)
+	res, raw := e.post(t, "/gpt-4o/chat/completions", chatBody, "Accept-Encoding", "gzip")
+	if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("status %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	var answer openai.ChatCompletion
+	if err != nil || json.Unmarshal(plain, &answer) != nil || len(answer.Choices) != 1 {
+		t.Fatalf("gzip answer does not decode to a completion: %v %q", err, plain)
+	}
+	if got := e.stub.Last().Header.Get("Accept-Encoding"); got != "gzip" {
+		t.Errorf("upstream Accept-Encoding = %q", got)
+	}
+	l := waitLines(t, e.logs, "request", 1)[0]
+	if path(l, "ai.proxy.usage.total_tokens") == nil || path(l, "ai.proxy.meta.response_model") != "gpt-4o" {
+		t.Errorf("usage of a gzip answer not read: %v", l)
+	}
+
+	res, raw = e.post(t, "/gpt-4o/chat/completions", `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "Accept-Encoding", "gzip")
+	if res.Header.Get("Content-Encoding") != "" || !strings.Contains(raw, "data: [DONE]") {
+		t.Errorf("stream: Content-Encoding %q, body %q", res.Header.Get("Content-Encoding"), raw)
+	}
+
+	client := e.client("gpt-4o")
+	got, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
+	if err != nil || len(got.Choices) != 1 {
+		t.Fatalf("SDK: %v", err)
+	}
+	if !bytes.Contains([]byte(got.RawJSON()), []byte(`"choices"`)) {
+		t.Errorf("SDK answer: %s", got.RawJSON())
+	}
+}
