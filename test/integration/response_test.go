@@ -27,7 +27,7 @@ func TestNotACompletionIsAServerError(t *testing.T) {
 			t.Run(tc.answer+"/"+enc, func(t *testing.T) {
 				opts := []option.RequestOption{option.WithHeader("X-Stub-Answer", tc.answer)}
 				if enc != "" {
-					opts = append(opts, option.WithHeader("Accept-Encoding", enc))
+					opts = append(opts, option.WithHeader("Accept-Encoding", enc), option.WithHeader("X-Stub-Gzip", "1"))
 				}
 				client := e.client("gpt-4o", opts...)
 				_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
@@ -90,7 +90,7 @@ func TestModelHeaderInPreserveAndDebug(t *testing.T) {
 // SDK that does not ask gets plain JSON.
 func TestGzipAnswer(t *testing.T) {
 	e := newEnv(t, seedConfig)
-	res, raw := e.post(t, "/gpt-4o/chat/completions", chatBody, "Accept-Encoding", "gzip")
+	res, raw := e.post(t, "/gpt-4o/chat/completions", chatBody, "Accept-Encoding", "gzip", "X-Stub-Gzip", "1")
 	if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("status %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
 	}
@@ -111,12 +111,12 @@ func TestGzipAnswer(t *testing.T) {
 		t.Errorf("usage of a gzip answer not read: %v", l)
 	}
 
-	res, raw = e.post(t, "/gpt-4o/chat/completions", `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "Accept-Encoding", "gzip")
+	res, raw = e.post(t, "/gpt-4o/chat/completions", `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "Accept-Encoding", "gzip", "X-Stub-Gzip", "1")
 	if res.Header.Get("Content-Encoding") != "" || !strings.Contains(raw, "data: [DONE]") {
 		t.Errorf("stream: Content-Encoding %q, body %q", res.Header.Get("Content-Encoding"), raw)
 	}
 
-	client := e.client("gpt-4o")
+	client := e.client("gpt-4o", option.WithHeader("X-Stub-Gzip", "1"))
 	got, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
 	if err != nil || len(got.Choices) != 1 {
 		t.Fatalf("SDK: %v", err)

@@ -18,9 +18,9 @@
 //	                         when asked), echo-auth (a 401 whose body echoes
 //	                         the request's Authorization header and query,
 //	                         as some servers' debug errors do)
-//
-// A non-streamed answer is gzip-compressed when the request accepts gzip,
-// as OpenAI's is.
+//	X-Stub-Gzip: 1           gzip a non-streamed answer when the request
+//	                         accepts gzip, as OpenAI does (opt-in, so that
+//	                         benchmarks keep measuring the proxy alone)
 package stub
 
 import (
@@ -134,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cutAnswer(w, req, chat, headerInt(r, "X-Stub-Chunks", 5), headerInt(r, "X-Stub-Chunk-Bytes", 0))
 		return
 	}
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	if r.Header.Get("X-Stub-Gzip") == "1" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
 		zw := gzip.NewWriter(w)
 		defer zw.Close()
