@@ -399,6 +399,8 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		if err := h.tapAnswer(res, pl, o); err != nil {
 			return err
 		}
+	} else {
+		redactErrorBody(res, pl.plugin)
 	}
 	res.Body = watchBody(res.Request.Context(), res.Body, o)
 	o.headersSent = true

@@ -125,3 +125,26 @@ func TestGzipAnswer(t *testing.T) {
 		t.Errorf("SDK answer: %s", got.RawJSON())
 	}
 }
+
+// An upstream whose error echoes the request's credentials (header or
+// query) does not hand the upstream key to the client.
+func TestUpstreamErrorBodyRedacted(t *testing.T) {
+	query := newEnv(t, `
+route_type: llm/v1/chat
+auth: {param_name: api-key, param_value: KEY, param_location: query}
+model: {provider: openai, name: "$(uri_captures.model)", options: {upstream_url: UPSTREAM/v1/chat/completions}}
+`)
+	for name, e := range map[string]*env{"header": newEnv(t, seedConfig), "query": query} {
+		t.Run(name, func(t *testing.T) {
+			client := e.client("gpt-4o", option.WithHeader("X-Stub-Answer", "echo-auth"))
+			_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: userMessage("hi")})
+			var apiErr *openai.Error
+			if !asAPIError(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("err = %v, want the upstream's 401", err)
+			}
+			if raw := apiErr.RawJSON(); strings.Contains(raw, upstreamKey) || !strings.Contains(raw, "[REDACTED]") {
+				t.Errorf("error relayed to the client: %s", raw)
+			}
+		})
+	}
+}
