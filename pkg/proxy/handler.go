@@ -106,7 +106,8 @@ type outcome struct {
 	usage         *stats.Usage
 	responseBody  []byte
 	streamErr     error
-	tap           *answerTap // the scan of a non-streamed answer
+	tap           *answerTap     // the scan of a non-streamed answer
+	collect       *streamCollect // the text of a streamed answer
 	headersSent   bool
 }
 
@@ -391,7 +392,12 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		res.ContentLength = -1
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("X-Accel-Buffering", "no")
-		res.Body = newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
+		relay := newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
+		if h.observe != nil {
+			relay.collect = newStreamCollect(pl)
+			o.collect = relay.collect
+		}
+		res.Body = relay
 		o.headersSent = true
 		return nil
 	}

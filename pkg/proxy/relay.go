@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // maxPendingEvent bounds how much of one unfinished SSE event the relay holds.
@@ -35,6 +33,8 @@ type sseRelay struct {
 	buf     []byte
 	passRaw bool // stopped parsing: the body is not SSE
 	done    bool
+	// collect, when statistics are on, gathers the answer's text.
+	collect *streamCollect
 }
 
 func newSSERelay(ctx context.Context, body io.ReadCloser, out *outcome, hideUsage bool) *sseRelay {
@@ -147,25 +147,34 @@ func (s *sseRelay) keep(ev []byte) bool {
 	if bytes.Equal(data, []byte("[DONE]")) {
 		return true
 	}
-	if s.outcome.responseModel == "" || hasUsageObject(data) {
-		var chunk struct {
-			Model   string            `json:"model"`
-			Choices []json.RawMessage `json:"choices"`
-			Usage   *stats.Usage      `json:"usage"`
+	if s.collect == nil && s.outcome.responseModel != "" && !hasUsageObject(data) {
+		return true // nothing more to learn from this chunk
+	}
+	var chunk streamChunk
+	if json.Unmarshal(data, &chunk) != nil {
+		return true
+	}
+	if chunk.Model != "" {
+		s.outcome.responseModel = chunk.Model
+	}
+	if c := s.collect; c != nil && len(chunk.Choices) > 0 {
+		first := chunk.Choices[0]
+		switch {
+		case first.Delta.Content != nil:
+			c.add(*first.Delta.Content)
+		case first.Text != nil:
+			c.add(*first.Text)
 		}
-		if json.Unmarshal(data, &chunk) != nil {
-			return true
+		if first.FinishReason != nil {
+			c.finish = *first.FinishReason
 		}
-		if chunk.Model != "" {
-			s.outcome.responseModel = chunk.Model
-		}
-		if chunk.Usage != nil {
-			s.outcome.usage = chunk.Usage
-			// The usage-only chunk the client did not ask for: hide it so
-			// the client sees exactly the stream it would have seen.
-			if s.hideUsage && len(chunk.Choices) == 0 {
-				return false
-			}
+	}
+	if u := decodeUsage(chunk.Usage); u != nil {
+		s.outcome.usage = u
+		// The usage-only chunk the client did not ask for: hide it so
+		// the client sees exactly the stream it would have seen.
+		if s.hideUsage && len(chunk.Choices) == 0 {
+			return false
 		}
 	}
 	return true

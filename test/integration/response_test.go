@@ -148,3 +148,39 @@ model: {provider: openai, name: "$(uri_captures.model)", options: {upstream_url:
 		})
 	}
 }
+
+// Statistics as Kong logs them: the request payload is the body sent
+// upstream; a stream's response payload is the assembled answer; a stream
+// without usage gets Kong's estimate, marked as one; real counts stay.
+func TestStreamStatisticsAndPayloads(t *testing.T) {
+	e := newEnv(t, costConfig)
+	stream := `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	_, _ = e.post(t, "/gpt-4o/chat/completions", stream, "X-Stub-Answer", "no-usage")
+	_, _ = e.post(t, "/gpt-4o/chat/completions", stream)
+	reqs := waitLines(t, e.logs, "request", 2)
+
+	noUsage := reqs[0]
+	// "hi": 1 word x 1.8 -> 2; "tok0 tok1 tok2 tok3 tok4" stripped: 24 bytes / 4 -> 6.
+	for p, want := range map[string]any{
+		"ai.proxy.usage.prompt_tokens": 2.0, "ai.proxy.usage.completion_tokens": 6.0, "ai.proxy.usage.total_tokens": 8.0,
+		"ai.proxy.usage.estimated": true, "ai.proxy.usage.cost": (2*2.5 + 6*10) / 1e6,
+	} {
+		if got := path(noUsage, p); got != want {
+			t.Errorf("stream without usage: %s = %v, want %v", p, got, want)
+		}
+	}
+	req, _ := path(noUsage, "ai.proxy.payload.request").(string)
+	if !strings.Contains(req, `"model":"gpt-4o"`) || req == stream {
+		t.Errorf("request payload is not the upstream body: %q", req)
+	}
+	resp, _ := path(noUsage, "ai.proxy.payload.response").(string)
+	var answer openai.ChatCompletion
+	if json.Unmarshal([]byte(resp), &answer) != nil || len(answer.Choices) != 1 || answer.Choices[0].Message.Content != "tok0 tok1 tok2 tok3 tok4 " {
+		t.Errorf("stream response payload = %q", resp)
+	}
+
+	withUsage := reqs[1]
+	if path(withUsage, "ai.proxy.usage.estimated") != nil || path(withUsage, "ai.proxy.usage.completion_tokens") != 5.0 {
+		t.Errorf("stream with usage: %v", path(withUsage, "ai.proxy.usage"))
+	}
+}
