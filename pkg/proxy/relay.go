@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"time"
@@ -150,30 +149,26 @@ func (s *sseRelay) keep(ev []byte) bool {
 	if s.collect == nil && s.outcome.responseModel != "" && !hasUsageObject(data) {
 		return true // nothing more to learn from this chunk
 	}
-	var chunk streamChunk
-	if json.Unmarshal(data, &chunk) != nil {
+	chunk, ok := readChunk(data)
+	if !ok {
 		return true
 	}
-	if chunk.Model != "" {
-		s.outcome.responseModel = chunk.Model
+	if chunk.model != "" {
+		s.outcome.responseModel = chunk.model
 	}
-	if c := s.collect; c != nil && len(chunk.Choices) > 0 {
-		first := chunk.Choices[0]
-		switch {
-		case first.Delta.Content != nil:
-			c.add(*first.Delta.Content)
-		case first.Text != nil:
-			c.add(*first.Text)
+	if c := s.collect; c != nil {
+		if chunk.text != nil {
+			c.add(jsonString(chunk.text))
 		}
-		if first.FinishReason != nil {
-			c.finish = *first.FinishReason
+		if f := jsonString(chunk.finish); f != "" {
+			c.finish = f
 		}
 	}
-	if u := decodeUsage(chunk.Usage); u != nil {
+	if u := decodeUsage(chunk.usage); u != nil {
 		s.outcome.usage = u
 		// The usage-only chunk the client did not ask for: hide it so
 		// the client sees exactly the stream it would have seen.
-		if s.hideUsage && len(chunk.Choices) == 0 {
+		if s.hideUsage && !chunk.choices {
 			return false
 		}
 	}

@@ -89,3 +89,29 @@ func TestStreamPayload(t *testing.T) {
 		t.Errorf("payload %s", b)
 	}
 }
+
+func TestReadChunk(t *testing.T) {
+	tests := []struct {
+		data                 string
+		model, text, finish  string
+		choices, usage, fail bool
+	}{
+		{data: `{"model":"m","choices":[{"delta":{"content":"a\"b"},"finish_reason":null}],"usage":null}`, model: "m", text: `a"b`, choices: true},
+		{data: `{"choices":[],"usage":{"total_tokens":3}}`, usage: true},
+		{data: `{"choices":[{"text":"t","finish_reason":"length"}, {"text":"second"}]}`, text: "t", finish: "length", choices: true},
+		{data: `{"choices":[{"delta":{"content":null,"tool_calls":[]}}]}`, choices: true},
+		{data: `{"model":"m\u00e9","choices":null}`, model: "mé"},
+		{data: `{"choices":[1]}`, choices: true},
+		{data: `{"choices":[{"delta":{}}`, fail: true},
+	}
+	for _, tc := range tests {
+		c, ok := readChunk([]byte(tc.data))
+		if !ok != tc.fail {
+			t.Errorf("%s: ok = %v", tc.data, ok)
+			continue
+		}
+		if c.model != tc.model || jsonString(c.text) != tc.text || jsonString(c.finish) != tc.finish || c.choices != tc.choices || (decodeUsage(c.usage) != nil) != tc.usage {
+			t.Errorf("%s: %+v", tc.data, c)
+		}
+	}
+}
