@@ -330,6 +330,9 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 		if !wantStats {
 			tap.scanning = false // the verdict was all that was needed
 		}
+		if !tap.gzip {
+			tap.chunk = nil // the rest is read straight into the relay's buffer
+		}
 	}
 	if wantStats {
 		o.tap = tap

@@ -204,3 +204,29 @@ func TestLargeAnswersAreNotHeld(t *testing.T) {
 		return true
 	})
 }
+
+// With statistics off, a non-streamed answer is not read for usage: on a
+// preserve route it is relayed untouched, on a chat route the scan stops
+// at the verdict.
+func TestNoScanWithoutStatistics(t *testing.T) {
+	h := New(nil, Options{Logger: discardLogger})
+	for _, rt := range []string{config.RoutePreserve, config.RouteChat} {
+		ex := &exchange{plan: &plan{plugin: &config.Plugin{RouteType: rt}}}
+		req := httptest.NewRequest(http.MethodPost, "/", nil)
+		req = req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex))
+		upstream := io.NopCloser(strings.NewReader(fixture(t, "llm-v1-chat-good.json")))
+		res := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: upstream, Request: req}
+		if err := h.modifyResponse(res); err != nil {
+			t.Fatal(err)
+		}
+		if ex.out.tap != nil {
+			t.Errorf("%s: the answer is tapped for statistics that are off", rt)
+		}
+		inner := res.Body.(*bodyWatch).ReadCloser
+		if tap, ok := inner.(*answerTap); ok && tap.scanning {
+			t.Errorf("%s: still scanning after the verdict", rt)
+		} else if !ok && inner != upstream {
+			t.Errorf("%s: body wrapped in %T", rt, inner)
+		}
+	}
+}
