@@ -66,7 +66,7 @@ func (e *recipeEnv) waitFor(what string, cond func(consumerOf func(key string) s
 	for {
 		cfg, err := e.src.Current(context.Background())
 		if err == nil {
-			rt, _, ok := cfg.Match("POST", "/gpt-4o-mini/chat/completions")
+			rt, _, ok := cfg.Match("POST", "", "/gpt-4o-mini/chat/completions", nil)
 			if rt == nil || !ok || rt.KeyAuth == nil {
 				e.t.Fatalf("%s: the config does not route gpt-4o-mini behind key-auth", what)
 			}
