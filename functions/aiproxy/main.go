@@ -20,6 +20,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/edge"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/localguard"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
@@ -71,15 +72,12 @@ func run() error {
 }
 
 // serveHTTP serves until SIGINT or SIGTERM, then lets requests in flight
-// (streams included) finish for a while.
+// (streams included) finish for a while. localguard refuses browser
+// cross-origin requests and foreign Host names, and bounds every read.
 func serveHTTP(addr string, h http.Handler, logger *slog.Logger, desc string) error {
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		// No WriteTimeout: a stream runs as long as the model writes.
-		IdleTimeout: 120 * time.Second,
-		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	srv, err := localguard.NewServer(addr, h, localguard.OptionsFromEnv(os.Getenv), logger)
+	if err != nil {
+		return fmt.Errorf("%s: %w", localguard.EnvAllowedOrigins, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
