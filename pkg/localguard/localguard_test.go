@@ -154,4 +154,3 @@ func TestBrowserRequestsRefused(t *testing.T) {
 		t.Error("an invalid allowed origin was accepted")
 	}
 }
-
