@@ -532,7 +532,7 @@ consumers:
 }
 
 // consumerOf is who key identifies on the config's first route, or "".
-func consumerOf(t *testing.T, src Source, key string) string {
+func consumerOf(t *testing.T, src config.Source, key string) string {
 	t.Helper()
 	cfg, err := src.Current(context.Background())
 	if err != nil {

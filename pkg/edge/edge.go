@@ -17,8 +17,8 @@
 // Streams go through a pipe bridge of its own rather than lambdaurl.Wrap, so
 // that request cookies survive, panics are recovered, and a stream the
 // handler aborts (panic(http.ErrAbortHandler)) reaches Lambda as an error
-// instead of a clean end. Gateway path parameters are handed to the handler
-// with route.WithParams.
+// instead of a clean end. Gateway path parameters reach the handler as
+// http.Request path values (r.PathValue).
 //
 // It also ends every request before a limit the platform would enforce
 // less gracefully (limits.go): the request context ends with
@@ -40,8 +40,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
 // Options configures an Edge.
@@ -60,6 +58,11 @@ type Options struct {
 	// GatewayTimeout overrides how long API Gateway waits for a buffered
 	// answer (RESTGatewayTimeout, HTTPAPIGatewayTimeout when zero).
 	GatewayTimeout time.Duration
+	// Flush, when set, is called once the handler has returned and before
+	// the invocation's answer is complete (before a streamed body ends), so
+	// that what the handler logged through a buffered writer is out before
+	// Lambda may freeze the environment.
+	Flush func()
 }
 
 // RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
@@ -92,11 +95,10 @@ func OptionsFromEnv(getenv func(string) string) Options {
 
 // Edge adapts Lambda events to an http.Handler.
 type Edge struct {
-	h    http.Handler
-	opts Options
-	log  *slog.Logger
-	rest *httpadapter.HandlerAdapter   // buffered REST and HTTP API payload 1.0
-	http *httpadapter.HandlerAdapterV2 // buffered HTTP API payload 2.0
+	h     http.Handler
+	opts  Options
+	log   *slog.Logger
+	guard *bufferGuard // the handler as the buffering adapters call it
 }
 
 // New returns an Edge that serves every event with h.
@@ -106,9 +108,7 @@ func New(h http.Handler, opts Options) *Edge {
 		log = slog.Default()
 	}
 	e := &Edge{h: h, opts: opts, log: log}
-	g := &bufferGuard{h: h, edge: e}
-	e.rest = httpadapter.New(g)
-	e.http = httpadapter.NewV2(g)
+	e.guard = &bufferGuard{h: h, edge: e}
 	return e
 }
 
@@ -143,7 +143,8 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		stripStage(&ev)
 		ctx, cancel := e.bufferedContext(ctx, HTTPAPIGatewayTimeout)
 		defer cancel()
-		resp, err := e.http.ProxyWithContext(route.WithParams(ctx, ev.PathParameters), ev)
+		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
@@ -153,17 +154,23 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return nil, fmt.Errorf("edge: decode API Gateway event: %w", err)
 		}
-		ctx = route.WithParams(ctx, ev.PathParameters)
 		if k == kindREST && e.opts.RESTStreaming {
 			return e.restStream(ctx, ev)
 		}
 		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
 		defer cancel()
-		resp, err := e.rest.ProxyWithContext(ctx, ev)
+		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
 		}
 		return resp, nil
+	}
+}
+
+func (e *Edge) flush() {
+	if e.opts.Flush != nil {
+		e.opts.Flush()
 	}
 }
 
@@ -200,6 +207,7 @@ func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest)
 	if err != nil {
 		return nil, fmt.Errorf("edge: convert REST event: %w", err)
 	}
+	setPathValues(r, ev.PathParameters)
 	head, body, err := e.stream(ctx, r)
 	if err != nil {
 		return nil, err
@@ -222,4 +230,22 @@ func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest)
 		}
 	}
 	return resp, nil
+}
+
+// withPathValues hands API Gateway's path parameters to h as the request's
+// path values, where r.PathValue reads them.
+func withPathValues(h http.Handler, params map[string]string) http.Handler {
+	if len(params) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPathValues(r, params)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func setPathValues(r *http.Request, params map[string]string) {
+	for k, v := range params {
+		r.SetPathValue(k, v)
+	}
 }

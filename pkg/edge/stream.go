@@ -131,6 +131,9 @@ func (e *Edge) stream(ctx context.Context, r *http.Request) (streamHead, io.Read
 // always closes the pipe and always commits a header, so neither Lambda's
 // reader nor stream's header wait can hang.
 func (e *Edge) finishStream(w *streamWriter, r *http.Request, v any) {
+	// The handler's statistics are out before the body ends: Lambda may
+	// freeze the environment as soon as it has the whole response.
+	e.flush()
 	if v == nil {
 		if !w.committed {
 			w.commit(http.StatusOK) // a handler that wrote nothing: 200, empty body

@@ -29,41 +29,41 @@ func deadlineError() *apiError {
 
 // streamFailure records why a relayed event stream stopped early and
 // returns the payload of the SSE error event that ends it.
-func streamFailure(ctx context.Context, ex *exchange, err error) []byte {
+func streamFailure(ctx context.Context, o *outcome, err error) []byte {
 	if deadlineHit(ctx) {
-		ex.streamErr, ex.Status, ex.ErrCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
+		o.streamErr, o.status, o.errCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
 		e := deadlineError()
 		return errorJSON(e.message, e.typ, e.code)
 	}
-	ex.streamErr = err
+	o.streamErr = err
 	return errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")
 }
 
 // bodyWatch wraps a non-streamed upstream answer so that a read that
 // fails (the upstream reset the connection halfway, or the deadline hit)
-// is recorded on the exchange: finish then aborts the response and the
+// is recorded on the outcome: finish then aborts the response and the
 // statistics count a 5xx. ReverseProxy only aborts by itself under a
 // net/http server (http.ServerContextKey in the context); an edge that
 // adapts another runtime would otherwise end a truncated answer cleanly.
 type bodyWatch struct {
 	io.ReadCloser
 	ctx context.Context
-	ex  *exchange
+	o   *outcome
 }
 
-func watchBody(ctx context.Context, body io.ReadCloser, ex *exchange) io.ReadCloser {
-	return &bodyWatch{ReadCloser: body, ctx: ctx, ex: ex}
+func watchBody(ctx context.Context, body io.ReadCloser, o *outcome) io.ReadCloser {
+	return &bodyWatch{ReadCloser: body, ctx: ctx, o: o}
 }
 
 func (b *bodyWatch) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) && b.ex.streamErr == nil {
+	if err != nil && !errors.Is(err, io.EOF) && b.o.streamErr == nil {
 		switch {
 		case deadlineHit(b.ctx):
-			b.ex.streamErr, b.ex.Status, b.ex.ErrCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
+			b.o.streamErr, b.o.status, b.o.errCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
 		case b.ctx.Err() == nil: // else the client went away: nobody to tell
-			b.ex.streamErr = fmt.Errorf("upstream answer cut short: %w", err)
-			b.ex.Status, b.ex.ErrCode = http.StatusBadGateway, "upstream_body_error"
+			b.o.streamErr = fmt.Errorf("upstream answer cut short: %w", err)
+			b.o.status, b.o.errCode = http.StatusBadGateway, "upstream_body_error"
 		}
 	}
 	return n, err

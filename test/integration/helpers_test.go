@@ -20,6 +20,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
@@ -48,11 +49,11 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 		t.Fatal(err)
 	}
 	logger := loggerTo(e.logs)
-	o := proxy.Options{Logger: logger, Observe: stats.NewRecorder(logger, e.emf, "Test").Observe}
+	o := proxy.Options{Logger: logger, Observe: stats.New(stats.Options{Logger: logger, Out: e.logs, EMF: e.emf, Namespace: "Test"}).Observe}
 	for _, f := range opts {
 		f(&o)
 	}
-	e.proxy = httptest.NewServer(proxy.New(proxy.StaticSource{Config: cfg}, o))
+	e.proxy = httptest.NewServer(proxy.New(configsource.NewStatic(cfg), o))
 	t.Cleanup(func() {
 		e.proxy.Close()
 		if strings.Contains(e.logs.String()+e.emf.String(), upstreamKey) {
