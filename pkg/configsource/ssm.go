@@ -340,6 +340,9 @@ func (s *SSMSource) logOutcome(prev, next *snapshot) {
 	default:
 		s.logger.Debug("config refreshed", "parameter", s.param, "version", next.version)
 	}
+	if next.err == nil && (prev.cfg == nil || prev.version != next.version) {
+		logWarnings(s.logger, next.cfg, "parameter", s.param, "version", next.version)
+	}
 }
 
 // fetch reads the document and compiles it, resolving its references in
