@@ -3,6 +3,7 @@ package integration
 import (
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,28 @@ func TestFirstHourLocalServer(t *testing.T) {
 			t.Errorf("GET on the chat route = %d", res.StatusCode)
 		}
 	})
+}
+
+// `make` alone explains itself: one line per target, nothing built or run.
+func TestMakeAlonePrintsTargets(t *testing.T) {
+	cmd := exec.Command("make", "--no-print-directory")
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make: %v\n%s", err, out)
+	}
+	for _, target := range []string{"help", "run", "demo", "test", "invoke", "put-config", "put-key", "put-client-key", "bench"} {
+		n := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == target {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("target %s listed %d times:\n%s", target, n, out)
+		}
+	}
+	if strings.Contains(string(out), "go build") || strings.Contains(string(out), "listening") {
+		t.Errorf("make alone built or ran something:\n%s", out)
+	}
 }
