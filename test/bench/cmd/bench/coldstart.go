@@ -217,7 +217,7 @@ func (e *benchEnv) coldLocalOnce(ctx context.Context, ce *coldEnv, bin string, e
 		args = []string{"-addr", addr} // the stub's flag
 	}
 	t0 := time.Now()
-	p, err := startProc(name, e.work, bin, args, append([]string{"AIPROXY_LISTEN=" + addr}, env...))
+	p, err := startProc(name, e.work, -1, bin, args, append([]string{"AIPROXY_LISTEN=" + addr}, env...))
 	if err != nil {
 		return 0, coldRun{}, err
 	}
