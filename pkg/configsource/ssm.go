@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type SSMOptions struct {
 	RetryMin        time.Duration
 	RetryMax        time.Duration
 	RefreshRetryMax time.Duration
+	// Prefetch names parameters the document is expected to reference, to
+	// be read in the same call as the document (see EnvPrefetch).
+	Prefetch []string
 }
 
 // SSMSource serves the configuration document stored in an SSM parameter.
@@ -86,6 +90,7 @@ type SSMSource struct {
 	retryMin        time.Duration
 	retryMax        time.Duration
 	refreshRetryMax time.Duration
+	prefetch        []string
 	now             func() time.Time // swapped by unit tests
 
 	snap atomic.Pointer[snapshot]
@@ -135,6 +140,7 @@ func newSSM(ctx context.Context, opts SSMOptions, now func() time.Time) (*SSMSou
 		retryMin:        orDefault(opts.RetryMin, DefaultRetryMin),
 		retryMax:        orDefault(opts.RetryMax, DefaultRetryMax),
 		refreshRetryMax: orDefault(opts.RefreshRetryMax, DefaultRefreshRetryMax),
+		prefetch:        ParsePrefetch(strings.Join(opts.Prefetch, ",")),
 		now:             now,
 	}
 	if s.lookupEnv == nil {
@@ -291,6 +297,9 @@ func (s *SSMSource) logOutcome(prev, next *snapshot) {
 // fetch reads the document and compiles it, resolving its references in
 // one batched pass.
 func (s *SSMSource) fetch(ctx context.Context) (*config.Config, int64, error) {
+	if len(s.prefetch) > 0 {
+		return s.fetchPrefetched(ctx)
+	}
 	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.param), WithDecryption: aws.Bool(true)})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read config parameter %q: %w", s.param, SafeError(err))
@@ -302,6 +311,32 @@ func (s *SSMSource) fetch(ctx context.Context) (*config.Config, int64, error) {
 	cfg, err := parseDocument(ctx, []byte(aws.ToString(out.Parameter.Value)), s.lookupEnv, s.client)
 	if err != nil {
 		return nil, version, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
+	}
+	return cfg, version, nil
+}
+
+// fetchPrefetched is fetch with the document and the prefetch names read
+// in one call; the resolver then takes the referenced values from it.
+func (s *SSMSource) fetchPrefetched(ctx context.Context) (*config.Config, int64, error) {
+	doc, pre, err := s.fetchWithPrefetch(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	version := doc.Version
+	cfg, err := parseDocument(ctx, []byte(aws.ToString(doc.Value)), s.lookupEnv, pre)
+	if err != nil {
+		return nil, version, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
+	}
+	if unused := pre.unused(); len(pre.missed) > 0 || len(unused) > 0 {
+		// Names only, never values: the hint is out of date, which costs a
+		// round trip (missed) or a little bandwidth (unused), nothing else.
+		// Said once at info (the first load), then at debug per refresh.
+		level := slog.LevelDebug
+		if s.snap.Load().cfg == nil {
+			level = slog.LevelInfo
+		}
+		s.logger.Log(ctx, level, "config prefetch list differs from what the document references", "env", EnvPrefetch,
+			"referenced_not_prefetched", strings.Join(pre.missed, ","), "prefetched_not_referenced", strings.Join(unused, ","))
 	}
 	return cfg, version, nil
 }

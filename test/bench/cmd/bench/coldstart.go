@@ -124,6 +124,9 @@ func (ce *coldEnv) ssmEnv() []string {
 	}
 	return []string{
 		"AIPROXY_CONFIG_PARAMETER=" + ssmConfigParam,
+		// As the template hands it over: the document and the key it
+		// references arrive in one GetParameters call.
+		"AIPROXY_CONFIG_PREFETCH=" + ssmKeyParam,
 		"AWS_ENDPOINT_URL_SSM=" + ce.moto.Endpoint(),
 		"AWS_REGION=" + motoserver.Region,
 		"AWS_ACCESS_KEY_ID=testing",
