@@ -44,6 +44,7 @@ type settings struct {
 	vegetaVer   string // `vegeta -version` of a go-install build prints none
 	nginx       string
 	outMD       string
+	readme      string // README whose performance summary is rewritten
 	outDir      string
 	parts       map[string]bool
 	budget      time.Duration
@@ -90,6 +91,7 @@ func parseFlags() *settings {
 	flag.StringVar(&s.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&s.outMD, "out", "docs/BENCHMARKS.md", "report to write")
 	flag.StringVar(&s.outDir, "raw", "docs/bench", "directory for raw results")
+	flag.StringVar(&s.readme, "readme", "README.md", "README whose marked performance summary is rewritten from the results (not by -quick runs; empty: none)")
 	parts := flag.String("parts", "1,2,3,4,5", "parts to run: 1 latency/cost, 2 streaming, 3 cold start, 4 memory, 5 micro-benchmarks")
 	flag.DurationVar(&s.budget, "budget", 9*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&s.quick, "quick", false, "short rounds, for trying the harness (figures are not meaningful)")
@@ -140,7 +142,7 @@ func run(ctx context.Context, s *settings) error {
 	if s.candidate != "" {
 		useCandidate(candLabel)
 	}
-	for _, p := range []*string{&s.aiproxy, &s.candidate, &s.vegeta, &s.outMD, &s.outDir} {
+	for _, p := range []*string{&s.aiproxy, &s.candidate, &s.vegeta, &s.outMD, &s.outDir, &s.readme} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(root, *p)
 		}
@@ -281,6 +283,21 @@ func rerender(s *settings) error {
 	if err := os.WriteFile(s.outMD, []byte(render(s, &r)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", s.outMD, err)
 	}
+	if err := updateReadme(s, &r); err != nil {
+		return err
+	}
 	log.Printf("re-rendered %s from %s", rel(s.root, s.outMD), rel(s.root, s.outDir))
+	return nil
+}
+
+// updateReadme rewrites the README's summary from a full run's results.
+func updateReadme(s *settings, r *Results) error {
+	if s.readme == "" || r.Quick {
+		return nil
+	}
+	if err := writeSummary(s.readme, r); err != nil {
+		return err
+	}
+	log.Printf("rewrote the performance summary in %s", rel(s.root, s.readme))
 	return nil
 }

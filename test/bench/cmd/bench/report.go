@@ -28,7 +28,7 @@ func writeOutputs(s *settings, r *Results) error {
 	if err := os.WriteFile(s.outMD, []byte(render(s, r)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", s.outMD, err)
 	}
-	return nil
+	return updateReadme(s, r)
 }
 
 // md is a small Markdown builder.
