@@ -166,7 +166,8 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 		if err != nil {
 			return nil, "", err
 		}
-		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, MaxStale: maxStale, LookupEnv: lookup, Logger: logger})
+		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, MaxStale: maxStale, LookupEnv: lookup, Logger: logger,
+			Prefetch: ParsePrefetch(getenv(EnvPrefetch))})
 		if err != nil {
 			return nil, "", err
 		}
