@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -80,6 +81,11 @@ func (d *Decision) refusal(cs []*charge) *Refusal {
 	}
 	if r.Status == 0 {
 		r.Status = http.StatusTooManyRequests
+	}
+	if first.Amount > first.rule.Limit {
+		// Waiting will not help: say what will.
+		r.Message += fmt.Sprintf(" (this request reserves %s, more than the whole limit of %s per %s: lower max_tokens)",
+			format(first.rule.Metric, first.Amount), format(first.rule.Metric, first.rule.Limit), first.rule.Window)
 	}
 	r.Header = d.headersFor(cs, first)
 	return r

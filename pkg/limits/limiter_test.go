@@ -174,6 +174,15 @@ func TestReservationBiggerThanWhatIsLeft(t *testing.T) {
 	}
 }
 
+func TestReservationBiggerThanTheLimit(t *testing.T) {
+	l := newTestLimiter(newClock(), nil)
+	req := Request{Policies: []*Policy{tokenPolicy(1000, TotalTokens, false)}, Subject: teamA, Worst: Usage{100, 5000}}
+	d := l.Reserve(context.Background(), req)
+	if d.Refusal == nil || !strings.Contains(d.Refusal.Message, "reserves 5100, more than the whole limit of 1000 per 60s: lower max_tokens") {
+		t.Fatalf("refusal %+v", d.Refusal)
+	}
+}
+
 func TestSlidingWindowWeighsThePreviousOne(t *testing.T) {
 	c := newClock() // 15 s into a minute: 3/4 of the previous minute still counts
 	l := newTestLimiter(c, nil)

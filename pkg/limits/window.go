@@ -46,12 +46,12 @@ func UnitWindow(unit string) (w Window, ok bool) {
 // SecondsWindow is a window of n seconds (n > 0).
 func SecondsWindow(n int64) Window { return Window{Seconds: n} }
 
-// String names the window: its unit, or its size in seconds.
+// String names the window: its unit, or its size ("60s").
 func (w Window) String() string {
 	if w.Unit != "" {
 		return w.Unit
 	}
-	return strconv.FormatInt(w.Seconds, 10)
+	return strconv.FormatInt(w.Seconds, 10) + "s"
 }
 
 // Bounds returns the window holding now: [start, end).
