@@ -20,26 +20,42 @@ CONFIG_PARAMETER ?= /aiproxy/config
 KEY_PARAMETER    ?= /aiproxy/openai-api-key
 CLIENT_KEY_PARAMETER ?= /aiproxy/client-key
 
-.PHONY: run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
+.PHONY: help run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
+
+# `make` alone explains itself; each "## target: text" line is its entry.
+.DEFAULT_GOAL := help
+
+## help: list the targets (this)
+help:
+	@echo "lambda-ai-proxy: make <target>"
+	@grep -E '^## [a-z-]+:' $(MAKEFILE_LIST) | sed 's/^## //' | \
+	  awk '{ i = index($$0, ": "); printf "  %-15s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
+	@echo "First time? make demo (offline, no key), then: export OPENAI_API_KEY=sk-...; make run"
 
 ## run: serve the proxy on 127.0.0.1:8080 (AIPROXY_LISTEN); embedded default config, real OpenAI with OPENAI_API_KEY
 run: build
 	$(BIN)/aiproxy
 
-## demo: fully offline: stub upstream, the proxy, and an openai-go client streaming through it
+## demo: fully offline: stub upstream, the proxy (on a free port), and an openai-go client streaming through it
 demo: build
 	$(GO) run ./infra/demo -bin $(BIN)/aiproxy
 
 # lambda.norpc here too: the local server has no use for Lambda's legacy RPC
 # mode, and dropping it (and encoding/gob) shortens every start.
+## build: the local binary, bin/aiproxy
 build:
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BIN)/aiproxy ./functions/aiproxy
 
-## test: everything CI runs: lint, unit, integration (moto SSM, Lambda emulator), template lint
+## test: everything CI runs: lint, template lint, unit (race detector), integration (moto SSM, Lambda emulator); ends "N passed, N failed"
+# pkg/ runs once, under the race detector; everything else once, without it.
+# internal/testenv/testsum prints each package as it ends, what is still
+# running every 15 s, every failure's output, and the one-line summary.
 test: check-tools tools lint
-	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./pkg/...
 	cfn-lint template.yaml
+	@echo "go test: pkg/... with -race, then the rest (integration, Lambda emulator, moto); progress every 15 s"
+	@r=0; { $(GO) test -json -count=1 -race ./pkg/... || r=1; \
+	        $(GO) test -json -count=1 $$($(GO) list ./... | grep -v '/pkg/') || r=1; exit $$r; } \
+	  | $(GO) run ./internal/testenv/testsum
 
 ## lint: gofmt, go vet, staticcheck
 lint: tools
@@ -48,9 +64,11 @@ lint: tools
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
+## fmt: gofmt every Go file
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## tools: install the pinned test tools into ./bin (staticcheck, the Lambda emulator)
 tools: $(BIN)/staticcheck $(BIN)/aws-lambda-rie
 
 $(BIN)/staticcheck:
@@ -93,8 +111,15 @@ put-config:
 put-key:
 	@$(GO) run ./infra/ssmput key -name $(KEY_PARAMETER)
 
-## invoke: run bootstrap under the Lambda Runtime Interface Emulator (what `sam local invoke` runs) against the stub upstream
+## invoke: one event through bootstrap under the Lambda emulator and the stub (EVENT=events/x.json INVOKE_FLAGS=...)
+# What `sam local invoke -e` does, without Docker. INVOKE_FLAGS are passed to
+# infra/invoke: -env KEY=VAL (repeatable) sets the function's environment,
+# -v shows the emulator's and the function's logs, -raw the answer as sent.
+# The REST event as deployed (the template sets STREAM; the code's default
+# is BUFFERED):
+#   make invoke EVENT=events/rest-api.json INVOKE_FLAGS='-env AIPROXY_REST_RESPONSE_MODE=STREAM'
 EVENT ?= events/function-url-stream.json
+INVOKE_FLAGS ?=
 invoke: $(BIN)/aws-lambda-rie
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/host/bootstrap ./functions/aiproxy
 	$(GO) run ./infra/invoke -bootstrap $(BIN)/host/bootstrap -event $(EVENT) -stub $(INVOKE_FLAGS)
@@ -103,5 +128,6 @@ invoke: $(BIN)/aws-lambda-rie
 put-client-key:
 	@$(GO) run ./infra/ssmput key -name $(CLIENT_KEY_PARAMETER)
 
+## clean: remove ./bin and .aws-sam
 clean:
 	rm -rf $(BIN) .aws-sam

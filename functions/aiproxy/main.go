@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,9 +39,17 @@ func run() error {
 	onLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	// Log lines and EMF records share stdout; one lock keeps each line whole.
 	out := &syncbuf.Writer{W: os.Stdout}
-	logger := newLogger(out, os.Getenv("AIPROXY_LOG_LEVEL"))
+	logger, err := newLogger(out, os.Getenv("AIPROXY_LOG_LEVEL"))
+	if err != nil {
+		return err
+	}
 	slog.SetDefault(logger)
 	ctx := context.Background()
+	if !onLambda {
+		if err := checkLocalKey(os.Getenv); err != nil {
+			return err
+		}
+	}
 
 	// AIPROXY_CONFIG_PARAMETER (SSM), else AIPROXY_CONFIG_FILE, else the
 	// embedded default. On Lambda this runs in the init phase, before the
@@ -83,12 +92,19 @@ func serveHTTP(addr string, h http.Handler, logger *slog.Logger, desc string) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Bind first: "listening" is only ever logged for a socket that is.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set AIPROXY_LISTEN to another address): %w", addr, err)
+	}
+	base := "http://" + ln.Addr().String()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", "http://"+addr, "config", desc)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", base, "config", desc, "base_url", base+"/gpt-4o-mini")
+	fmt.Fprintf(os.Stderr, "aiproxy: listening on %s\n  OpenAI SDK base_url: %s/<model>, e.g. %s/gpt-4o-mini (the default route takes the model from the path)\n", base, base, base)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("serve on %s: %w", base, err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
@@ -100,12 +116,27 @@ func serveHTTP(addr string, h http.Handler, logger *slog.Logger, desc string) er
 	return nil
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
-		l = slog.LevelInfo
+// newLogger logs JSON at level (empty: info). A misspelt level is an error:
+// silently logging at info would hide the debug lines someone asked for.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	l := slog.LevelInfo
+	if level != "" {
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("AIPROXY_LOG_LEVEL=%q: want debug, info, warn or error", level)
+		}
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// checkLocalKey stops `make run` early, with what to do, when the embedded
+// default config (which relays to OpenAI with OPENAI_API_KEY) would be used
+// without the key.
+func checkLocalKey(getenv func(string) string) error {
+	if getenv("AIPROXY_CONFIG_PARAMETER") != "" || getenv("AIPROXY_CONFIG_FILE") != "" || getenv("OPENAI_API_KEY") != "" {
+		return nil
+	}
+	return errors.New("OPENAI_API_KEY is not set: the default config relays to OpenAI with it. " +
+		"Run `export OPENAI_API_KEY=sk-...` and start again, or try the proxy offline with `make demo`")
 }
 
 // metricsWriter says where EMF records go: on Lambda (CloudWatch extracts

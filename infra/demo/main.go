@@ -5,14 +5,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -33,7 +38,7 @@ plugins:
       route_type: llm/v1/chat
       auth:
         header_name: Authorization
-        header_value: Bearer demo-upstream-key
+        header_value: Bearer %s
       logging:
         log_statistics: true
       model:
@@ -45,7 +50,9 @@ plugins:
 
 func main() {
 	bin := flag.String("bin", "bin/aiproxy", "the proxy binary")
-	listen := flag.String("listen", "127.0.0.1:8080", "where the proxy listens")
+	// Port 0: the kernel picks a free one, so a `make run` already on 8080
+	// is never the proxy the demo talks to.
+	listen := flag.String("listen", "127.0.0.1:0", "where the proxy listens (port 0: a free one)")
 	model := flag.String("model", "gpt-4o-mini", "the model named in the path")
 	flag.Parse()
 	if err := run(*bin, *listen, *model); err != nil {
@@ -59,8 +66,12 @@ func run(bin, listen, model string) error {
 	if err != nil {
 		return fmt.Errorf("listen for the stub: %w", err)
 	}
-	go func() { _ = http.Serve(l, stub.New()) }()
+	st := stub.New()
+	go func() { _ = http.Serve(l, st) }()
 	upstream := "http://" + l.Addr().String()
+	// A key only this run knows: the stub seeing it proves the answer came
+	// through this run's proxy, not another process on the same port.
+	upstreamKey := "demo-" + rand.Text()
 
 	dir, err := os.MkdirTemp("", "aiproxy-demo")
 	if err != nil {
@@ -68,7 +79,7 @@ func run(bin, listen, model string) error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, demoConfig, upstream), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, demoConfig, upstreamKey, upstream), 0o600); err != nil {
 		return err
 	}
 	cmd := exec.Command(bin)
@@ -77,7 +88,11 @@ func run(bin, listen, model string) error {
 	if err != nil {
 		return err
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -89,9 +104,18 @@ func run(bin, listen, model string) error {
 			fmt.Printf("\n--- proxy log ---\n%s", b)
 		}
 	}()
-	if err := waitFor(listen, 10*time.Second); err != nil {
-		return err
+	addrc := make(chan string, 1)
+	go watchListening(stdout, logs, addrc)
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the proxy did not log \"listening\" within 10s (log: %s)", logs.Name())
 	}
+	if addr == "" {
+		return fmt.Errorf("the proxy exited before listening")
+	}
+	listen = strings.TrimPrefix(addr, "http://")
 
 	baseURL := "http://" + listen + "/" + model
 	fmt.Printf("stub upstream: %s\nproxy:         http://%s\nopenai-go:     base_url=%s\n\n", upstream, listen, baseURL)
@@ -117,18 +141,30 @@ func run(bin, listen, model string) error {
 	if err := stream.Err(); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
+	if got := st.Last(); got.Header.Get("Authorization") != "Bearer "+upstreamKey {
+		return fmt.Errorf("the answer did not come through this demo's proxy and stub: is another process on %s?", listen)
+	}
 	fmt.Printf("\n%d chunks streamed through the proxy, each printed as it arrived.\n", n)
 	return nil
 }
 
-func waitFor(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
+// watchListening copies the proxy's log to w and sends the address of its
+// "listening" line: the one it really bound, read from the process itself.
+// It sends "" if the log ends first.
+func watchListening(r io.Reader, w io.Writer, addrc chan<- string) {
+	sent := false
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		_, _ = fmt.Fprintln(w, sc.Text())
+		var line struct{ Msg, Addr string }
+		if !sent && json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
+			addrc <- line.Addr
+			sent = true
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("proxy did not listen on %s within %v", addr, d)
+	_, _ = io.Copy(w, r)
+	if !sent {
+		addrc <- ""
+	}
 }

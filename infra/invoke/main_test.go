@@ -49,7 +49,7 @@ func TestUpstreamConfigParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.Parse: %v\n%s", err, b)
 	}
-	r, caps, ok := cfg.Match("POST", "/gpt-4o-mini/chat/completions")
+	r, caps, ok := cfg.Match("POST", "", "/gpt-4o-mini/chat/completions", nil)
 	if !ok || r == nil || caps["model"] != "gpt-4o-mini" {
 		t.Fatalf("route match %v %v %v", r, caps, ok)
 	}

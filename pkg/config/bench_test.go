@@ -52,7 +52,7 @@ func BenchmarkConfigMatch(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		rt, caps, ok := cfg.Match("POST", "/gpt-4o-mini/chat/completions")
+		rt, caps, ok := cfg.Match("POST", "", "/gpt-4o-mini/chat/completions", nil)
 		if rt == nil || !ok {
 			b.Fatal("no route")
 		}

@@ -10,7 +10,6 @@ package config
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
@@ -40,17 +39,34 @@ const DefaultRoutePath = "~/(?<model>[^#?/]+)/chat/completions$"
 // Config is one compiled, validated configuration version. It is immutable:
 // a new version is a new Config.
 type Config struct {
+	// Routes are in the order of the document.
 	Routes []*Route
+	// Warnings are what the caller should log once for this version:
+	// parts of the document that load but are not used.
+	Warnings []string
+	table    *route.Table[*Route]
 }
 
-// Route is a decK route with the ai-proxy plugin that applies to it.
+// Route is a decK route with the plugins that apply to it.
 type Route struct {
-	Name    string
-	Paths   []*route.Path
-	Methods []string // upper case; empty means any
-	Plugin  *Plugin
+	route.Route
+	Plugin *Plugin
 	// KeyAuth, when set, requires a client key (Kong's key-auth plugin).
 	KeyAuth *KeyAuth
+}
+
+func newConfig(routes []*Route) *Config {
+	return &Config{Routes: routes, table: route.NewTable(routes, func(r *Route) *route.Route { return &r.Route })}
+}
+
+// Match finds the route for a request (path percent-decoded and
+// dot-segment-normalized, host as in the Host header), with its regex
+// captures. When a route matches all but the method it is returned with
+// allowed=false, so the caller can answer 405 rather than 404; r is nil
+// when nothing matches.
+func (c *Config) Match(method, host, path string, header http.Header) (r *Route, captures map[string]string, allowed bool) {
+	r, captures, allowed, _ = c.table.Match(route.Request{Method: method, Host: host, Path: path, Header: header})
+	return r, captures, allowed
 }
 
 // Plugin is the ai-proxy plugin config, with Kong's defaults applied.
@@ -87,7 +103,10 @@ type Model struct {
 	Provider string
 	// Name is empty when the document sets no model name: the client's
 	// body then chooses.
-	Name    Template
+	Name Template
+	// Alias is Kong 3.14's model.model_alias: the name clients use for
+	// this model. Parsed; the request side does not use it yet.
+	Alias   string
 	Options ModelOptions
 }
 
@@ -99,72 +118,11 @@ type ModelOptions struct {
 	TopK        *int
 	InputCost   *float64
 	OutputCost  *float64
-	UpstreamURL string
+	// CacheReadCost and CacheWriteCost (Kong 3.14) price cached and
+	// cache-writing prompt tokens, per 1M tokens like InputCost.
+	CacheReadCost  *float64
+	CacheWriteCost *float64
+	UpstreamURL    string
 	// Upstream is UpstreamURL parsed, or nil.
 	Upstream *url.URL
-}
-
-// Match finds the route for a request path (already percent-decoded). It
-// returns the route and its regex captures. When a path matches but no route
-// allows the method, it returns allowed=false with the route, so the caller
-// can answer 405 rather than 404.
-func (c *Config) Match(method, path string) (r *Route, captures map[string]string, allowed bool) {
-	var pathOnly *Route
-	// Kong evaluates regex paths before prefix paths, and among prefixes the
-	// longest wins.
-	for _, rt := range c.Routes {
-		for _, p := range rt.Paths {
-			if !p.IsRegex() {
-				continue
-			}
-			if caps, ok := p.Match(path); ok {
-				if rt.allows(method) {
-					return rt, caps, true
-				}
-				if pathOnly == nil {
-					pathOnly = rt
-				}
-			}
-		}
-	}
-	var best *Route
-	bestLen := -1
-	for _, rt := range c.Routes {
-		for _, p := range rt.Paths {
-			if p.IsRegex() {
-				continue
-			}
-			if _, ok := p.Match(path); ok && len(p.Source) > bestLen {
-				if rt.allows(method) {
-					best, bestLen = rt, len(p.Source)
-				} else if pathOnly == nil {
-					pathOnly = rt
-				}
-			}
-		}
-	}
-	if best != nil {
-		return best, nil, true
-	}
-	return pathOnly, nil, false
-}
-
-func (r *Route) allows(method string) bool {
-	if len(r.Methods) == 0 {
-		return true
-	}
-	for _, m := range r.Methods {
-		if m == method {
-			return true
-		}
-	}
-	return false
-}
-
-// AllowHeader is the value of an Allow header for a 405 on this route.
-func (r *Route) AllowHeader() string {
-	if len(r.Methods) == 0 {
-		return http.MethodPost
-	}
-	return strings.Join(r.Methods, ", ")
 }

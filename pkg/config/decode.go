@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -48,11 +49,48 @@ func decodeTree(data []byte) (any, error) {
 		}
 		return normalize(v), nil
 	}
-	if err := yaml.Unmarshal(trimmed, &v); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
-	}
-	return normalize(v), nil
+	return decodeYAML(trimmed)
 }
+
+// documents is a YAML stream of several documents, such as Kubernetes
+// manifests separated by "---".
+type documents []any
+
+// maxDocuments bounds a YAML stream.
+const maxDocuments = 64
+
+// decodeYAML reads every document of a YAML stream; one document is
+// returned as it is, several as documents.
+func decodeYAML(data []byte) (any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs documents
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("invalid YAML: %w", err)
+		}
+		if v == nil {
+			continue // an empty document, as after a leading "---"
+		}
+		if len(docs) == maxDocuments {
+			return nil, fmt.Errorf("invalid YAML: more than %d documents", maxDocuments)
+		}
+		docs = append(docs, normalize(v))
+	}
+	switch len(docs) {
+	case 0:
+		return nil, errors.New("document is empty")
+	case 1:
+		return docs[0], nil
+	}
+	return docs, nil
+}
+
+func docPath(i int) string { return fmt.Sprintf("documents[%d]", i) }
 
 // looksLikeJSON reports a '{' followed by a quoted key: JSON, where a YAML
 // flow mapping would usually leave its keys bare.

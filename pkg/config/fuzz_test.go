@@ -20,7 +20,7 @@ func FuzzParse(f *testing.F) {
 			if r.Plugin == nil {
 				t.Fatalf("route %q compiled without a plugin", r.Name)
 			}
-			cfg.Match("POST", "/gpt-4o/chat/completions")
+			cfg.Match("POST", "", "/gpt-4o/chat/completions", nil)
 		}
 	})
 }

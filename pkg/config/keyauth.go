@@ -62,42 +62,59 @@ func readKeyAuth(o *object) *KeyAuth {
 	return k
 }
 
-// readConsumers reads decK consumers and their key-auth credentials.
-func readConsumers(w *walker, list []any) []credential {
-	var creds []credential
+// readConsumers reads decK consumers, their key-auth credentials and the
+// plugins listed under them, then hands the credentials to every key-auth
+// instance.
+func (d *deck) readConsumers(list []any) {
 	seen := map[[sha256.Size]byte]string{}
 	for i, cv := range list {
 		path := fmt.Sprintf("consumers[%d]", i)
-		o := w.object(path, cv)
+		o := d.w.object(path, cv)
 		name := o.str("username")
 		if name == "" {
 			name = o.str("custom_id")
 		}
 		if name == "" {
-			w.fail(path, "a consumer needs a username or custom_id")
+			d.w.fail(path, "a consumer needs a username or custom_id")
+		}
+		for _, f := range []string{"username", "custom_id", "id"} {
+			d.addRef(d.consumerRefs, "consumer", join(path, f), o.str(f), name)
 		}
 		for j, kv := range o.list("keyauth_credentials") {
-			kpath := fmt.Sprintf("%s.keyauth_credentials[%d]", path, j)
-			ko := w.object(kpath, kv)
-			key := ko.str("key")
-			ko.ignore("id", "tags", "ttl", "created_at")
-			ko.done()
-			d, err := keyDigest(key)
-			if err != nil {
-				w.fail(join(kpath, "key"), "%v", err)
-				continue
-			}
-			if other, dup := seen[d]; dup {
-				w.fail(join(kpath, "key"), "the same key is already a credential of consumer %q", other)
-				continue
-			}
-			seen[d] = name
-			creds = append(creds, credential{consumer: name, digest: d})
+			d.readCredential(fmt.Sprintf("%s.keyauth_credentials[%d]", path, j), kv, name, seen)
 		}
-		o.ignore("id", "tags", "plugins", "groups", "created_at")
+		for j, pv := range o.list("plugins") {
+			d.readPlugin(fmt.Sprintf("%s.plugins[%d]", path, j), pv, Scope{Consumer: name})
+		}
+		// Credentials of other auth plugins and acl groups: those plugins
+		// are refused, so their credentials grant nothing.
+		o.ignore("tags", "groups", "created_at", "updated_at", "basicauth_credentials", "jwt_secrets", "hmacauth_credentials",
+			"oauth2_credentials", "mtls_auth_credentials", "acls")
 		o.done()
 	}
-	return creds
+	for _, e := range d.plugins {
+		if k, ok := e.value.(*KeyAuth); ok {
+			k.credentials = d.creds
+		}
+	}
+}
+
+func (d *deck) readCredential(path string, v any, consumer string, seen map[[sha256.Size]byte]string) {
+	o := d.w.object(path, v)
+	key := o.str("key")
+	o.ignore("id", "tags", "ttl", "created_at", "consumer")
+	o.done()
+	digest, err := keyDigest(key)
+	if err != nil {
+		d.w.fail(join(path, "key"), "%v", err)
+		return
+	}
+	if other, dup := seen[digest]; dup {
+		d.w.fail(join(path, "key"), "the same key is already a credential of consumer %q", other)
+		return
+	}
+	seen[digest] = consumer
+	d.creds = append(d.creds, credential{consumer: consumer, digest: digest})
 }
 
 // keyDigest accepts a key as plaintext or as "sha256:<hex>", so that the

@@ -125,7 +125,7 @@ func TestParseForms(t *testing.T) {
 			if p.ResponseStreaming != StreamAllow || !p.ModelNameHeader || p.MaxRequestBodySize != 1<<20 || p.Auth.AllowOverride {
 				t.Errorf("defaults not applied: %+v", p)
 			}
-			rt, caps, ok := cfg.Match("POST", "/gpt-4o/chat/completions")
+			rt, caps, ok := cfg.Match("POST", "", "/gpt-4o/chat/completions", nil)
 			if rt == nil || !ok || caps["model"] != "gpt-4o" {
 				t.Errorf("default route does not match: %v %v %v", rt, caps, ok)
 			}
@@ -154,7 +154,7 @@ func TestParseDeckScoping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			rt, _, ok := cfg.Match(tt.method, tt.path)
+			rt, _, ok := cfg.Match(tt.method, "", tt.path, nil)
 			if rt == nil {
 				t.Fatal("no route")
 			}
@@ -167,7 +167,7 @@ func TestParseDeckScoping(t *testing.T) {
 	if *fast.Model.Options.Temperature != 0.2 || *fast.Model.Options.MaxTokens != 64 || fast.ID != "fast" {
 		t.Errorf("route-scoped plugin options = %+v", fast)
 	}
-	if rt, _, _ := cfg.Match("POST", "/unknown"); rt != nil {
+	if rt, _, _ := cfg.Match("POST", "", "/unknown", nil); rt != nil {
 		t.Errorf("unknown path matched %q", rt.Name)
 	}
 }
@@ -199,12 +199,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"deck bad regex", `{_format_version: "3.0", routes: [{name: r, paths: ["~/(?<m>["]}], plugins: [{name: ai-proxy, config: {route_type: llm/v1/chat, model: {provider: openai}}}]}`, []string{"routes[0].paths[0]: invalid regex path"}},
 		{"deck plugin in config", `{_format_version: "3.0", plugins: [{name: ai-proxy, config: {route_type: llm/v1/chat, model: {provider: openai, name: 5}}}]}`, []string{"plugins[0].config.model.name: expected a string"}},
 		{"deck route without plugin", `{_format_version: "3.0", routes: [{name: lonely, paths: ["/a"]}]}`, []string{`routes[0]: route "lonely" has no ai-proxy plugin`}},
-		{"deck other plugin", `{_format_version: "3.0", plugins: [{name: rate-limiting, config: {}}]}`, []string{`plugins[0].name: plugin "rate-limiting" is not supported`}},
+		{"deck other plugin", `{_format_version: "3.0", plugins: [{name: rate-limiting, config: {}}]}`, []string{`plugins[0].name: plugin "rate-limiting" is not implemented here`}},
 		{"unset env", `{route_type: llm/v1/chat, auth: {header_name: a, header_value: '${{ env "NOPE" }}'}, model: {provider: openai}}`, []string{"auth.header_value: environment variable NOPE is not set"}},
 		{"not yaml", "route_type: [unclosed", []string{"invalid YAML"}},
 		{"not json", `{"route_type": }`, []string{"invalid JSON"}},
 		{"empty", "  \n", []string{"document is empty"}},
-		{"max body size", `{route_type: llm/v1/chat, max_request_body_size: 0, model: {provider: openai}}`, []string{"max_request_body_size: value should be between"}},
+		{"max body size", `{route_type: llm/v1/chat, max_request_body_size: -1, model: {provider: openai}}`, []string{"max_request_body_size: value should be between"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

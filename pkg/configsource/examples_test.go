@@ -79,7 +79,7 @@ func TestExampleRouting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, caps, ok := cfg.Match("POST", tc.path)
+			r, caps, ok := cfg.Match("POST", "", tc.path, nil)
 			if r == nil || !ok {
 				t.Fatalf("POST %s matched no route", tc.path)
 			}

@@ -32,13 +32,6 @@ const (
 	EnvTTL       = "AIPROXY_CONFIG_TTL"
 )
 
-// Source hands out the configuration version to use for one request. It has
-// the method set of proxy.ConfigSource: Current must be cheap and safe for
-// concurrent use, and an error means there is no usable configuration.
-type Source interface {
-	Current(ctx context.Context) (*config.Config, error)
-}
-
 // Static serves one configuration, loaded once, forever.
 type Static struct {
 	cfg *config.Config
@@ -47,7 +40,7 @@ type Static struct {
 // NewStatic wraps an already compiled configuration.
 func NewStatic(cfg *config.Config) *Static { return &Static{cfg: cfg} }
 
-// Current implements Source.
+// Current implements config.Source.
 func (s *Static) Current(context.Context) (*config.Config, error) { return s.cfg, nil }
 
 // Options are what a file or embedded document may need to resolve its
@@ -122,7 +115,7 @@ func parseDocument(ctx context.Context, data []byte, lookup func(string) (string
 // DefaultLoadTimeout; if it fails, FromEnv still returns the source, whose
 // Current reports config.ErrNoConfig and retries with backoff. A file or
 // embedded document that does not load is an error.
-func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, logger *slog.Logger) (Source, string, error) {
+func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, logger *slog.Logger) (config.Source, string, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}

@@ -17,8 +17,8 @@
 // Streams go through a pipe bridge of its own rather than lambdaurl.Wrap, so
 // that request cookies survive, panics are recovered, and a stream the
 // handler aborts (panic(http.ErrAbortHandler)) reaches Lambda as an error
-// instead of a clean end. Gateway path parameters are handed to the handler
-// with route.WithParams.
+// instead of a clean end. Gateway path parameters reach the handler as
+// http.Request path values (r.PathValue).
 package edge
 
 import (
@@ -33,8 +33,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
 // Options configures an Edge.
@@ -69,11 +67,10 @@ func OptionsFromEnv(getenv func(string) string) Options {
 
 // Edge adapts Lambda events to an http.Handler.
 type Edge struct {
-	h    http.Handler
-	opts Options
-	log  *slog.Logger
-	rest *httpadapter.HandlerAdapter   // buffered REST and HTTP API payload 1.0
-	http *httpadapter.HandlerAdapterV2 // buffered HTTP API payload 2.0
+	h     http.Handler
+	opts  Options
+	log   *slog.Logger
+	guard *bufferGuard // the handler as the buffering adapters call it
 }
 
 // New returns an Edge that serves every event with h.
@@ -83,9 +80,7 @@ func New(h http.Handler, opts Options) *Edge {
 		log = slog.Default()
 	}
 	e := &Edge{h: h, opts: opts, log: log}
-	g := &bufferGuard{h: h, edge: e}
-	e.rest = httpadapter.New(g)
-	e.http = httpadapter.NewV2(g)
+	e.guard = &bufferGuard{h: h, edge: e}
 	return e
 }
 
@@ -118,7 +113,7 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 			return nil, fmt.Errorf("edge: decode HTTP API event: %w", err)
 		}
 		stripStage(&ev)
-		resp, err := e.http.ProxyWithContext(route.WithParams(ctx, ev.PathParameters), ev)
+		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
@@ -128,11 +123,10 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return nil, fmt.Errorf("edge: decode API Gateway event: %w", err)
 		}
-		ctx = route.WithParams(ctx, ev.PathParameters)
 		if k == kindREST && e.opts.RESTStreaming {
 			return e.restStream(ctx, ev)
 		}
-		resp, err := e.rest.ProxyWithContext(ctx, ev)
+		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
 		}
@@ -173,6 +167,7 @@ func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest)
 	if err != nil {
 		return nil, fmt.Errorf("edge: convert REST event: %w", err)
 	}
+	setPathValues(r, ev.PathParameters)
 	head, body, err := e.stream(ctx, r)
 	if err != nil {
 		return nil, err
@@ -195,4 +190,22 @@ func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest)
 		}
 	}
 	return resp, nil
+}
+
+// withPathValues hands API Gateway's path parameters to h as the request's
+// path values, where r.PathValue reads them.
+func withPathValues(h http.Handler, params map[string]string) http.Handler {
+	if len(params) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPathValues(r, params)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func setPathValues(r *http.Request, params map[string]string) {
+	for k, v := range params {
+		r.SetPathValue(k, v)
+	}
 }

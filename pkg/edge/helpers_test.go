@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
 const chatBody = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`
@@ -135,7 +134,7 @@ func recordingHandler(got *seen) http.Handler {
 		b, _ := io.ReadAll(r.Body)
 		*got = seen{
 			method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, host: r.Host, remoteAddr: r.RemoteAddr,
-			header: r.Header.Clone(), body: string(b), params: route.ParamsFrom(r.Context()), ctx: r.Context(),
+			header: r.Header.Clone(), body: string(b), params: pathValues(r, "model"), ctx: r.Context(),
 			cookies: map[string]string{},
 		}
 		for _, c := range r.Cookies() {
@@ -218,4 +217,18 @@ func mustParseQuery(t *testing.T, q string) url.Values {
 		t.Fatalf("parse query %q: %v", q, err)
 	}
 	return v
+}
+
+// pathValues reads the named path values the edge set, nil if none.
+func pathValues(r *http.Request, names ...string) map[string]string {
+	var m map[string]string
+	for _, n := range names {
+		if v := r.PathValue(n); v != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[n] = v
+		}
+	}
+	return m
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -131,7 +132,7 @@ func BenchmarkSSERelay(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(ev)))
 			src := &benchEvents{ev: ev, left: b.N}
-			r := newSSERelay(context.Background(), src, &exchange{}, c.hide)
+			r := newSSERelay(context.Background(), src, &outcome{}, c.hide)
 			buf := make([]byte, 32<<10)
 			b.ResetTimer()
 			for {
@@ -198,7 +199,7 @@ func benchOptions(tr http.RoundTripper) Options {
 // with BenchmarkBareReverseProxy, the same request through ReverseProxy
 // alone.
 func BenchmarkHandler(b *testing.B) {
-	h := New(StaticSource{Config: benchConfig(b, "http://upstream.invalid")}, benchOptions(cannedTransport{benchAnswer()}))
+	h := New(configsource.NewStatic(benchConfig(b, "http://upstream.invalid")), benchOptions(cannedTransport{benchAnswer()}))
 	benchServe(b, h, "/gpt-4o-mini/chat/completions", stub.ChatRequest("gpt-4o-mini", false))
 }
 
@@ -217,6 +218,6 @@ func BenchmarkBareReverseProxy(b *testing.B) {
 func BenchmarkHandlerLoopback(b *testing.B) {
 	up := httptest.NewServer(&stub.Server{Record: false})
 	defer up.Close()
-	h := New(StaticSource{Config: benchConfig(b, up.URL)}, benchOptions(nil))
+	h := New(configsource.NewStatic(benchConfig(b, up.URL)), benchOptions(nil))
 	benchServe(b, h, "/gpt-4o-mini/chat/completions", stub.ChatRequest("gpt-4o-mini", false))
 }

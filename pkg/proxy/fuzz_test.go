@@ -61,7 +61,7 @@ func FuzzSSERelay(f *testing.F) {
 		for i := 0; i < len(stream); i += n {
 			parts = append(parts, string(stream[i:min(i+n, len(stream))]))
 		}
-		r := newSSERelay(context.Background(), &pieces{parts: parts, err: io.EOF}, &exchange{}, false)
+		r := newSSERelay(context.Background(), &pieces{parts: parts, err: io.EOF}, &outcome{}, false)
 		got, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,7 @@
 // model resolution, body rewrite, upstream auth, then a streaming relay
 // through net/http/httputil.ReverseProxy. Errors the proxy makes itself are
 // OpenAI-shaped. It knows nothing of Lambda or AWS: edges adapt events to
-// http.Request, and configuration arrives through a ConfigSource.
+// http.Request, and configuration arrives through a config.Source.
 package proxy
 
 import (
@@ -36,14 +36,14 @@ type Options struct {
 
 // Handler is the ai-proxy http.Handler.
 type Handler struct {
-	src     ConfigSource
+	src     config.Source
 	log     *slog.Logger
 	rp      *httputil.ReverseProxy
 	observe func(*stats.Record)
 }
 
 // New returns the handler reading its configuration from src.
-func New(src ConfigSource, opts Options) *Handler {
+func New(src config.Source, opts Options) *Handler {
 	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -69,53 +69,64 @@ func New(src ConfigSource, opts Options) *Handler {
 	return h
 }
 
-// exchange is what happened to one request, shared by the stages of the
-// relay and summarized for observers when the request ends.
+// exchange is one request as it passes through the handler: the plan that
+// prepare made for it, and the outcome the relay fills in.
 type exchange struct {
-	Start     time.Time
-	Route     string
-	Plugin    *config.Plugin // nil when no route matched
-	Status    int
-	ErrCode   string // the code of an error the proxy answered itself
-	Stream    bool
-	Model     string // the model requested upstream
-	RequestID string
-	Consumer  string // the key-auth consumer
+	plan *plan
+	out  outcome
+}
 
+// plan is what prepare decided for one request. Nothing changes it
+// afterwards; it is partial when prepare failed.
+type plan struct {
+	requestID   string
+	route       string
+	plugin      *config.Plugin // nil when no route matched
+	consumer    string         // the key-auth consumer
+	clientKey   string         // the client's key-auth key, for redaction only
+	hideHeaders []string       // key-auth header names, never forwarded
+	// keepAuthHeader lets the client's own upstream credential header
+	// through (allow_override).
+	keepAuthHeader bool
+	requestBody    []byte // as the client sent it, for payload logs
+	target         *url.URL
+	rewritten      // the upstream body, model and streaming decision
+}
+
+// outcome is what happened to a request, filled in as it is relayed and
+// summarized for observers when it ends.
+type outcome struct {
+	start         time.Time
+	status        int
+	errCode       string // the code of an error the proxy answered itself
 	upstreamStart time.Time
 	headersAt     time.Time
 	firstToken    time.Time
 	responseModel string
-	usage         *Usage
-	requestBody   []byte
+	usage         *stats.Usage
 	responseBody  []byte
 	streamErr     error
-
-	target       *url.URL
-	upstreamBody []byte
-	rw           *rewritten
-	tap          *usageTap // the copy of a non-streamed answer
-	authHeader   bool      // keep the client's own auth header (allow_override)
-	hideHeaders  []string  // key-auth header names, never forwarded
-	clientKey    string    // for redaction only
-	headersSent  bool
+	tap           *usageTap // the copy of a non-streamed answer
+	headersSent   bool
 }
 
 type exchangeKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{Start: time.Now(), RequestID: requestID(r)}
+	ex := &exchange{out: outcome{start: time.Now()}}
 	defer h.finish(w, ex)
 
-	if e := h.prepare(r, ex); e != nil {
-		h.fail(w, ex, e)
+	p, e := h.prepare(r)
+	ex.plan = p
+	if e != nil {
+		h.fail(w, &ex.out, e)
 		return
 	}
 	out := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	out.URL = ex.target
-	out.Body = io.NopCloser(bytes.NewReader(ex.upstreamBody))
-	out.ContentLength = int64(len(ex.upstreamBody))
-	ex.upstreamStart = time.Now()
+	out.URL = p.target
+	out.Body = io.NopCloser(bytes.NewReader(p.body))
+	out.ContentLength = int64(len(p.body))
+	ex.out.upstreamStart = time.Now()
 	h.rp.ServeHTTP(w, out)
 }
 
@@ -123,18 +134,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // out), then reports the exchange. A stream cut by the upstream is aborted
 // after its error event, so that an edge or client sees the failure too.
 func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
+	pl, o := ex.plan, &ex.out
+	if pl == nil {
+		pl = &plan{}
+	}
 	rec := recover()
 	if rec != nil && rec != http.ErrAbortHandler {
-		h.log.Error("request panicked", "request_id", ex.RequestID, "panic", fmt.Sprint(rec))
-		if !ex.headersSent {
-			h.fail(w, ex, &apiError{status: http.StatusInternalServerError, message: "internal error", typ: typeServer, code: "internal_error"})
+		h.log.Error("request panicked", "request_id", pl.requestID, "panic", fmt.Sprint(rec))
+		if !o.headersSent {
+			h.fail(w, o, &apiError{status: http.StatusInternalServerError, message: "internal error", typ: typeServer, code: "internal_error"})
 			rec = nil
 		} else {
 			rec = http.ErrAbortHandler
 		}
 	}
-	if ex.streamErr != nil {
-		h.log.Warn("upstream stream failed", "request_id", ex.RequestID, "route", ex.Route, "error", ex.streamErr.Error())
+	if o.streamErr != nil {
+		h.log.Warn("upstream stream failed", "request_id", pl.requestID, "route", pl.route, "error", o.streamErr.Error())
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil {
@@ -143,95 +158,86 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 			// computed and written, so that the client never waits for them.
 			_ = http.NewResponseController(w).Flush()
 		}
-		if ex.tap != nil {
-			ex.tap.parse(ex)
+		if o.tap != nil {
+			o.tap.parse(o)
 		}
-		h.observe(ex.record())
+		h.observe(record(pl, o))
 	}
 	if rec != nil {
 		panic(rec)
 	}
 }
 
-func (h *Handler) fail(w http.ResponseWriter, ex *exchange, e *apiError) {
-	ex.Status, ex.ErrCode = e.status, e.code
+func (h *Handler) fail(w http.ResponseWriter, o *outcome, e *apiError) {
+	o.status, o.errCode = e.status, e.code
 	writeError(w, e)
 }
 
-// prepare does everything that can fail before the upstream is called.
-func (h *Handler) prepare(r *http.Request, ex *exchange) *apiError {
+// prepare does everything that can fail before the upstream is called. The
+// plan it returns is partial (as far as it got) when it fails.
+func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
+	pl := &plan{requestID: requestID(r)}
 	cfg, err := h.src.Current(r.Context())
 	if err != nil {
 		// The source warns once per failed load; each request's own line
 		// carries config_unavailable, so this stays at debug.
 		h.log.Debug("no configuration available", "error", err.Error())
-		return &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
+		return pl, &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
 			header: http.Header{"Retry-After": {"5"}}}
 	}
-	rt, captures, allowed := cfg.Match(r.Method, cleanPath(r.URL.Path))
+	rt, captures, allowed := cfg.Match(r.Method, r.Host, cleanPath(r.URL.Path), r.Header)
 	if rt == nil {
-		return &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
+		return pl, &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
 	}
-	ex.Route, ex.Plugin = rt.Name, rt.Plugin
+	pl.route, pl.plugin = rt.Name, rt.Plugin
 	if !allowed {
-		return &apiError{status: http.StatusMethodNotAllowed, message: "method " + r.Method + " is not allowed on this route", typ: typeInvalidRequest, code: "method_not_allowed",
+		return pl, &apiError{status: http.StatusMethodNotAllowed, message: "method " + r.Method + " is not allowed on this route", typ: typeInvalidRequest, code: "method_not_allowed",
 			header: http.Header{"Allow": {rt.AllowHeader()}}}
 	}
 	p := rt.Plugin
-
-	// Key-auth before reading the body when the key is in a header or the
-	// query, so an unauthenticated caller costs nothing; key_in_body needs
-	// the body first.
+	body := func() ([]byte, *apiError) {
+		if pl.requestBody == nil {
+			b, e := readBody(r, p.MaxRequestBodySize)
+			if e != nil {
+				return nil, e
+			}
+			pl.requestBody = b
+		}
+		return pl.requestBody, nil
+	}
 	var key presented
 	if ka := rt.KeyAuth; ka != nil {
-		ex.hideHeaders = ka.KeyNames
-		key = clientKey(ka, r, nil)
-		if key.key != "" || !ka.KeyInBody {
-			consumer, e := authenticate(ka, key)
-			if e != nil {
-				return e
-			}
-			ex.Consumer, ex.clientKey = consumer, key.key
-		}
-	}
-
-	body, e := readBody(r, p.MaxRequestBodySize)
-	if e != nil {
-		return e
-	}
-	ex.requestBody = body
-	if ka := rt.KeyAuth; ka != nil && ex.Consumer == "" {
-		key = clientKey(ka, r, body)
-		consumer, e := authenticate(ka, key)
+		pl.hideHeaders = ka.KeyNames
+		k, consumer, e := authenticate(ka, r, body)
 		if e != nil {
-			return e
+			return pl, e
 		}
-		ex.Consumer, ex.clientKey = consumer, key.key
+		key, pl.consumer, pl.clientKey = k, consumer, k.key
+	}
+	if _, e := body(); e != nil {
+		return pl, e
 	}
 	configured, e := resolveModel(p, r, captures)
 	if e != nil {
-		return e
+		return pl, e
 	}
 	if configured != "" {
 		if e := checkModelName(configured); e != nil {
-			return e
+			return pl, e
 		}
 	}
-	rw, e := rewriteBody(p, body, configured, key.body)
+	rw, e := rewriteBody(p, pl.requestBody, configured, key.body)
 	if e != nil {
-		return e
+		return pl, e
 	}
-	ex.rw, ex.Model, ex.Stream = rw, rw.model, rw.stream
-	ex.upstreamBody = rw.body
-	ex.target = upstreamURL(p, r)
+	pl.rewritten = *rw
+	pl.target = upstreamURL(p, r)
 	// allow_override lets a client's own upstream credential through, but
 	// never the header that carried its key-auth key: that is a key for
 	// this proxy, not for the upstream.
-	if p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" &&
-		!strings.EqualFold(p.Auth.HeaderName, key.header) {
-		ex.authHeader = true
-	}
-	return nil
+	pl.keepAuthHeader = p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" &&
+		!strings.EqualFold(p.Auth.HeaderName, key.header)
+	return pl, nil
 }
 
 // readBody reads the request body within the plugin's size limit.
@@ -333,11 +339,11 @@ var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorizat
 // already set; here the client's credentials are replaced with the
 // configured ones. ReverseProxy has already removed hop-by-hop headers.
 func rewriteOutgoing(pr *httputil.ProxyRequest) {
-	ex := pr.In.Context().Value(exchangeKey{}).(*exchange)
-	p := ex.Plugin
+	pl := pr.In.Context().Value(exchangeKey{}).(*exchange).plan
+	p := pl.plugin
 	h := pr.Out.Header
 	var keep string
-	if ex.authHeader {
+	if pl.keepAuthHeader {
 		keep = h.Get(p.Auth.HeaderName)
 	}
 	for _, k := range hiddenRequestHeaders {
@@ -348,7 +354,7 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 			delete(h, k)
 		}
 	}
-	for _, k := range ex.hideHeaders {
+	for _, k := range pl.hideHeaders {
 		h.Del(k)
 	}
 	if p.Auth.HeaderName != "" {
@@ -359,26 +365,27 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 			h.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
 		}
 	}
-	if ex.Stream {
+	if pl.stream {
 		// A compressed event stream cannot be relayed event by event.
 		h.Set("Accept-Encoding", "identity")
 	}
 	h.Set("Content-Type", "application/json")
 	pr.Out.Host = ""
 	pr.Out.GetBody = func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(ex.upstreamBody)), nil
+		return io.NopCloser(bytes.NewReader(pl.body)), nil
 	}
 }
 
 func (h *Handler) modifyResponse(res *http.Response) error {
 	ex := res.Request.Context().Value(exchangeKey{}).(*exchange)
-	ex.headersAt = time.Now()
-	ex.Status = res.StatusCode
+	pl, o := ex.plan, &ex.out
+	o.headersAt = time.Now()
+	o.status = res.StatusCode
 	hdr := res.Header
 	// Upstream cookies (a CDN's, say) belong to the upstream's domain.
 	hdr.Del("Set-Cookie")
-	if res.StatusCode == http.StatusOK && ex.Plugin.ModelNameHeader && ex.Model != "" {
-		hdr.Set("X-Kong-LLM-Model", "openai/"+ex.Model)
+	if res.StatusCode == http.StatusOK && pl.plugin.ModelNameHeader && pl.model != "" {
+		hdr.Set("X-Kong-LLM-Model", "openai/"+pl.model)
 	}
 	if isEventStream(hdr.Get("Content-Type")) {
 		// The length of a relayed stream is not known in advance, and an
@@ -387,12 +394,12 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		res.ContentLength = -1
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("X-Accel-Buffering", "no")
-		res.Body = newSSERelay(res.Request.Context(), res.Body, ex, ex.rw != nil && ex.rw.injectedUsage && !ex.rw.wantsUsage)
+		res.Body = newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
 	} else if res.StatusCode < 300 {
-		ex.tap = &usageTap{upstream: res.Body}
-		res.Body = ex.tap
+		o.tap = &usageTap{upstream: res.Body}
+		res.Body = o.tap
 	}
-	ex.headersSent = true
+	o.headersSent = true
 	return nil
 }
 
@@ -405,6 +412,7 @@ func isEventStream(ct string) bool {
 // a query-string key.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	ex := r.Context().Value(exchangeKey{}).(*exchange)
+	pl, o := ex.plan, &ex.out
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
@@ -412,15 +420,15 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	switch {
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away and the upstream call was cancelled with it.
-		ex.Status, ex.ErrCode = 499, "client_closed_request"
-		h.log.Info("client closed the request", "request_id", ex.RequestID, "route", ex.Route)
+		o.status, o.errCode = 499, "client_closed_request"
+		h.log.Info("client closed the request", "request_id", pl.requestID, "route", pl.route)
 		return
 	case isTimeout(err):
-		h.log.Warn("upstream timed out", "request_id", ex.RequestID, "route", ex.Route, "error", err.Error())
-		h.fail(w, ex, &apiError{status: http.StatusGatewayTimeout, message: "the upstream did not answer in time", typ: typeServer, code: "upstream_timeout"})
+		h.log.Warn("upstream timed out", "request_id", pl.requestID, "route", pl.route, "error", err.Error())
+		h.fail(w, o, &apiError{status: http.StatusGatewayTimeout, message: "the upstream did not answer in time", typ: typeServer, code: "upstream_timeout"})
 	default:
-		h.log.Warn("upstream unreachable", "request_id", ex.RequestID, "route", ex.Route, "error", err.Error())
-		h.fail(w, ex, &apiError{status: http.StatusBadGateway, message: "the upstream could not be reached", typ: typeServer, code: "upstream_unreachable"})
+		h.log.Warn("upstream unreachable", "request_id", pl.requestID, "route", pl.route, "error", err.Error())
+		h.fail(w, o, &apiError{status: http.StatusBadGateway, message: "the upstream could not be reached", typ: typeServer, code: "upstream_unreachable"})
 	}
 }
 

@@ -15,11 +15,33 @@ type presented struct {
 	body   string // the body member that carried it, if any (key_in_body)
 }
 
-// clientKey finds the key a client presented for key-auth: in a header named
-// by key_names, in the query, or as "Authorization: Bearer <key>", which is
-// what every OpenAI SDK sends as its api_key; with body non-nil and
-// key_in_body, in the body, whence it must also be removed.
-func clientKey(k *config.KeyAuth, r *http.Request, body []byte) presented {
+// authenticate runs key-auth: it finds the client's key and identifies its
+// consumer. A key in a header or the query is checked before the body is
+// read, so that an unauthenticated caller costs nothing; only key_in_body
+// reads the body (through body) to look for one.
+func authenticate(k *config.KeyAuth, r *http.Request, body func() ([]byte, *apiError)) (presented, string, *apiError) {
+	key := clientKey(k, r)
+	if key.key == "" && k.KeyInBody {
+		b, e := body()
+		if e != nil {
+			return presented{}, "", e
+		}
+		key = bodyKey(k, b)
+	}
+	if key.key == "" {
+		return key, "", unauthorized("No API key found in request")
+	}
+	consumer, ok := k.Identify(key.key)
+	if !ok {
+		return key, "", unauthorized("Invalid authentication credentials")
+	}
+	return key, consumer, nil
+}
+
+// clientKey finds the key a client presented in a header named by
+// key_names, as "Authorization: Bearer <key>" (what every OpenAI SDK sends
+// as its api_key), or in the query.
+func clientKey(k *config.KeyAuth, r *http.Request) presented {
 	if k.KeyInHeader {
 		for _, name := range k.KeyNames {
 			if v := r.Header.Get(name); v != "" {
@@ -38,36 +60,28 @@ func clientKey(k *config.KeyAuth, r *http.Request, body []byte) presented {
 			}
 		}
 	}
-	if k.KeyInBody && body != nil && json.Valid(body) {
-		var arr [16]field
-		fields, err := topLevel(body, arr[:0])
-		if err != nil {
-			return presented{}
-		}
-		for _, f := range fields {
-			for _, name := range k.KeyNames {
-				if f.key == name {
-					var s string
-					if json.Unmarshal(body[f.start:f.end], &s) == nil && s != "" {
-						return presented{key: s, body: name}
-					}
+	return presented{}
+}
+
+// bodyKey finds the key in a top-level body member named by key_names
+// (key_in_body), whence the rewrite must also remove it.
+func bodyKey(k *config.KeyAuth, body []byte) presented {
+	var arr [16]field
+	fields, err := topLevel(body, arr[:0])
+	if err != nil {
+		return presented{}
+	}
+	for _, f := range fields {
+		for _, name := range k.KeyNames {
+			if f.key == name {
+				var s string
+				if json.Unmarshal(body[f.start:f.end], &s) == nil && s != "" {
+					return presented{key: s, body: name}
 				}
 			}
 		}
 	}
 	return presented{}
-}
-
-// authenticate identifies the consumer behind a presented key.
-func authenticate(k *config.KeyAuth, p presented) (consumer string, e *apiError) {
-	if p.key == "" {
-		return "", unauthorized("No API key found in request")
-	}
-	consumer, ok := k.Identify(p.key)
-	if !ok {
-		return "", unauthorized("Invalid authentication credentials")
-	}
-	return consumer, nil
 }
 
 func unauthorized(msg string) *apiError {

@@ -7,38 +7,36 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
-// record summarizes the exchange for statistics. It runs after the response
-// is complete, off the relay's path.
-func (ex *exchange) record() *stats.Record {
+// record summarizes a request for statistics from its plan and outcome. It
+// runs after the response is complete, off the relay's path.
+func record(pl *plan, o *outcome) *stats.Record {
 	now := time.Now()
 	rec := &stats.Record{
-		Time:         ex.Start,
-		RequestID:    ex.RequestID,
-		Route:        ex.Route,
-		Consumer:     ex.Consumer,
-		Status:       ex.Status,
-		ErrorCode:    ex.ErrCode,
-		Stream:       ex.Stream,
-		RequestModel: ex.Model,
-		Duration:     now.Sub(ex.Start),
+		Time:          o.start,
+		RequestID:     pl.requestID,
+		Route:         pl.route,
+		Consumer:      pl.consumer,
+		Status:        o.status,
+		ErrorCode:     o.errCode,
+		Stream:        pl.stream,
+		RequestModel:  pl.model,
+		ResponseModel: o.responseModel,
+		Usage:         o.usage,
+		Duration:      now.Sub(o.start),
 	}
-	if ex.streamErr != nil {
-		rec.StreamError = ex.streamErr.Error()
+	if o.streamErr != nil {
+		rec.StreamError = o.streamErr.Error()
 	}
-	if !ex.upstreamStart.IsZero() {
-		rec.LLMLatency = now.Sub(ex.upstreamStart)
+	if !o.upstreamStart.IsZero() {
+		rec.LLMLatency = now.Sub(o.upstreamStart)
 		switch {
-		case !ex.firstToken.IsZero():
-			rec.TimeToFirstToken = ex.firstToken.Sub(ex.upstreamStart)
-		case !ex.headersAt.IsZero():
-			rec.TimeToFirstToken = ex.headersAt.Sub(ex.upstreamStart)
+		case !o.firstToken.IsZero():
+			rec.TimeToFirstToken = o.firstToken.Sub(o.upstreamStart)
+		case !o.headersAt.IsZero():
+			rec.TimeToFirstToken = o.headersAt.Sub(o.upstreamStart)
 		}
 	}
-	rec.ResponseModel = ex.responseModel
-	if u := ex.usage; u != nil {
-		rec.Usage = &stats.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
-	}
-	if p := ex.Plugin; p != nil {
+	if p := pl.plugin; p != nil {
 		rec.PluginID = p.ID
 		rec.Provider = p.Model.Provider
 		rec.LogStatistics = p.Logging.LogStatistics
@@ -50,9 +48,9 @@ func (ex *exchange) record() *stats.Record {
 			rec.OutputCost = *o.OutputCost
 		}
 		if rec.LogPayloads {
-			rec.RequestBody = ex.requestBody
-			rec.ResponseBody = ex.responseBody
-			rec.Secrets = secrets(p.Auth.HeaderValue, p.Auth.ParamValue, ex.clientKey)
+			rec.RequestBody = pl.requestBody
+			rec.ResponseBody = o.responseBody
+			rec.Secrets = secrets(p.Auth.HeaderValue, p.Auth.ParamValue, pl.clientKey)
 		}
 	}
 	return rec

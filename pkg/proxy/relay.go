@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // maxPendingEvent bounds how much of one unfinished SSE event the relay holds.
@@ -15,13 +17,6 @@ import (
 const maxPendingEvent = 256 << 10
 
 var nullUsage = []byte(`,"usage":null}`)
-
-// Usage is the token usage the upstream reported.
-type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
-}
 
 // sseRelay sits between the upstream's event stream and ReverseProxy's copy
 // loop. It hands each complete event on as soon as its blank line arrives
@@ -32,7 +27,7 @@ type Usage struct {
 type sseRelay struct {
 	ctx       context.Context
 	upstream  io.ReadCloser
-	ex        *exchange
+	outcome   *outcome
 	hideUsage bool
 
 	in      []byte // bytes read, not yet split into events
@@ -42,8 +37,8 @@ type sseRelay struct {
 	done    bool
 }
 
-func newSSERelay(ctx context.Context, body io.ReadCloser, ex *exchange, hideUsage bool) *sseRelay {
-	return &sseRelay{ctx: ctx, upstream: body, ex: ex, hideUsage: hideUsage, buf: make([]byte, 32<<10)}
+func newSSERelay(ctx context.Context, body io.ReadCloser, out *outcome, hideUsage bool) *sseRelay {
+	return &sseRelay{ctx: ctx, upstream: body, outcome: out, hideUsage: hideUsage, buf: make([]byte, 32<<10)}
 }
 
 func (s *sseRelay) Read(p []byte) (int, error) {
@@ -69,7 +64,7 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			// The client went away; nobody is left to tell.
 			return 0, err
 		}
-		s.ex.streamErr = err
+		s.outcome.streamErr = err
 		s.out = append(s.out, s.in...)
 		s.in = s.in[:0]
 		if len(s.out) > 0 && !bytes.HasSuffix(s.out, []byte("\n\n")) {
@@ -146,26 +141,26 @@ func (s *sseRelay) keep(ev []byte) bool {
 	if data == nil {
 		return true
 	}
-	if s.ex.firstToken.IsZero() {
-		s.ex.firstToken = time.Now()
+	if s.outcome.firstToken.IsZero() {
+		s.outcome.firstToken = time.Now()
 	}
 	if bytes.Equal(data, []byte("[DONE]")) {
 		return true
 	}
-	if s.ex.responseModel == "" || hasUsageObject(data) {
+	if s.outcome.responseModel == "" || hasUsageObject(data) {
 		var chunk struct {
 			Model   string            `json:"model"`
 			Choices []json.RawMessage `json:"choices"`
-			Usage   *Usage            `json:"usage"`
+			Usage   *stats.Usage      `json:"usage"`
 		}
 		if json.Unmarshal(data, &chunk) != nil {
 			return true
 		}
 		if chunk.Model != "" {
-			s.ex.responseModel = chunk.Model
+			s.outcome.responseModel = chunk.Model
 		}
 		if chunk.Usage != nil {
-			s.ex.usage = chunk.Usage
+			s.outcome.usage = chunk.Usage
 			// The usage-only chunk the client did not ask for: hide it so
 			// the client sees exactly the stream it would have seen.
 			if s.hideUsage && len(chunk.Choices) == 0 {
@@ -246,23 +241,20 @@ func (t *usageTap) Read(p []byte) (int, error) {
 
 func (t *usageTap) Close() error { return t.upstream.Close() }
 
-// parse reads the model and usage of a complete answer into ex.
-func (t *usageTap) parse(ex *exchange) {
+// parse reads the model and usage of a complete answer into o.
+func (t *usageTap) parse(o *outcome) {
 	if !t.complete || t.over {
 		return
 	}
-	ex.responseModel, ex.usage = answerUsage(t.seen)
-	ex.responseBody = t.seen
+	o.responseModel, o.usage = answerUsage(t.seen)
+	o.responseBody = t.seen
 	t.seen, t.complete = nil, false
 }
 
 // answerUsage reads "model" and "usage" from a chat or text completion
 // without decoding the rest: the choices are most of an answer, and the
 // statistics need none of them.
-func answerUsage(body []byte) (model string, usage *Usage) {
-	if !json.Valid(body) {
-		return "", nil
-	}
+func answerUsage(body []byte) (model string, usage *stats.Usage) {
 	var arr [16]field
 	fields, err := topLevel(body, arr[:0])
 	if err != nil {
@@ -277,7 +269,7 @@ func answerUsage(body []byte) (model string, usage *Usage) {
 			}
 		case "usage":
 			if len(v) > 0 && v[0] == '{' {
-				var u Usage
+				var u stats.Usage
 				if json.Unmarshal(v, &u) == nil {
 					usage = &u
 				}

@@ -60,7 +60,7 @@ func TestSSERelay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ex := &exchange{}
+			ex := &outcome{}
 			r := newSSERelay(context.Background(), &pieces{parts: append([]string(nil), tt.parts...), err: tt.err}, ex, tt.hideUsage)
 			got, err := io.ReadAll(iotest.OneByteReader(r))
 			if err != nil {
@@ -83,7 +83,7 @@ func TestSSERelay(t *testing.T) {
 // waiting for more upstream data.
 func TestSSERelayDoesNotWaitForMore(t *testing.T) {
 	pr, pw := io.Pipe()
-	r := newSSERelay(context.Background(), pr, &exchange{}, false)
+	r := newSSERelay(context.Background(), pr, &outcome{}, false)
 	go func() { _, _ = pw.Write([]byte(chunk1)) }() // and then nothing more
 	buf := make([]byte, 1024)
 	n, err := r.Read(buf)
@@ -96,7 +96,7 @@ func TestSSERelayDoesNotWaitForMore(t *testing.T) {
 func TestSSERelayClientGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	ex := &exchange{}
+	ex := &outcome{}
 	r := newSSERelay(ctx, &pieces{parts: []string{chunk1}, err: context.Canceled}, ex, false)
 	_, err := io.ReadAll(r)
 	if !errors.Is(err, context.Canceled) || ex.streamErr != nil {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
 func plugin(t testing.TB, doc string) *config.Plugin {
@@ -150,7 +149,9 @@ func TestResolveModel(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("X-Model", tt.header)
 			}
-			r = r.WithContext(route.WithParams(r.Context(), tt.params))
+			for k, v := range tt.params {
+				r.SetPathValue(k, v)
+			}
 			got, err := resolveModel(p, r, tt.captures)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {

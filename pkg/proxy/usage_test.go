@@ -1,18 +1,22 @@
 package proxy
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
+)
 
 func TestAnswerUsage(t *testing.T) {
 	tests := []struct {
 		name, body string
 		model      string
-		usage      *Usage
+		usage      *stats.Usage
 	}{
 		{"chat completion", `{"id":"x","model":"gpt-4o-mini","choices":[{"message":{"content":"\"usage\":{}"}}],"usage":{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13}}`,
-			"gpt-4o-mini", &Usage{PromptTokens: 11, CompletionTokens: 2, TotalTokens: 13}},
+			"gpt-4o-mini", &stats.Usage{PromptTokens: 11, CompletionTokens: 2, TotalTokens: 13}},
 		{"escaped model", `{"model":"gpt\u002d4o","usage":null}`, "gpt-4o", nil},
 		{"no usage", `{"model":"m","choices":[]}`, "m", nil},
-		{"model not a string", `{"model":5,"usage":{"total_tokens":1}}`, "", &Usage{TotalTokens: 1}},
+		{"model not a string", `{"model":5,"usage":{"total_tokens":1}}`, "", &stats.Usage{TotalTokens: 1}},
 		{"invalid JSON", `{"model":"m","usage":{"total_tokens":1}`, "", nil},
 		{"not an object", `[1,2]`, "", nil},
 		{"empty", ``, "", nil},

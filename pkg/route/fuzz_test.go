@@ -18,3 +18,20 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+func FuzzHost(f *testing.F) {
+	f.Add("*.example.com", "a.example.com:443")
+	f.Add("example.*", "example.org")
+	f.Add("a.b:8080", "[::1]:8080")
+	f.Fuzz(func(t *testing.T, pattern, host string) {
+		h, err := CompileHost(pattern)
+		if err != nil {
+			return
+		}
+		tbl := NewTable([]*Route{{Name: "r", Hosts: []Host{h}}}, func(r *Route) *Route { return r })
+		r, _, _, found := tbl.Match(Request{Method: "GET", Host: host, Path: "/"})
+		if found != (r != nil) {
+			t.Fatal("found disagrees with the value")
+		}
+	})
+}

@@ -1,7 +1,8 @@
-// Package route matches request paths the way Kong 3.x routes do: a path that
-// starts with "~" is a regular expression anchored at the start of the
+// Package route chooses the route of a request the way Kong 3.x does. A path
+// that starts with "~" is a regular expression anchored at the start of the
 // (percent-decoded) path, whose named groups become uri_captures; any other
-// path is a prefix. It also carries path parameters handed over by an edge.
+// path is a prefix. A Table, compiled once per configuration version, holds
+// the routes in Kong's order of evaluation.
 package route
 
 import (

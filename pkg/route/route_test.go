@@ -1,9 +1,6 @@
 package route
 
-import (
-	"context"
-	"testing"
-)
+import "testing"
 
 func TestPathMatch(t *testing.T) {
 	tests := []struct {
@@ -36,16 +33,5 @@ func TestPathMatch(t *testing.T) {
 		if _, err := Compile(bad); err == nil {
 			t.Errorf("Compile(%q) accepted", bad)
 		}
-	}
-}
-
-func TestParams(t *testing.T) {
-	ctx := context.Background()
-	if ParamsFrom(ctx) != nil {
-		t.Error("params on an empty context")
-	}
-	ctx = WithParams(ctx, map[string]string{"model": "gpt-4o"})
-	if ParamsFrom(ctx)["model"] != "gpt-4o" {
-		t.Error("params lost")
 	}
 }

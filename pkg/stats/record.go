@@ -7,11 +7,12 @@ package stats
 
 import "time"
 
-// Usage is the token usage the upstream reported.
+// Usage is the token usage the upstream reported, decoded straight from
+// its "usage" object.
 type Usage struct {
-	PromptTokens     int
-	CompletionTokens int
-	TotalTokens      int
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
 }
 
 // Record is what happened to one request.

@@ -20,6 +20,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
@@ -52,7 +53,7 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	e.proxy = httptest.NewServer(proxy.New(proxy.StaticSource{Config: cfg}, o))
+	e.proxy = httptest.NewServer(proxy.New(configsource.NewStatic(cfg), o))
 	t.Cleanup(func() {
 		e.proxy.Close()
 		if strings.Contains(e.logs.String()+e.emf.String(), upstreamKey) {

@@ -53,7 +53,7 @@ func TestTemplateDefaultConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, caps, ok := cfg.Match("POST", "/gpt-4o-mini/chat/completions")
+	rt, caps, ok := cfg.Match("POST", "", "/gpt-4o-mini/chat/completions", nil)
 	if rt == nil || !ok || caps["model"] != "gpt-4o-mini" {
 		t.Fatalf("seed route does not match: %v %v", rt, caps)
 	}

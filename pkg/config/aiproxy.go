@@ -1,0 +1,150 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Kong schema fields for other providers or features: accepted so that a
+// configuration dumped from Kong (which lists every field) loads as is.
+var (
+	pluginIgnored  = []string{"max_request_body_size_bytes"}
+	authIgnored    = []string{"azure_use_managed_identity", "azure_client_id", "azure_client_secret", "azure_tenant_id", "gcp_use_service_account", "gcp_service_account_json", "gcp_metadata_url", "gcp_oauth_token_url", "aws_access_key_id", "aws_secret_access_key"}
+	optionsIgnored = []string{"anthropic_version", "azure_instance", "azure_api_version", "azure_deployment_id", "llama2_format", "mistral_format", "gemini", "bedrock", "huggingface", "embeddings_dimensions", "cohere", "dashscope", "databricks"}
+	// optionsRefused refine Kong 3.14's cost computation; ignoring them
+	// would log (and limit by) a different cost than Kong's.
+	optionsRefused = []string{"cache_write_cost_list", "context_window_factor", "service_tier_factor"}
+)
+
+// MaxRequestBodySizeUnlimited is what max_request_body_size 0 ("unlimited"
+// since Kong 3.11) means here: Lambda's own limit on a request payload,
+// 6 MB, so that every buffer stays bounded.
+const MaxRequestBodySizeUnlimited = 6 << 20
+
+// compilePlugin reads an ai-proxy config object and applies Kong's defaults.
+func compilePlugin(o *object) *Plugin {
+	w := o.w
+	before := len(w.errs)
+	p := &Plugin{
+		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve),
+		ResponseStreaming:  o.enum("response_streaming", StreamAllow, StreamAllow, StreamDeny, StreamAlways),
+		ModelNameHeader:    o.boolean("model_name_header", true),
+		MaxRequestBodySize: DefaultMaxRequestBodySize,
+	}
+	if !o.has("route_type") {
+		w.fail(join(o.path, "route_type"), "required field missing")
+	}
+	if n := o.integer("max_request_body_size", 0, 1<<40); n != nil {
+		p.MaxRequestBodySize = int64(*n)
+		if *n == 0 {
+			p.MaxRequestBodySize = MaxRequestBodySizeUnlimited
+		}
+	}
+	// Kong 3.11+: the format clients speak, and what kind of generation.
+	if f := o.str("llm_format"); f != "" && f != "openai" {
+		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format here (llm_format: openai)", f)
+	}
+	if c := o.str("genai_category"); c != "" && c != "text/generation" {
+		w.fail(join(o.path, "genai_category"), "%q is not supported: only text/generation (chat and completions)", c)
+	}
+	o.ignore(pluginIgnored...)
+	p.Auth = readAuth(o.child("auth"))
+	l := o.child("logging")
+	p.Logging = Logging{LogStatistics: l.boolean("log_statistics", false), LogPayloads: l.boolean("log_payloads", false)}
+	l.done()
+	if !o.has("model") {
+		w.fail(join(o.path, "model"), "required field missing")
+	}
+	p.Model = readModel(o.child("model"))
+	o.done()
+	if len(w.errs) > before {
+		return nil
+	}
+	return p
+}
+
+func readAuth(a *object) Auth {
+	w := a.w
+	auth := Auth{
+		HeaderName:    a.str("header_name"),
+		HeaderValue:   a.str("header_value"),
+		ParamName:     a.str("param_name"),
+		ParamValue:    a.str("param_value"),
+		ParamLocation: a.enum("param_location", "", "query", "body"),
+		AllowOverride: a.boolean("allow_override", false),
+	}
+	if (auth.HeaderName == "") != (auth.HeaderValue == "") {
+		w.fail(join(a.path, "header_name"), "header_name and header_value must be set together")
+	}
+	if (auth.ParamName == "") != (auth.ParamValue == "") || (auth.ParamName != "") != (auth.ParamLocation != "") {
+		w.fail(join(a.path, "param_name"), "param_name, param_value and param_location must be set together")
+	}
+	a.ignore(authIgnored...)
+	a.done()
+	return auth
+}
+
+func readModel(m *object) Model {
+	w := m.w
+	var model Model
+	model.Provider = m.str("provider")
+	switch {
+	case !m.has("provider"):
+		w.fail(join(m.path, "provider"), "required field missing")
+	case model.Provider != "openai":
+		w.fail(join(m.path, "provider"), "provider %q is not supported; use openai (any OpenAI-compatible server via options.upstream_url)", model.Provider)
+	}
+	if name := m.str("name"); name != "" {
+		t, err := ParseTemplate(name)
+		if err != nil {
+			w.fail(join(m.path, "name"), "%v", err)
+		}
+		model.Name = t
+	}
+	model.Alias = m.str("model_alias")
+	model.Options = readOptions(m.child("options"))
+	m.done()
+	return model
+}
+
+func readOptions(opt *object) ModelOptions {
+	w := opt.w
+	o := ModelOptions{
+		MaxTokens:      opt.integer("max_tokens", 1, 1<<31-1),
+		Temperature:    opt.number("temperature", 0, 5),
+		TopP:           opt.number("top_p", 0, 1),
+		TopK:           opt.integer("top_k", 0, 500),
+		InputCost:      opt.number("input_cost", 0, 1e12),
+		OutputCost:     opt.number("output_cost", 0, 1e12),
+		CacheReadCost:  opt.number("cache_read_cost", 0, 1e12),
+		CacheWriteCost: opt.number("cache_write_cost", 0, 1e12),
+		UpstreamURL:    opt.str("upstream_url"),
+	}
+	if u := o.UpstreamURL; u != "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "":
+			w.fail(join(opt.path, "upstream_url"), "expected an absolute http or https URL")
+		case strings.Contains(u, "$("):
+			w.fail(join(opt.path, "upstream_url"), "templates are supported in model.name only")
+		default:
+			o.Upstream = pu
+		}
+	}
+	if up := opt.str("upstream_path"); up != "" {
+		if o.UpstreamURL == "" && strings.HasPrefix(up, "/") {
+			o.UpstreamURL = "https://api.openai.com:443" + up
+			o.Upstream, _ = url.Parse(o.UpstreamURL)
+		} else if !strings.HasPrefix(up, "/") {
+			w.fail(join(opt.path, "upstream_path"), "expected a path starting with /")
+		}
+	}
+	for _, f := range optionsRefused {
+		if len(opt.list(f)) > 0 {
+			w.fail(join(opt.path, f), "not supported: costs are computed from input_cost, output_cost, cache_read_cost and cache_write_cost only")
+		}
+	}
+	opt.ignore(optionsIgnored...)
+	opt.done()
+	return o
+}

@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+)
+
+// maxModelNameLen bounds a model name: it ends up in a response header and
+// in log lines, so it must be short and printable.
+const maxModelNameLen = 256
+
+// resolveModel computes the configured model name for this request:
+// $(uri_captures.x) reads the edge's path parameters (r.PathValue) first,
+// then the route's regex captures; $(headers.x) and $(query_params.x) read
+// the request.
+func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string) (string, *apiError) {
+	if p.Model.Name.IsZero() {
+		return "", nil
+	}
+	var query url.Values
+	name, err := p.Model.Name.Resolve(func(source, key string) (string, bool) {
+		switch source {
+		case config.SourceURICaptures:
+			if v := r.PathValue(key); v != "" {
+				return v, true
+			}
+			v, ok := captures[key]
+			return v, ok
+		case config.SourceHeaders:
+			v := r.Header.Get(key)
+			return v, v != ""
+		case config.SourceQueryParams:
+			if query == nil {
+				query = r.URL.Query()
+			}
+			v := query.Get(key)
+			return v, v != ""
+		}
+		return "", false
+	})
+	if err != nil {
+		return "", badRequest("model_not_provided", err.Error())
+	}
+	return name, nil
+}
+
+// chooseModel decides the model the upstream is asked for: the configured
+// one wins, and the body may repeat it but not change it; with none
+// configured the body's model is used.
+func chooseModel(configured string, bodyModel []byte) (string, *apiError) {
+	var client string
+	if len(bodyModel) > 0 && !bytes.Equal(bodyModel, []byte("null")) {
+		if err := json.Unmarshal(bodyModel, &client); err != nil {
+			return "", badRequest("invalid_model", "model must be a string")
+		}
+	}
+	var model string
+	switch {
+	case configured == "" && client == "":
+		return "", badRequest("model_not_provided", "model parameter not found in request, nor in gateway configuration")
+	case configured == "":
+		model = client
+	case client != "" && client != configured:
+		return "", badRequest("model_mismatch", "cannot use own model - must be: "+configured)
+	default:
+		model = configured
+	}
+	if e := checkModelName(model); e != nil {
+		return "", e
+	}
+	return model, nil
+}
+
+// checkModelName rejects names that could inject into a header or a log
+// line, or that no provider would accept.
+func checkModelName(name string) *apiError {
+	if len(name) > maxModelNameLen {
+		return badRequest("invalid_model", "model name is longer than "+strconv.Itoa(maxModelNameLen)+" bytes")
+	}
+	if !utf8.ValidString(name) {
+		return badRequest("invalid_model", "model name is not valid UTF-8")
+	}
+	for _, c := range name {
+		if c <= ' ' || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 {
+			return badRequest("invalid_model", "model name must not contain whitespace or control characters")
+		}
+	}
+	return nil
+}
