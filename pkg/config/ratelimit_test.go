@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -124,5 +125,72 @@ sync_rate: -1
 	}
 	if len(p.Rules) != 2 || p.Rules[0].Name != "60-openai" || p.Rules[1].Name != "86400-openai" || p.Rules[1].Metric != limits.Cost || p.Rules[1].Limit != 50000 {
 		t.Fatalf("rules (azure's count nothing here): %+v", p.Rules)
+	}
+}
+
+const limitsDeck = `
+_format_version: "3.0"
+routes:
+  - name: chat
+    paths: [/chat]
+  - name: other
+    paths: [/other]
+    plugins:
+      - name: ai-proxy
+        config: {route_type: llm/v1/chat, model: {provider: openai, name: gpt-4o}}
+plugins:
+  - name: ai-proxy
+    config: {route_type: llm/v1/chat, model: {provider: openai, name: gpt-4o, options: {input_cost: 5, output_cost: 15}}}
+  - name: rate-limiting
+    config: {minute: 100, policy: dynamodb}
+  - name: ai-rate-limiting-advanced
+    route: chat
+    consumer: team-a
+    config:
+      llm_providers: [{name: openai, limit: [50], window_size: [2592000]}]
+      tokens_count_strategy: cost
+      strategy: dynamodb
+consumers:
+  - username: team-a
+  - username: team-b
+    plugins:
+      - name: rate-limiting
+        instance_name: team-b-requests
+        config: {minute: 5}
+`
+
+// Limits resolve like any Kong plugin, and their counters are named by
+// what the instance is, not where it sits in the document.
+func TestLimitsScopes(t *testing.T) {
+	cfg, err := Parse(context.Background(), []byte(limitsDeck), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, other := cfg.Routes[0], cfg.Routes[1]
+	tests := []struct {
+		name     string
+		got      *limits.Policy
+		wantID   string
+		wantNone bool
+	}{
+		{"global rate-limiting", chat.RateLimiting.For(""), "global", false},
+		{"team-a has no rate-limiting of its own", chat.RateLimiting.For("team-a"), "global", false},
+		{"team-b's own", chat.RateLimiting.For("team-b"), "team-b-requests", false},
+		{"team-a's budget on chat", chat.AIRateLimiting.For("team-a"), "route=chat,consumer=team-a", false},
+		{"no budget for team-b", chat.AIRateLimiting.For("team-b"), "", true},
+		{"no budget on the other route", other.AIRateLimiting.For("team-a"), "", true},
+	}
+	for _, tt := range tests {
+		if (tt.got == nil) != tt.wantNone || (tt.got != nil && tt.got.ID != tt.wantID) {
+			t.Errorf("%s: %+v, want ID %q", tt.name, tt.got, tt.wantID)
+		}
+	}
+}
+
+func TestCostBudgetNeedsPrices(t *testing.T) {
+	doc := strings.Replace(limitsDeck, "route: chat", "route: other", 1)
+	_, err := Parse(context.Background(), []byte(doc), Options{})
+	if err == nil || !strings.Contains(err.Error(), `routes[1]: ai-rate-limiting-advanced counts cost on route "other", but its ai-proxy plugin sets no model.options.input_cost or output_cost`) {
+		t.Fatalf("err = %v", err)
 	}
 }
