@@ -59,7 +59,12 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	limiter, err := newLimiter(ctx, os.Getenv, logger)
+	if err != nil {
+		return err
+	}
 	h := proxy.New(src, proxy.Options{
+		Limiter:   limiter,
 		Logger:    logger,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
 		Observe:   stats.NewRecorder(logger, metricsWriter(out, onLambda), os.Getenv("AIPROXY_METRICS_NAMESPACE")).Observe,

@@ -52,7 +52,7 @@ func readRateLimiting(o *object) *limits.Policy {
 	if len(p.Rules) == 0 && len(w.errs) == before {
 		w.fail(pathOr(o.path), "at least one of these fields must be set: second, minute, hour, day, month, year")
 	}
-	readLimitBy(o, p, "limit_by", "consumer", "credential", "ip", "service", "header", "path")
+	readLimitBy(o, p, "limit_by", "consumer", "credential", "ip", "header", "path")
 	p.Shared = readStore(o, "policy", "cluster", "redis")
 	p.FaultTolerant = o.boolean("fault_tolerant", true)
 	readRefusal(o, p, limits.DefaultRateLimitMessage)
@@ -83,7 +83,7 @@ func readAIRateLimiting(o *object) *limits.Policy {
 		"completion_tokens": limits.CompletionTokens, "cost": limits.Cost,
 	}[o.enum("tokens_count_strategy", "total_tokens", "total_tokens", "prompt_tokens", "completion_tokens", "cost")]
 	readProviders(o, p, metric)
-	readLimitBy(o, p, "identifier", "consumer", "credential", "ip", "service", "header", "path")
+	readLimitBy(o, p, "identifier", "consumer", "credential", "ip", "header", "path")
 	p.Sliding = o.enum("window_type", "sliding", "sliding", "fixed") == "sliding"
 	p.Shared = readStore(o, "strategy", "cluster", "redis")
 	p.FaultTolerant = o.boolean("fault_tolerant", true)
@@ -218,11 +218,14 @@ func positive(o *object, key string, limit float64) *float64 {
 // readLimitBy reads what the policy counts by, with the header_name or path
 // that limit_by header / path need.
 func readLimitBy(o *object, p *limits.Policy, key string, allowed ...string) {
-	if o.str(key) == "consumer-group" {
+	switch o.str(key) {
+	case "consumer-group":
 		o.w.fail(join(o.path, key), "consumer groups are not supported here; use consumer-scoped plugins")
-		o.used[key] = true
 		p.LimitBy = "consumer"
-	} else {
+	case "service":
+		o.w.fail(join(o.path, key), "service is not supported here; scope the plugin to the service and count by consumer or ip")
+		p.LimitBy = "consumer"
+	default:
 		p.LimitBy = o.enum(key, "consumer", allowed...)
 	}
 	p.HeaderName = o.str("header_name")

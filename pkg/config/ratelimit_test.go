@@ -36,6 +36,7 @@ func TestRateLimitingConfigErrors(t *testing.T) {
 		{PluginRateLimiting, `{minute: "ten"}`, "config.minute", "expected a number"},
 		{PluginRateLimiting, `{minute: 10, hour: 5}`, "config.hour", "cannot be lower than the limit for minute"},
 		{PluginRateLimiting, `{minute: 10, limit_by: team}`, "config.limit_by", "expected one of"},
+		{PluginRateLimiting, `{minute: 10, limit_by: service}`, "config.limit_by", "service is not supported here"},
 		{PluginRateLimiting, `{minute: 10, limit_by: header}`, "config.header_name", "required when limit_by is header"},
 		{PluginRateLimiting, `{minute: 10, limit_by: path}`, "config.path", "required when limit_by is path"},
 		{PluginRateLimiting, `{minute: 10, limit_by: path, path: v1}`, "config.path", "starting with /"},

@@ -302,7 +302,7 @@ func TestIdentifier(t *testing.T) {
 		}
 		return ""
 	}
-	full := Subject{Consumer: "team-a", Credential: "cred-1", IP: "192.0.2.1", Service: "svc", Path: "/v1/x", Header: hdr}
+	full := Subject{Consumer: "team-a", Credential: "cred-1", IP: "192.0.2.1", Path: "/v1/x", Header: hdr}
 	ipOnly := Subject{IP: "192.0.2.1"}
 	tests := []struct {
 		limitBy, header, path string

@@ -67,7 +67,7 @@ type Policy struct {
 	ErrorCode         int
 	ErrorMessage      string
 	// LimitBy is Kong's limit_by / identifier: consumer, credential, ip,
-	// service, header or path (HeaderName and Path go with the last two).
+	// header or path (HeaderName and Path go with the last two).
 	LimitBy    string
 	HeaderName string
 	Path       string

@@ -11,7 +11,6 @@ type Subject struct {
 	Consumer   string // the key-auth consumer's name, if any
 	Credential string // an id of the credential used, if any
 	IP         string // the client address
-	Service    string
 	Path       string
 	// Header returns a request header's value; nil means none.
 	Header func(name string) string
@@ -19,6 +18,8 @@ type Subject struct {
 
 // identifier is what the policy counts by, as Kong's get_identifier: a
 // missing consumer, credential, header or path falls back to the client IP.
+// (Kong's limit_by service is refused by the config: routes here do not
+// carry their service.)
 func (p *Policy) identifier(s Subject) string {
 	var id string
 	switch p.LimitBy {
@@ -33,10 +34,6 @@ func (p *Policy) identifier(s Subject) string {
 	case "credential":
 		if s.Credential != "" {
 			id = "credential:" + s.Credential
-		}
-	case "service":
-		if s.Service != "" {
-			id = "service:" + s.Service
 		}
 	case "header":
 		if s.Header != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,24 @@ func counters(t *testing.T, name, prefix string) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// settled waits until the counters under prefix hold want: a request is
+// settled after its answer has reached the client, so a client can be
+// faster than the settlement.
+func settled(t *testing.T, name, prefix string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := counters(t, name, prefix)
+		if math.Abs(got-want) < 1e-9 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the table holds %v under %q, want %v", got, prefix, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // document is a decK file with key-auth, two consumers and the stub as
