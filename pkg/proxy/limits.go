@@ -8,6 +8,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // reserve applies the rate-limiting and ai-rate-limiting-advanced instances
@@ -105,4 +106,17 @@ func deref(f *float64) float64 {
 		return 0
 	}
 	return *f
+}
+
+// limitsRecord is what the statistics report of the limits, nil when none
+// applied.
+func limitsRecord(d *limits.Decision) *stats.Limits {
+	if d == nil {
+		return nil
+	}
+	l := &stats.Limits{StoreDown: d.StoreDown, Refused: d.Refusal != nil && d.Refusal.Code == limits.CodeRateLimitExceeded}
+	for _, r := range d.Remaining() {
+		l.Remaining = append(l.Remaining, stats.Remaining{Limit: r.Plugin + " " + r.Rule, Value: r.Value})
+	}
+	return l
 }

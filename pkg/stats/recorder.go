@@ -38,6 +38,7 @@ func (r *Recorder) Observe(rec *Record) {
 	r.logLine(rec)
 	if r.emf != nil {
 		r.writeEMF(rec)
+		r.writeLimitsEMF(rec)
 	}
 }
 

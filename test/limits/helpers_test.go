@@ -175,7 +175,7 @@ func startProxy(t *testing.T, doc, tableName, endpoint string) *proxyProc {
 	addr := freeAddr(t)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(),
-		"AIPROXY_CONFIG_FILE=" + cfg, "AIPROXY_LISTEN=" + addr,
+		"AIPROXY_CONFIG_FILE=" + cfg, "AIPROXY_LISTEN=" + addr, "AIPROXY_METRICS=on",
 		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	}
