@@ -145,12 +145,12 @@ func (d *Decision) reserve(ctx context.Context, s Store, cs []*charge, shared bo
 		return nil, true
 	}
 	if shared && s == nil {
-		return nil, d.storeFailed(cs, ErrNoStore)
+		return nil, d.storeFailed(ctx, cs, ErrNoStore)
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.l.timeout)
 	defer cancel()
 	if err := d.l.slide(cctx, s, cs, d.now, shared); err != nil {
-		return nil, d.storeFailed(cs, err)
+		return nil, d.storeFailed(ctx, cs, err)
 	}
 	charges := make([]Charge, len(cs))
 	for i, c := range cs {
@@ -158,7 +158,7 @@ func (d *Decision) reserve(ctx context.Context, s Store, cs []*charge, shared bo
 	}
 	ok, values, err := s.Reserve(cctx, charges)
 	if err != nil {
-		return nil, d.storeFailed(cs, err)
+		return nil, d.storeFailed(ctx, cs, err)
 	}
 	if shared {
 		d.l.recovered()
@@ -177,8 +177,13 @@ func (d *Decision) reserve(ctx context.Context, s Store, cs []*charge, shared bo
 }
 
 // storeFailed applies fault_tolerant: tolerant policies are dropped from
-// the request; any other refuses it.
-func (d *Decision) storeFailed(cs []*charge, err error) bool {
+// the request; any other refuses it. A caller that went away is no outage:
+// its request ends here.
+func (d *Decision) storeFailed(ctx context.Context, cs []*charge, err error) bool {
+	if ctx.Err() != nil {
+		d.Refusal = unavailable()
+		return false
+	}
 	d.StoreDown = true
 	d.l.failed(err)
 	for _, c := range cs {

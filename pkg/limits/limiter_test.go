@@ -286,6 +286,20 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
+// A client that goes away during the reservation is not an outage.
+func TestCancelledCallerIsNoOutage(t *testing.T) {
+	var logs bytes.Buffer
+	s := &countingStore{Store: NewMemory(10)}
+	l := New(Options{Shared: s, Now: newClock().now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.fail(context.Canceled)
+	d := l.Reserve(ctx, Request{Policies: []*Policy{minutePolicy(5, true)}, Subject: teamA})
+	if d.Refusal == nil || d.StoreDown || logs.Len() != 0 {
+		t.Fatalf("decision %+v, logs %q", d, logs.String())
+	}
+}
+
 func TestSharedPolicyWithoutStore(t *testing.T) {
 	l := newTestLimiter(newClock(), nil)
 	p := minutePolicy(1, true)
