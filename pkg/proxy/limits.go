@@ -29,6 +29,9 @@ func (h *Handler) reserve(r *http.Request, rt *config.Route, pl *plan) *apiError
 		Policies: policies,
 		Subject: limits.Subject{
 			Consumer: pl.consumer,
+			// The key itself stands for Kong's credential id; the limiter
+			// only ever stores a hash of it.
+			Credential: pl.clientKey,
 			IP:       clientIP(r),
 			Path:     cleanPath(r.URL.Path),
 			Header:   r.Header.Get,
