@@ -262,6 +262,49 @@ func TestStreamSettlesToRealUsage(t *testing.T) {
 	settled(t, name, aiPrefix, 11+7)
 }
 
+// Settlement never undercounts: an upstream error gives the tokens back
+// (OpenAI bills none), a stream the client abandons keeps its whole
+// reservation (the upstream may have generated it all).
+func TestFailuresSettleSafely(t *testing.T) {
+	_, up := upstream(t)
+	name, endpoint := table(t)
+	p := startProxy(t, document(up, "", `
+      - name: ai-rate-limiting-advanced
+        config:
+          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
+          strategy: dynamodb`), name, endpoint)
+	_, err := chat(p, teamAKey, 100, option.WithHeader("X-Stub-Status", "500"))
+	if e := apiError(t, err); e.StatusCode != 500 {
+		t.Fatalf("status %d", e.StatusCode)
+	}
+	settled(t, name, aiPrefix, 0)
+
+	var resp *http.Response
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := p.client(teamAKey, option.WithHeader("X-Stub-Chunks", "50"), option.WithHeader("X-Stub-Interval", "20ms"), option.WithResponseInto(&resp))
+	stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hello")}, MaxTokens: openai.Int(300)})
+	if !stream.Next() {
+		t.Fatalf("no first chunk: %v", stream.Err())
+	}
+	cancel()
+	for stream.Next() {
+	}
+	worst := reserved(t, resp.Header, "86400-openai", 100000)
+	// The request's log line is written after its settlement.
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(p.output.String(), `"msg":"request"`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the abandoned stream:\n%s", p.output)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counters(t, name, aiPrefix); got != worst {
+		t.Fatalf("an abandoned stream settled to %v, want its reservation %v", got, worst)
+	}
+}
+
 // A window rolls over: refused in one second, served in the next.
 func TestWindowsRollOver(t *testing.T) {
 	_, up := upstream(t)
