@@ -32,9 +32,9 @@ func (h *Handler) reserve(r *http.Request, rt *config.Route, pl *plan) *apiError
 			// The key itself stands for Kong's credential id; the limiter
 			// only ever stores a hash of it.
 			Credential: pl.clientKey,
-			IP:       clientIP(r),
-			Path:     cleanPath(r.URL.Path),
-			Header:   r.Header.Get,
+			IP:         clientIP(r),
+			Path:       cleanPath(r.URL.Path),
+			Header:     r.Header.Get,
 		},
 		// The body the upstream will read, with its completion cap as the
 		// upstream will read it.
