@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,11 @@ import (
 
 // DefaultTimeout bounds one call to the shared store on the request path.
 const DefaultTimeout = 2 * time.Second
+
+// probeInterval is how often, during an outage, one request tries the
+// shared store; the others fail over at once rather than each waiting for
+// a store that does not answer.
+const probeInterval = time.Second
 
 // settleMargin keeps a counter past its window's end, so that the
 // settlement of a long stream begun in the window still finds it.
@@ -40,7 +46,8 @@ type Limiter struct {
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
-	down    atomic.Bool // the shared store's last call failed
+	down    atomic.Bool  // the shared store's last call failed
+	tried   atomic.Int64 // when a call last failed, Unix nanoseconds
 	prev    prevCache
 }
 
@@ -147,6 +154,9 @@ func (d *Decision) reserve(ctx context.Context, s Store, cs []*charge, shared bo
 	if shared && s == nil {
 		return nil, d.storeFailed(ctx, cs, ErrNoStore)
 	}
+	if shared && d.l.down.Load() && d.now.UnixNano()-d.l.tried.Load() < int64(probeInterval) {
+		return nil, d.storeFailed(ctx, cs, errSkipped)
+	}
 	cctx, cancel := context.WithTimeout(ctx, d.l.timeout)
 	defer cancel()
 	if err := d.l.slide(cctx, s, cs, d.now, shared); err != nil {
@@ -195,8 +205,15 @@ func (d *Decision) storeFailed(ctx context.Context, cs []*charge, err error) boo
 	return true
 }
 
+// errSkipped stands for a call not made during an outage.
+var errSkipped = errors.New("rate-limit store down, waiting to try again")
+
 // failed logs the first failure of an outage, not every request's.
 func (l *Limiter) failed(err error) {
+	if err == errSkipped {
+		return
+	}
+	l.tried.Store(l.now().UnixNano())
 	if l.down.CompareAndSwap(false, true) {
 		l.log.Warn("rate-limit store unavailable: fault-tolerant limits are not enforced, others refuse with 503, until it answers again",
 			"error", err.Error())

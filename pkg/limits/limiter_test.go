@@ -253,7 +253,8 @@ func TestStoreDown(t *testing.T) {
 		t.Run(map[bool]string{true: "fault_tolerant", false: "not fault_tolerant"}[tolerant], func(t *testing.T) {
 			var logs bytes.Buffer
 			s := &countingStore{Store: NewMemory(10)}
-			l := New(Options{Shared: s, Now: newClock().now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			c := newClock()
+			l := New(Options{Shared: s, Now: c.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			p := minutePolicy(100, true)
 			p.FaultTolerant = tolerant
 			req := Request{Policies: []*Policy{p}, Subject: teamA}
@@ -270,7 +271,11 @@ func TestStoreDown(t *testing.T) {
 					t.Fatalf("refusal = %+v, want 503", d.Refusal)
 				}
 			}
+			if s.calls != 1 {
+				t.Fatalf("%d store calls in the first second of an outage, want 1", s.calls)
+			}
 			s.fail(nil)
+			c.add(probeInterval)
 			if d := l.Reserve(context.Background(), req); d.Refusal != nil || d.StoreDown {
 				t.Fatalf("after recovery: %+v", d)
 			}
