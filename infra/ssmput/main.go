@@ -3,12 +3,16 @@
 // `make put-config` and `make put-key` run.
 //
 //	ssmput config -name /aiproxy/config -file infra/examples/dynamic-model.yaml
+//	ssmput config -file open.yaml -allow-open  (routes without key-auth, on purpose)
 //	ssmput key -name /aiproxy/openai-api-key < key.txt
 //
 // config validates the document before writing it: the schema (with
 // placeholders for references) and, unless -skip-ref-check, that every
 // {vault://ssm/...} parameter it references exists, so that the function
-// never loads a document that cannot work. key reads the secret from
+// never loads a document that cannot work. It also refuses a document
+// that leaves any route without key-auth (a Function URL is public: such a
+// route spends the upstream key for anyone on the internet) unless
+// -allow-open says something else authenticates callers. key reads the secret from
 // standard input, never from the command line (which lands in shell
 // history and the process list), and prints only the new version.
 //
@@ -69,7 +73,7 @@ func main() {
 }
 
 const usage = `usage:
-  ssmput config [-name /aiproxy/config] -file PATH [-secure] [-dry-run] [-skip-ref-check]
+  ssmput config [-name /aiproxy/config] -file PATH [-secure] [-dry-run] [-skip-ref-check] [-allow-open]
   ssmput key    [-name /aiproxy/openai-api-key] [-kms-key-id KEY]   (the key is read from standard input)
 `
 
@@ -138,6 +142,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	secure := fs.Bool("secure", false, "store as a SecureString (only needed if the document holds secrets inline rather than as references)")
 	dryRun := fs.Bool("dry-run", false, "validate only; write nothing")
 	skipRefs := fs.Bool("skip-ref-check", false, "do not check that referenced SSM parameters exist")
+	allowOpen := fs.Bool("allow-open", false, "store a document with routes that need no client key (only if IAM auth or an authorizer in front of the function checks callers)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -165,8 +170,12 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*skipRefs {
 		checker.client = client
 	}
-	if _, err := config.Parse(ctx, data, config.Options{LookupEnv: checker.lookupEnv, Secrets: checker}); err != nil {
+	cfg, err := config.Parse(ctx, data, config.Options{LookupEnv: checker.lookupEnv, Secrets: checker})
+	if err != nil {
 		return fmt.Errorf("%s is not a valid configuration, nothing written:\n%w", *file, err)
+	}
+	if err := checkKeyAuth(cfg, *allowOpen, stderr); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
 	}
 	fmt.Fprintf(stderr, "%s: valid", *file)
 	if len(checker.names) > 0 {
@@ -200,6 +209,31 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "stored %s version %d (%s)\n", *name, out.Version, typ)
 	return nil
+}
+
+// checkKeyAuth refuses a configuration with a route that any caller may
+// use: behind a public Function URL that route spends the upstream key for
+// anyone who finds it. allowOpen turns the refusal into a warning, for
+// deployments where IAM auth or an API Gateway authorizer checks callers.
+func checkKeyAuth(cfg *config.Config, allowOpen bool, stderr io.Writer) error {
+	var open []string
+	for _, r := range cfg.Routes {
+		if r.KeyAuth == nil {
+			open = append(open, r.Name)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	list := strings.Join(open, ", ")
+	if allowOpen {
+		fmt.Fprintf(stderr, "warning: routes without key-auth (allowed by -allow-open): %s\n", list)
+		return nil
+	}
+	return fmt.Errorf("routes without key-auth: %s; nothing written.\n"+
+		"Anyone who can reach the function would spend the upstream key through them. Add a key-auth plugin\n"+
+		"and consumers (see infra/examples/), or pass -allow-open if IAM auth or an authorizer in front of\n"+
+		"the function already checks every caller", list)
 }
 
 // refChecker validates references without reading secret values: SSM

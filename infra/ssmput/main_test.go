@@ -72,13 +72,36 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
-const goodDoc = `route_type: llm/v1/chat
+// openDoc is a bare plugin config: its one route needs no client key.
+const openDoc = `route_type: llm/v1/chat
 auth:
   header_name: Authorization
   header_value: "Bearer {vault://ssm/t/key}"
 model:
   provider: openai
   name: gpt-4o
+`
+
+// goodDoc is openDoc as a decK file behind key-auth.
+const goodDoc = `_format_version: "3.0"
+routes:
+  - name: chat
+    paths: ["~/chat/completions$"]
+plugins:
+  - name: key-auth
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      auth:
+        header_name: Authorization
+        header_value: "Bearer {vault://ssm/t/key}"
+      model:
+        provider: openai
+        name: gpt-4o
+consumers:
+  - username: team
+    keyauth_credentials:
+      - key: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 `
 
 func TestKey(t *testing.T) {
@@ -131,7 +154,8 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("put key: %+v", r)
 	}
 	good := writeFile(t, goodDoc)
-	invalid := writeFile(t, strings.Replace(goodDoc, "name: gpt-4o", "name: gpt-4o\n  options:\n    temperature: 99", 1))
+	open := writeFile(t, openDoc)
+	invalid := writeFile(t, strings.Replace(goodDoc, "name: gpt-4o", "name: gpt-4o\n        options:\n          temperature: 99", 1))
 	missingRef := writeFile(t, strings.Replace(goodDoc, "ssm/t/key", "ssm/t/absent", 1))
 	unknownVault := writeFile(t, strings.Replace(goodDoc, "ssm/t/key", "hcv/t/key", 1))
 
@@ -144,6 +168,8 @@ func TestConfig(t *testing.T) {
 		wantType  ssmtypes.ParameterType
 		wantNot   string // parameter expected not to exist afterwards
 	}{
+		{"no key-auth", []string{"-name", "/t/open", "-file", open}, 1, "routes without key-auth: default; nothing written", "", "", "/t/open"},
+		{"no key-auth, allowed", []string{"-name", "/t/open", "-file", open, "-allow-open"}, 0, "warning: routes without key-auth (allowed by -allow-open): default", "/t/open", ssmtypes.ParameterTypeString, ""},
 		{"valid", []string{"-name", "/t/config", "-file", good}, 0, "stored /t/config version 1 (String)", "/t/config", ssmtypes.ParameterTypeString, ""},
 		{"valid again", []string{"-name", "/t/config", "-file", good}, 0, "version 2", "/t/config", ssmtypes.ParameterTypeString, ""},
 		{"secure", []string{"-name", "/t/secure", "-file", good, "-secure"}, 0, "(SecureString)", "/t/secure", ssmtypes.ParameterTypeSecureString, ""},
@@ -166,7 +192,7 @@ func TestConfig(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.Type != tc.wantType || aws.ToString(p.Value) != goodDoc && !strings.Contains(aws.ToString(p.Value), "t/absent") {
+				if p.Type != tc.wantType || aws.ToString(p.Value) != goodDoc && aws.ToString(p.Value) != openDoc && !strings.Contains(aws.ToString(p.Value), "t/absent") {
 					t.Fatalf("stored %s %q", p.Type, aws.ToString(p.Value))
 				}
 			}
@@ -216,6 +242,9 @@ func TestEndToEnd(t *testing.T) {
 	secret := canary(t)
 	if r := runCmd(secret+"\n", "key"); r.code != 0 {
 		t.Fatalf("put key: %+v", r)
+	}
+	if r := runCmd(canary(t)+"\n", "key", "-name", "/aiproxy/clients/team-a"); r.code != 0 {
+		t.Fatalf("put client key: %+v", r)
 	}
 	if r := runCmd("", "config", "-file", "../examples/dynamic-model.yaml"); r.code != 0 {
 		t.Fatalf("put config: %+v", r)

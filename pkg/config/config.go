@@ -1,7 +1,8 @@
 // Package config reads Kong ai-proxy configuration documents (a bare plugin
-// config, an Admin-API plugin object, or a decK declarative file; YAML or JSON),
-// validates them against Kong's schema and compiles them into an immutable
-// Config that the proxy reads on every request.
+// config, an Admin-API plugin object, a decK declarative file, or KongPlugin
+// manifests; YAML or JSON), validates them against Kong's schema, resolves
+// which plugin instance applies where, and compiles them into an immutable
+// Config that the proxy reads on every request; pkg/route does the matching.
 //
 // It does no I/O of its own: environment lookups and secret references are
 // resolved through functions the caller passes in Options.

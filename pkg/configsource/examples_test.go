@@ -52,6 +52,13 @@ func TestExamplesParse(t *testing.T) {
 			if len(cfg.Routes) == 0 || len(res.seen) == 0 {
 				t.Fatalf("%d routes, %d references: an example should show both", len(cfg.Routes), len(res.seen))
 			}
+			// An example is what operators copy: none may leave a route
+			// open to anyone who finds the URL.
+			for _, r := range cfg.Routes {
+				if r.KeyAuth == nil {
+					t.Errorf("route %q has no key-auth", r.Name)
+				}
+			}
 		})
 	}
 }

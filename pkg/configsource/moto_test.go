@@ -508,3 +508,76 @@ func TestMotoVersionSelector(t *testing.T) {
 		t.Fatalf("= %v, %v; want first for :1 and second for the latest", got, err)
 	}
 }
+
+// keyAuthDoc is a decK file behind key-auth with two consumers whose keys
+// are the given references.
+func keyAuthDoc(upstream, keyA, keyB string) string {
+	return fmt.Sprintf(`_format_version: "3.0"
+routes:
+  - name: chat
+    paths: ["~/chat/completions$"]
+plugins:
+  - name: key-auth
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      auth: {header_name: Authorization, header_value: "Bearer %s"}
+      model: {provider: openai, name: gpt-4o}
+consumers:
+  - username: team-a
+    keyauth_credentials: [{key: "%s"}]
+  - username: team-b
+    keyauth_credentials: [{key: "%s"}]
+`, upstream, keyA, keyB)
+}
+
+// consumerOf is who key identifies on the config's first route, or "".
+func consumerOf(t *testing.T, src config.Source, key string) string {
+	t.Helper()
+	cfg, err := src.Current(context.Background())
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	name, _ := cfg.Routes[0].KeyAuth.Identify(key)
+	return name
+}
+
+// TestMotoDeletedClientKeyIsRevoked: deleting a consumer's key parameter
+// revokes that key within a TTL, the rest of the config keeps serving,
+// and overwriting a key parameter rotates it.
+func TestMotoDeletedClientKeyIsRevoked(t *testing.T) {
+	sharedMoto(t)
+	c, counting := realClient(t)
+	p, upstream, keyA, keyB := prefix(t), canary(t), canary(t), canary(t)
+	putParam(t, c, p+"/key", upstream, ssmtypes.ParameterTypeSecureString)
+	putParam(t, c, p+"/clients/a", keyA, ssmtypes.ParameterTypeSecureString)
+	putParam(t, c, p+"/clients/b", keyB, ssmtypes.ParameterTypeSecureString)
+	putParam(t, c, p+"/config", keyAuthDoc(ref(p+"/key"), ref(p+"/clients/a"), ref(p+"/clients/b")), ssmtypes.ParameterTypeString)
+	var logs logBuffer
+	src, err := NewSSM(context.Background(), fastOpts(counting, p+"/config", &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := consumerOf(t, src, keyA), consumerOf(t, src, keyB); a != "team-a" || b != "team-b" {
+		t.Fatalf("keys identify %q and %q", a, b)
+	}
+
+	deleteParam(t, c, p+"/clients/a")
+	eventually(t, 3*time.Second, "the deleted key to be refused", func() bool { return consumerOf(t, src, keyA) == "" })
+	cfg, _ := src.Current(context.Background())
+	if consumerOf(t, src, keyB) != "team-b" || headerOf(cfg) != "Bearer "+upstream {
+		t.Fatal("the rest of the config stopped serving")
+	}
+	if !strings.Contains(logs.String(), p+"/clients/a") || !strings.Contains(logs.String(), "revoked") {
+		t.Errorf("no log line names the revoked key parameter:\n%s", logs.String())
+	}
+
+	newB := canary(t)
+	putParam(t, c, p+"/clients/b", newB, ssmtypes.ParameterTypeSecureString)
+	eventually(t, 3*time.Second, "the overwritten key to take over", func() bool {
+		return consumerOf(t, src, newB) == "team-b" && consumerOf(t, src, keyB) == ""
+	})
+	assertNoSecret(t, upstream, logs.String())
+	assertNoSecret(t, keyA, logs.String())
+	assertNoSecret(t, newB, logs.String())
+}

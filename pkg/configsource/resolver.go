@@ -2,6 +2,8 @@ package configsource
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +63,14 @@ type SSMResolver struct {
 	// OnResolved, if set, receives every value returned, so that a caller
 	// can scrub them from error messages built later.
 	OnResolved func(value string)
+	// Revocable lists references that stand alone as a key-auth key (see
+	// config.CredentialRefs). When the SSM parameter of such a reference
+	// does not exist, the key was revoked (its parameter deleted): the
+	// reference resolves to a fresh random value that no client can
+	// present, instead of failing the whole document.
+	Revocable map[string]bool
+	// OnRevoked, if set, is told the parameter name of each revoked key.
+	OnRevoked func(name string)
 }
 
 // ResolveSecrets implements config.SecretResolver. All ssm references are
@@ -104,7 +114,9 @@ func (r *SSMResolver) ResolveSecrets(ctx context.Context, refs []string) (map[st
 	sort.Strings(names)
 	values, err := GetParameterValues(ctx, r.Client, names, true)
 	if err != nil {
-		return nil, err
+		if values, err = r.revoke(values, err, byName); err != nil {
+			return nil, err
+		}
 	}
 	for name, v := range values {
 		r.resolved(v)
@@ -113,6 +125,44 @@ func (r *SSMResolver) ResolveSecrets(ctx context.Context, refs []string) (map[st
 		}
 	}
 	return out, nil
+}
+
+// revoke turns the missing parameters of a failed read into revoked keys
+// when every reference to them is Revocable; otherwise the read fails as
+// before. values are the parameters that were found.
+func (r *SSMResolver) revoke(values map[string]string, err error, byName map[string][]string) (map[string]string, error) {
+	var me *MissingParametersError
+	if !errors.As(err, &me) {
+		return nil, err
+	}
+	for _, name := range me.Names {
+		for _, ref := range byName[name] {
+			if !r.Revocable[ref] {
+				return nil, err
+			}
+		}
+	}
+	for _, name := range me.Names {
+		v, rerr := revokedKey()
+		if rerr != nil {
+			return nil, rerr
+		}
+		values[name] = v
+		if r.OnRevoked != nil {
+			r.OnRevoked(name)
+		}
+	}
+	return values, nil
+}
+
+// revokedKey is a key-auth key nobody holds: 32 random bytes, never
+// logged or stored anywhere else.
+func revokedKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("revoke a key: %w", err)
+	}
+	return "revoked-" + hex.EncodeToString(b), nil
 }
 
 func (r *SSMResolver) resolved(v string) {
@@ -143,7 +193,8 @@ func (e *MissingParametersError) Error() string {
 // GetParameterValues reads parameters by name in batches of
 // MaxNamesPerCall and returns their values keyed by the names as given.
 // Names that SSM reports as invalid make it return a
-// *MissingParametersError naming all of them. Errors from the SDK are
+// *MissingParametersError naming all of them, together with the values of
+// the names that were found. Errors from the SDK are
 // passed through SafeError, so they cannot carry a value.
 //
 // A name with a version or label selector (/x:3, /x:prod) is read in a call
@@ -185,7 +236,7 @@ func GetParameterValues(ctx context.Context, client SSMAPI, names []string, decr
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, &MissingParametersError{Names: missing}
+		return values, &MissingParametersError{Names: missing}
 	}
 	var unanswered []string
 	for _, n := range names {

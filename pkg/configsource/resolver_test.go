@@ -2,8 +2,10 @@ package configsource
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,7 +139,7 @@ func TestParseErrorsAreScrubbed(t *testing.T) {
 		{"template error quoting a secret", `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"$(x{vault://ssm/s/name}"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseDocument(context.Background(), []byte(tc.doc), env, fake)
+			_, _, err := parseDocument(context.Background(), []byte(tc.doc), env, fake)
 			if err == nil {
 				t.Fatal("want a validation error")
 			}
@@ -147,8 +149,23 @@ func TestParseErrorsAreScrubbed(t *testing.T) {
 			}
 		})
 	}
+	// A value that quoting or JSON escaping changes must not get through
+	// in its escaped form either.
+	for _, escaped := range []string{`sk-"quote\back-0123`, "sk-tab\there-<&>-0123", "sk-uni-\u00e9-é-0123"} {
+		fake.put("/s/esc", escaped)
+		_, _, err := parseDocument(context.Background(), []byte(`{"route_type":"llm/v1/chat","model":{"provider":"{vault://ssm/s/esc}"}}`), env, fake)
+		if err == nil {
+			t.Fatal("want a validation error")
+		}
+		for _, form := range secretForms(escaped) {
+			assertNoSecret(t, form, err.Error())
+		}
+		if !strings.Contains(err.Error(), "[redacted]") {
+			t.Errorf("error %q: want the value replaced by [redacted]", err)
+		}
+	}
 	// An error that quotes no secret keeps its type.
-	_, err := parseDocument(context.Background(), []byte(`{"route_type":"x","model":{"provider":"openai"}}`), env, fake)
+	_, _, err := parseDocument(context.Background(), []byte(`{"route_type":"x","model":{"provider":"openai"}}`), env, fake)
 	var fe *config.FieldError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v, want a *config.FieldError", err)
@@ -158,7 +175,7 @@ func TestParseErrorsAreScrubbed(t *testing.T) {
 func TestDeckEnvRefusesAWSVariables(t *testing.T) {
 	env := envMap(map[string]string{"AWS_SECRET_ACCESS_KEY": "role-secret-value"})
 	d := "route_type: llm/v1/chat\nauth: {header_name: X, header_value: '${{ env \"AWS_SECRET_ACCESS_KEY\" }}'}\nmodel: {provider: openai}\n"
-	_, err := parseDocument(context.Background(), []byte(d), env, nil)
+	_, _, err := parseDocument(context.Background(), []byte(d), env, nil)
 	if err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
 		t.Fatalf("err = %v, want the AWS variable refused", err)
 	}
@@ -193,4 +210,15 @@ func TestSafeErrorWithholdsResponseBodies(t *testing.T) {
 	if SafeError(plain) != plain {
 		t.Error("SafeError changed an error that cannot hold values")
 	}
+}
+
+// secretForms are the ways a message may spell a value: as is, Go-quoted
+// (%q, also ASCII-only) and JSON-escaped, each without its quotes.
+func secretForms(v string) []string {
+	j, _ := json.Marshal(v)
+	forms := []string{v}
+	for _, q := range []string{strconv.Quote(v), strconv.QuoteToASCII(v), string(j)} {
+		forms = append(forms, q[1:len(q)-1])
+	}
+	return forms
 }

@@ -1,7 +1,10 @@
 package configsource
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -39,9 +42,19 @@ type redactor struct {
 // shred the message and hide nothing.
 const minRedactLen = 4
 
+// add remembers v and the forms a message may spell it in: Go-quoted
+// (%q, %+q) and JSON-escaped, without their quotes. A value with a quote,
+// backslash, control or non-ASCII character differs in each.
 func (r *redactor) add(v string) {
-	if len(v) >= minRedactLen {
-		r.values = append(r.values, v)
+	if len(v) < minRedactLen {
+		return
+	}
+	r.values = append(r.values, v)
+	j, _ := json.Marshal(v) // escapes <, > and & too
+	for _, q := range []string{strconv.Quote(v), strconv.QuoteToASCII(v), string(j)} {
+		if q = q[1 : len(q)-1]; q != v && !slices.Contains(r.values, q) {
+			r.values = append(r.values, q)
+		}
 	}
 }
 
@@ -55,7 +68,10 @@ func (r *redactor) scrub(err error) error {
 	}
 	msg := err.Error()
 	out := msg
-	for _, v := range r.values {
+	// Longest first, so that no shorter form leaves part of a longer one.
+	vals := slices.Clone(r.values)
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range vals {
 		out = strings.ReplaceAll(out, v, "[redacted]")
 	}
 	if out == msg {

@@ -7,8 +7,14 @@
 // background after a TTL (stale-while-revalidate), so no request waits on SSM
 // while a good config is cached. It fails safe: a refresh that fails for any
 // reason keeps serving the last good config, and a source that never loaded
-// one reports config.ErrNoConfig rather than serving anything. Secret values
-// ({vault://...} references) never appear in its logs or errors.
+// one reports config.ErrNoConfig rather than serving anything. Two limits
+// keep that from keeping a revoked client key alive: a key-auth key whose
+// SSM parameter was deleted is refused from the next refresh on (the rest
+// of the document keeps serving), and once the last good load is older than
+// AIPROXY_CONFIG_MAX_STALE every key-auth key is refused until a refresh
+// succeeds (the upstream key keeps its last good value). Secret values
+// ({vault://...} references) never appear in its logs or errors, as is or
+// quoted.
 package configsource
 
 import (
@@ -30,6 +36,7 @@ const (
 	EnvParameter = "AIPROXY_CONFIG_PARAMETER"
 	EnvFile      = "AIPROXY_CONFIG_FILE"
 	EnvTTL       = "AIPROXY_CONFIG_TTL"
+	EnvMaxStale  = "AIPROXY_CONFIG_MAX_STALE"
 )
 
 // Static serves one configuration, loaded once, forever.
@@ -62,7 +69,7 @@ func File(ctx context.Context, path string, opts Options) (*Static, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
 	}
-	cfg, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
+	cfg, _, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
@@ -71,7 +78,7 @@ func File(ctx context.Context, path string, opts Options) (*Static, error) {
 
 // Embedded compiles a document built into the binary, once.
 func Embedded(ctx context.Context, data []byte, opts Options) (*Static, error) {
-	cfg, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
+	cfg, _, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
 	if err != nil {
 		return nil, fmt.Errorf("embedded config: %w", err)
 	}
@@ -80,8 +87,9 @@ func Embedded(ctx context.Context, data []byte, opts Options) (*Static, error) {
 
 // parseDocument compiles a document, resolving its references through an
 // SSMResolver, and scrubs every value it resolved (vault or environment)
-// from the error.
-func parseDocument(ctx context.Context, data []byte, lookup func(string) (string, bool), client SSMAPI) (*config.Config, error) {
+// from the error. A key-auth key whose SSM parameter is gone is revoked
+// (see SSMResolver.Revocable); revoked names those parameters.
+func parseDocument(ctx context.Context, data []byte, lookup func(string) (string, bool), client SSMAPI) (cfg *config.Config, revoked []string, err error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -94,15 +102,23 @@ func parseDocument(ctx context.Context, data []byte, lookup func(string) (string
 		}
 		return v, ok
 	}
-	res := &SSMResolver{Client: client, LookupEnv: recording, OnResolved: red.add}
-	cfg, err := config.Parse(ctx, data, config.Options{LookupEnv: recording, Secrets: res})
-	return cfg, red.scrub(err)
+	res := &SSMResolver{Client: client, LookupEnv: recording, OnResolved: red.add,
+		Revocable: map[string]bool{}, OnRevoked: func(name string) { revoked = append(revoked, name) }}
+	if refs, err := config.CredentialRefs(data); err == nil { // else Parse reports the document error
+		for _, r := range refs {
+			res.Revocable[r] = true
+		}
+	}
+	cfg, err = config.Parse(ctx, data, config.Options{LookupEnv: recording, Secrets: res})
+	return cfg, revoked, red.scrub(err)
 }
 
 // FromEnv builds the source the function's environment asks for:
 //
 //   - AIPROXY_CONFIG_PARAMETER set: the SSM parameter of that name, cached
-//     for AIPROXY_CONFIG_TTL (a Go duration, default 60s). The AWS SDK's
+//     for AIPROXY_CONFIG_TTL (a Go duration, default 60s); while refreshes
+//     fail, key-auth keys are honoured for AIPROXY_CONFIG_MAX_STALE after
+//     the last good load (default 15m, see DefaultMaxStale). The AWS SDK's
 //     default configuration chain supplies region, credentials and
 //     AWS_ENDPOINT_URL_SSM; one client serves the process lifetime.
 //   - else AIPROXY_CONFIG_FILE set: that file, read once.
@@ -135,6 +151,14 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 			}
 			ttl = d
 		}
+		maxStale := max(DefaultMaxStale, ttl)
+		if s := strings.TrimSpace(getenv(EnvMaxStale)); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < ttl {
+				return nil, "", fmt.Errorf("%s=%q: expected a Go duration no shorter than the TTL (%s)", EnvMaxStale, s, ttl)
+			}
+			maxStale = d
+		}
 		if file != "" {
 			logger.Info("both config sources are set; the SSM parameter wins", "parameter", param, "ignored_file", file)
 		}
@@ -142,7 +166,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 		if err != nil {
 			return nil, "", err
 		}
-		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, LookupEnv: lookup, Logger: logger})
+		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, MaxStale: maxStale, LookupEnv: lookup, Logger: logger})
 		if err != nil {
 			return nil, "", err
 		}
@@ -173,11 +197,24 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 		}
 		opts.Client = client
 	}
-	cfg, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
+	cfg, revoked, err := parseDocument(ctx, data, opts.LookupEnv, opts.Client)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", desc, err)
 	}
+	if len(revoked) > 0 {
+		logger.Warn("client key parameters not found; those keys are refused", "parameters", revoked)
+	}
+	logWarnings(logger, cfg, "source", desc)
 	return NewStatic(cfg), desc, nil
+}
+
+// logWarnings writes what the config itself says the operator should know
+// (plugins loaded but ignored), once per loaded version rather than per
+// request.
+func logWarnings(logger *slog.Logger, cfg *config.Config, attrs ...any) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: "+w, attrs...)
+	}
 }
 
 func hasSSMRefs(data []byte) bool {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,14 @@ const (
 	// that fail while a good config is being served (or the TTL, if that
 	// is longer).
 	DefaultRefreshRetryMax = 5 * time.Minute
+	// DefaultMaxStale bounds how long key-auth keys from a config that can
+	// no longer be refreshed keep working. Past it, a key deleted or
+	// replaced in SSM during the outage might still be accepted, so every
+	// key is refused until a refresh succeeds (the upstream key keeps its
+	// last good value). 15 minutes rides out a short SSM or network blip
+	// (about five refresh attempts with the default backoff) while keeping
+	// a revoked key's window short.
+	DefaultMaxStale = 15 * time.Minute
 )
 
 // SSMOptions configure an SSM source. Zero durations take the defaults.
@@ -50,7 +59,11 @@ type SSMOptions struct {
 	LookupEnv func(string) (string, bool)
 	// Logger receives one warning per failed load and an info line when a
 	// new version is loaded. Nil means slog.Default().
-	Logger          *slog.Logger
+	Logger *slog.Logger
+	// MaxStale is how long after the last successful load key-auth keys
+	// are still honoured while refreshes fail (DefaultMaxStale). It must
+	// not be shorter than the TTL.
+	MaxStale        time.Duration
 	LoadTimeout     time.Duration
 	RetryMin        time.Duration
 	RetryMax        time.Duration
@@ -86,6 +99,7 @@ type SSMSource struct {
 	retryMin        time.Duration
 	retryMax        time.Duration
 	refreshRetryMax time.Duration
+	maxStale        time.Duration
 	now             func() time.Time // swapped by unit tests
 
 	snap atomic.Pointer[snapshot]
@@ -101,6 +115,12 @@ type snapshot struct {
 	due      time.Time      // no load is started before this instant
 	err      error          // the last load's failure (safe to show), nil after success
 	failures int            // consecutive failed loads
+	loaded   time.Time      // when cfg was loaded
+	revoked  []string       // key parameters found missing (keys refused)
+	// refused is cfg with every key-auth key refused, served once cfg is
+	// older than maxStale; staleLogged makes that warning once per state.
+	refused     *config.Config
+	staleLogged atomic.Bool
 }
 
 // flight is one load in progress; done is closed when its result is stored.
@@ -135,6 +155,7 @@ func newSSM(ctx context.Context, opts SSMOptions, now func() time.Time) (*SSMSou
 		retryMin:        orDefault(opts.RetryMin, DefaultRetryMin),
 		retryMax:        orDefault(opts.RetryMax, DefaultRetryMax),
 		refreshRetryMax: orDefault(opts.RefreshRetryMax, DefaultRefreshRetryMax),
+		maxStale:        orDefault(opts.MaxStale, DefaultMaxStale),
 		now:             now,
 	}
 	if s.lookupEnv == nil {
@@ -145,6 +166,9 @@ func newSSM(ctx context.Context, opts SSMOptions, now func() time.Time) (*SSMSou
 	}
 	if s.ttl < 0 || s.loadTimeout < 0 || s.retryMin < 0 || s.retryMax < s.retryMin || s.refreshRetryMax < 0 {
 		return nil, errors.New("configsource: SSMOptions durations must be positive, with RetryMax >= RetryMin")
+	}
+	if s.maxStale < s.ttl {
+		return nil, fmt.Errorf("configsource: MaxStale (%s) must not be shorter than the TTL (%s)", s.maxStale, s.ttl)
 	}
 	s.snap.Store(&snapshot{err: errors.New("not loaded yet")})
 	s.init(ctx)
@@ -175,27 +199,48 @@ func (s *SSMSource) Parameter() string { return s.param }
 func (s *SSMSource) Current(ctx context.Context) (*config.Config, error) {
 	snap := s.snap.Load()
 	if s.now().Before(snap.due) {
-		return snap.result(s.param)
+		return s.result(snap)
 	}
 	f := s.startLoad()
 	if snap.cfg != nil {
 		// Stale while revalidate: never make a request wait on SSM while
 		// there is a config to serve.
-		return snap.cfg, nil
+		return s.result(snap)
 	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: waiting for config parameter %q: %w", config.ErrNoConfig, s.param, ctx.Err())
 	}
-	return s.snap.Load().result(s.param)
+	return s.result(s.snap.Load())
 }
 
-func (snap *snapshot) result(param string) (*config.Config, error) {
-	if snap.cfg != nil {
+// result is what a snapshot serves: its config, with every key-auth key
+// refused once the config is older than maxStale.
+func (s *SSMSource) result(snap *snapshot) (*config.Config, error) {
+	if snap.cfg == nil {
+		return nil, fmt.Errorf("%w: config parameter %q: %w", config.ErrNoConfig, s.param, snap.err)
+	}
+	if snap.refused == nil {
 		return snap.cfg, nil
 	}
-	return nil, fmt.Errorf("%w: config parameter %q: %w", config.ErrNoConfig, param, snap.err)
+	age := s.now().Sub(snap.loaded)
+	if age <= s.maxStale {
+		return snap.cfg, nil
+	}
+	if !snap.staleLogged.Swap(true) {
+		s.logger.Error("config is older than its staleness limit: key-auth refuses every key until a refresh succeeds; the upstream key keeps its last good value",
+			"parameter", s.param, "serving_version", snap.version, "age", age.Round(time.Second).String(),
+			"max_stale", s.maxStale.String(), "env", EnvMaxStale, "error", errString(snap.err))
+	}
+	return snap.refused, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 var closedFlight = func() *flight {
@@ -226,13 +271,14 @@ func (s *SSMSource) startLoad() *flight {
 // request: a client that goes away must not cancel a refresh others need.
 func (s *SSMSource) load(f *flight) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.loadTimeout)
-	cfg, version, err := s.fetch(ctx)
+	cfg, version, revoked, err := s.fetch(ctx)
 	cancel()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := s.snap.Load()
 	next := s.next(prev, cfg, version, err, s.now())
+	next.revoked = revoked
 	s.snap.Store(next)
 	// Log before waking waiters, so that whoever observes the outcome
 	// also observes its log line.
@@ -245,7 +291,7 @@ func (s *SSMSource) load(f *flight) {
 // inputs, which the unit tests exercise directly.
 func (s *SSMSource) next(prev *snapshot, cfg *config.Config, version int64, err error, now time.Time) *snapshot {
 	if err == nil {
-		return &snapshot{cfg: cfg, version: version, due: now.Add(s.ttl)}
+		return &snapshot{cfg: cfg, version: version, due: now.Add(s.ttl), loaded: now}
 	}
 	n := prev.failures + 1
 	var delay time.Duration
@@ -254,7 +300,11 @@ func (s *SSMSource) next(prev *snapshot, cfg *config.Config, version int64, err 
 	} else {
 		delay = backoff(s.retryMin, s.retryMax, n)
 	}
-	return &snapshot{cfg: prev.cfg, version: prev.version, due: now.Add(delay), err: err, failures: n}
+	next := &snapshot{cfg: prev.cfg, version: prev.version, due: now.Add(delay), err: err, failures: n, loaded: prev.loaded, revoked: prev.revoked}
+	if prev.cfg != nil {
+		next.refused = prev.cfg.RefuseKeys()
+	}
+	return next
 }
 
 // backoff is base doubled per failure after the first, capped at limit.
@@ -270,6 +320,10 @@ func backoff(base, limit time.Duration, failures int) time.Duration {
 }
 
 func (s *SSMSource) logOutcome(prev, next *snapshot) {
+	if next.err == nil && len(next.revoked) > 0 && !slices.Equal(prev.revoked, next.revoked) {
+		s.logger.Warn("client key parameters not found; those keys are refused (revoked)",
+			"parameter", s.param, "key_parameters", next.revoked)
+	}
 	switch {
 	case next.err != nil && next.cfg != nil:
 		s.logger.Warn("config refresh failed; serving the last good config",
@@ -286,22 +340,25 @@ func (s *SSMSource) logOutcome(prev, next *snapshot) {
 	default:
 		s.logger.Debug("config refreshed", "parameter", s.param, "version", next.version)
 	}
+	if next.err == nil && (prev.cfg == nil || prev.version != next.version) {
+		logWarnings(s.logger, next.cfg, "parameter", s.param, "version", next.version)
+	}
 }
 
 // fetch reads the document and compiles it, resolving its references in
 // one batched pass.
-func (s *SSMSource) fetch(ctx context.Context) (*config.Config, int64, error) {
+func (s *SSMSource) fetch(ctx context.Context) (cfg *config.Config, version int64, revoked []string, err error) {
 	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.param), WithDecryption: aws.Bool(true)})
 	if err != nil {
-		return nil, 0, fmt.Errorf("read config parameter %q: %w", s.param, SafeError(err))
+		return nil, 0, nil, fmt.Errorf("read config parameter %q: %w", s.param, SafeError(err))
 	}
 	if out.Parameter == nil {
-		return nil, 0, fmt.Errorf("read config parameter %q: empty response", s.param)
+		return nil, 0, nil, fmt.Errorf("read config parameter %q: empty response", s.param)
 	}
-	version := out.Parameter.Version
-	cfg, err := parseDocument(ctx, []byte(aws.ToString(out.Parameter.Value)), s.lookupEnv, s.client)
+	version = out.Parameter.Version
+	cfg, revoked, err = parseDocument(ctx, []byte(aws.ToString(out.Parameter.Value)), s.lookupEnv, s.client)
 	if err != nil {
-		return nil, version, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
+		return nil, version, nil, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
 	}
-	return cfg, version, nil
+	return cfg, version, revoked, nil
 }

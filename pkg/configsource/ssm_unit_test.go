@@ -1,8 +1,10 @@
 package configsource
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -344,5 +346,90 @@ func TestNewSSMOptions(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestMaxStaleRefusesKeys: while refreshes fail, keys keep working up to
+// MaxStale after the last good load; then key-auth refuses every key
+// (logged once) while the upstream key keeps its last good value, and a
+// successful refresh restores the keys.
+func TestMaxStaleRefusesKeys(t *testing.T) {
+	const key = "team-a-key-0123"
+	fake := newFake()
+	fake.put("/u/key", "sk-upstream-0123")
+	fake.put("/u/client", key)
+	fake.put("/u/config", keyAuthDoc(ref("/u/key"), ref("/u/client"), "sha256:"+strings.Repeat("ab", 32)))
+	clock := newClock()
+	logger, logs := newLogger()
+	src, err := newSSM(context.Background(), SSMOptions{Client: fake, Parameter: "/u/config", TTL: time.Minute, MaxStale: 10 * time.Minute, Logger: logger}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.setErr(errThrottled)
+	for _, st := range []struct {
+		advance time.Duration
+		want    string
+	}{
+		{5 * time.Minute, "team-a"},
+		{5 * time.Minute, "team-a"}, // exactly MaxStale
+		{time.Second, ""},
+		{time.Minute, ""},
+	} {
+		clock.Advance(st.advance)
+		if got := consumerOf(t, src, key); got != st.want {
+			t.Fatalf("after %v more: key identifies %q, want %q", st.advance, got, st.want)
+		}
+		src.waitIdle()
+	}
+	cfg, _ := src.Current(context.Background())
+	if headerOf(cfg) != "Bearer sk-upstream-0123" {
+		t.Errorf("upstream key = %q, want the last good value", headerOf(cfg))
+	}
+	if n := strings.Count(logs.String(), "staleness limit"); n != 1 {
+		t.Errorf("%d staleness errors logged, want 1:\n%s", n, logs.String())
+	}
+	fake.setErr(nil)
+	clock.Advance(10 * time.Minute)
+	consumerOf(t, src, key) // starts the refresh
+	src.waitIdle()
+	if got := consumerOf(t, src, key); got != "team-a" {
+		t.Fatalf("after a good refresh the key identifies %q", got)
+	}
+}
+
+func TestFromEnvMaxStale(t *testing.T) {
+	for _, v := range []string{"1s", "soon", "-5m"} {
+		getenv := func(k string) string {
+			return map[string]string{EnvParameter: "/aiproxy/config", EnvMaxStale: v}[k]
+		}
+		if _, _, err := FromEnv(context.Background(), getenv, nil, nil); err == nil || !strings.Contains(err.Error(), EnvMaxStale) {
+			t.Errorf("%s=%s: err = %v, want it refused (shorter than the TTL or not a duration)", EnvMaxStale, v, err)
+		}
+	}
+}
+
+// TestFromEnvLogsConfigWarnings: a plugin that only logs in Kong loads with
+// a warning, and the operator must see it once, not never.
+func TestFromEnvLogsConfigWarnings(t *testing.T) {
+	doc := []byte(`_format_version: "3.0"
+routes:
+  - name: chat
+    paths: [/chat]
+plugins:
+  - name: file-log
+    config: {path: /tmp/kong.log}
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      auth: {header_name: Authorization, header_value: Bearer k}
+      model: {provider: openai, name: gpt-4o}
+`)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, _, err := FromEnv(context.Background(), func(string) string { return "" }, doc, logger); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "file-log"); n != 1 {
+		t.Fatalf("want the file-log warning logged once, got %d times:\n%s", n, logs.String())
 	}
 }

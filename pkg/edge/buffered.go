@@ -2,8 +2,13 @@ package edge
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"runtime/debug"
+	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 )
 
 // bufferGuard sits between aws-lambda-go-api-proxy's buffering adapters and
@@ -13,9 +18,13 @@ import (
 // finished answer is copied to the adapter's writer:
 //
 //   - return without writing: 200, empty body;
-//   - panic(http.ErrAbortHandler) after writing: the partial answer as
-//     written (for a stream, the core handler has already written an SSE error
+//   - panic(http.ErrAbortHandler) after writing an event stream: the partial
+//     answer as written (the core handler has already written an SSE error
 //     event, which is what a streaming client would also have seen last);
+//   - the same after writing anything else: a truncated JSON document is no
+//     answer, so a 502 (or a 504 when the edge's deadline cut it);
+//   - an answer larger than Lambda can return buffered (6 MB): a 502 that
+//     says so, having held no more than that;
 //   - any other panic, or an abort before writing: 500 with an OpenAI-shaped
 //     error, the partial answer discarded.
 type bufferGuard struct {
@@ -24,24 +33,34 @@ type bufferGuard struct {
 }
 
 func (g *bufferGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{header: http.Header{}}
+	rec := &recorder{header: http.Header{}, limit: MaxBufferedPayload - bufferedHeadroom}
 	if v, stack, panicked := serveRecover(g.h, rec, r); panicked {
 		switch {
+		case isAbort(v) && rec.status != 0 && isEventStream(rec.sent):
+			g.edge.log.Warn("buffered stream aborted by handler; returning what it wrote", "method", r.Method, "path", r.URL.Path)
 		case isAbort(v) && rec.status != 0:
-			g.edge.log.Warn("buffered response aborted by handler; returning what it wrote", "method", r.Method, "path", r.URL.Path)
+			// A JSON answer cut short is no answer: a client would parse
+			// a truncated document or none.
+			status, body := http.StatusBadGateway, cutShortJSON
+			if errors.Is(context.Cause(r.Context()), proxy.ErrDeadline) {
+				status, body = http.StatusGatewayTimeout, deadlineJSON
+			}
+			g.edge.log.Warn("buffered answer cut short", "method", r.Method, "path", r.URL.Path, "status", status)
+			rec.replace(status, body)
 		default:
 			if !isAbort(v) {
 				g.edge.logPanic(r, v, stack)
 			}
-			rec.status = http.StatusInternalServerError
-			rec.sent = http.Header{"Content-Type": {"application/json"}}
-			rec.body.Reset()
-			rec.body.WriteString(internalErrorJSON)
+			rec.replace(http.StatusInternalServerError, internalErrorJSON)
 		}
 	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 		rec.sent = rec.header
+	}
+	if rec.over || encodedLen(rec.body.Bytes()) > rec.limit {
+		g.edge.log.Error("answer too large for a buffered Lambda response; answering 502", "method", r.Method, "path", r.URL.Path, "limit_bytes", MaxBufferedPayload)
+		rec.replace(http.StatusBadGateway, tooLargeJSON)
 	}
 	for k, vs := range rec.sent {
 		w.Header()[k] = vs
@@ -50,6 +69,10 @@ func (g *bufferGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.body.Len() > 0 {
 		_, _ = w.Write(rec.body.Bytes())
 	}
+}
+
+func isEventStream(h http.Header) bool {
+	return strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/event-stream")
 }
 
 // serveRecover runs h and returns what it panicked with, and where, if it
@@ -75,6 +98,17 @@ type recorder struct {
 	sent   http.Header
 	status int
 	body   bytes.Buffer
+	limit  int  // most body bytes held
+	over   bool // a write went past limit and was refused
+}
+
+// replace discards what the handler wrote for an error of the edge's own.
+func (r *recorder) replace(status int, body string) {
+	r.status = status
+	r.sent = http.Header{"Content-Type": {"application/json"}}
+	r.body.Reset()
+	r.body.WriteString(body)
+	r.over = false
 }
 
 func (r *recorder) Header() http.Header { return r.header }
@@ -91,6 +125,20 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
+	}
+	if r.over || r.body.Len()+len(p) > r.limit {
+		// Hold no more than Lambda could return: the handler's copy
+		// fails here, and its upstream body is closed.
+		r.over = true
+		r.body = bytes.Buffer{}
+		return 0, errTooLarge
+	}
+	if r.body.Available() < len(p) {
+		// Grow as bytes.Buffer would, but never past the limit.
+		c := min(max(2*r.body.Cap(), r.body.Len()+len(p)), r.limit)
+		b := make([]byte, r.body.Len(), c)
+		copy(b, r.body.Bytes())
+		r.body = *bytes.NewBuffer(b)
 	}
 	return r.body.Write(p)
 }

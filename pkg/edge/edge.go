@@ -19,6 +19,12 @@
 // handler aborts (panic(http.ErrAbortHandler)) reaches Lambda as an error
 // instead of a clean end. Gateway path parameters reach the handler as
 // http.Request path values (r.PathValue).
+//
+// It also ends every request before a limit the platform would enforce
+// less gracefully (limits.go): the request context ends with
+// proxy.ErrDeadline shortly before the invocation deadline, or on buffered
+// paths before API Gateway's integration timeout, and a buffered answer
+// never exceeds Lambda's 6 MB.
 package edge
 
 import (
@@ -28,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -45,6 +52,17 @@ type Options struct {
 	RESTStreaming bool
 	// Logger receives panics and aborted streams; nil means slog.Default().
 	Logger *slog.Logger
+	// DeadlineMargin is how long before a deadline the request is ended
+	// (DefaultDeadlineMargin when zero); see limits.go.
+	DeadlineMargin time.Duration
+	// GatewayTimeout overrides how long API Gateway waits for a buffered
+	// answer (RESTGatewayTimeout, HTTPAPIGatewayTimeout when zero).
+	GatewayTimeout time.Duration
+	// Flush, when set, is called once the handler has returned and before
+	// the invocation's answer is complete (before a streamed body ends), so
+	// that what the handler logged through a buffered writer is out before
+	// Lambda may freeze the environment.
+	Flush func()
 }
 
 // RESTResponseModeEnv names the environment variable OptionsFromEnv reads.
@@ -52,7 +70,10 @@ const RESTResponseModeEnv = "AIPROXY_REST_RESPONSE_MODE"
 
 // OptionsFromEnv reads AIPROXY_REST_RESPONSE_MODE: STREAM (or
 // RESPONSE_STREAM) streams REST answers; BUFFERED or unset buffers them. An
-// unknown value is logged and read as BUFFERED.
+// unknown value is logged and read as BUFFERED. It also reads
+// AIPROXY_GATEWAY_TIMEOUT (a Go duration), API Gateway's integration
+// timeout when it is not the default; an invalid value is logged and
+// ignored.
 func OptionsFromEnv(getenv func(string) string) Options {
 	var o Options
 	switch v := strings.ToUpper(strings.TrimSpace(getenv(RESTResponseModeEnv))); v {
@@ -61,6 +82,13 @@ func OptionsFromEnv(getenv func(string) string) Options {
 	case "", "BUFFERED":
 	default:
 		slog.Default().Warn("unknown REST response mode, using BUFFERED", "env", RESTResponseModeEnv, "value", v)
+	}
+	if v := strings.TrimSpace(getenv(GatewayTimeoutEnv)); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			o.GatewayTimeout = d
+		} else {
+			slog.Default().Warn("invalid gateway timeout, using API Gateway's defaults", "env", GatewayTimeoutEnv, "value", v)
+		}
 	}
 	return o
 }
@@ -113,7 +141,10 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 			return nil, fmt.Errorf("edge: decode HTTP API event: %w", err)
 		}
 		stripStage(&ev)
+		ctx, cancel := e.bufferedContext(ctx, HTTPAPIGatewayTimeout)
+		defer cancel()
 		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
@@ -126,11 +157,20 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		if k == kindREST && e.opts.RESTStreaming {
 			return e.restStream(ctx, ev)
 		}
+		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
+		defer cancel()
 		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)
 		}
 		return resp, nil
+	}
+}
+
+func (e *Edge) flush() {
+	if e.opts.Flush != nil {
+		e.opts.Flush()
 	}
 }
 

@@ -98,10 +98,12 @@ func (b *streamBody) Close() error {
 
 // stream runs the handler in a goroutine writing into a pipe and returns as
 // soon as the handler has committed its header (first Write, WriteHeader or
-// Flush, or its return). The request's context is ctx (the invoke's), so a
-// cancelled invoke cancels the handler's upstream call.
+// Flush, or its return). The request's context derives from ctx (the
+// invoke's), so a cancelled invoke cancels the handler's upstream call, and
+// it ends with proxy.ErrDeadline a margin before the invocation's deadline,
+// so that the handler ends the stream itself before Lambda cuts it.
 func (e *Edge) stream(ctx context.Context, r *http.Request) (streamHead, io.ReadCloser, error) {
-	hctx, cancel := context.WithCancel(ctx)
+	hctx, cancel := e.streamContext(ctx)
 	r = r.WithContext(hctx)
 	pr, pw := io.Pipe()
 	w := &streamWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
@@ -129,6 +131,9 @@ func (e *Edge) stream(ctx context.Context, r *http.Request) (streamHead, io.Read
 // always closes the pipe and always commits a header, so neither Lambda's
 // reader nor stream's header wait can hang.
 func (e *Edge) finishStream(w *streamWriter, r *http.Request, v any) {
+	// The handler's statistics are out before the body ends: Lambda may
+	// freeze the environment as soon as it has the whole response.
+	e.flush()
 	if v == nil {
 		if !w.committed {
 			w.commit(http.StatusOK) // a handler that wrote nothing: 200, empty body

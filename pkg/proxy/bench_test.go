@@ -191,7 +191,7 @@ var discardLogger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 // benchOptions are the binary's: a statistics line per request (the bench
 // config sets log_statistics), here to a discarding JSON logger.
 func benchOptions(tr http.RoundTripper) Options {
-	return Options{Logger: discardLogger, Transport: tr, Observe: stats.NewRecorder(discardLogger, nil, "").Observe}
+	return Options{Logger: discardLogger, Transport: tr, Observe: stats.New(stats.Options{Logger: discardLogger, Out: io.Discard}).Observe}
 }
 
 // BenchmarkHandler is one non-streamed request through the whole handler:

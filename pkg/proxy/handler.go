@@ -160,7 +160,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		}
 	}
 	if o.streamErr != nil {
-		h.log.Warn("upstream stream failed", "request_id", pl.requestID, "route", pl.route, "error", o.streamErr.Error())
+		h.log.Warn(failureMessage(o.streamErr), "request_id", pl.requestID, "route", pl.route, "error", o.streamErr.Error())
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil || pl.limit != nil {
@@ -422,6 +422,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		o.tap = &usageTap{upstream: res.Body}
 		res.Body = o.tap
 	}
+	if !isEventStream(hdr.Get("Content-Type")) {
+		res.Body = watchBody(res.Request.Context(), res.Body, o)
+	}
 	o.headersSent = true
 	return nil
 }
@@ -441,6 +444,9 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		err = ue.Err
 	}
 	switch {
+	case deadlineHit(r.Context()):
+		h.log.Warn("deadline reached before the upstream answered", "request_id", pl.requestID, "route", pl.route)
+		h.fail(w, o, deadlineError())
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away and the upstream call was cancelled with it.
 		o.status, o.errCode = 499, "client_closed_request"

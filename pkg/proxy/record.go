@@ -42,6 +42,9 @@ func record(pl *plan, o *outcome) *stats.Record {
 		rec.Provider = p.Model.Provider
 		rec.LogStatistics = p.Logging.LogStatistics
 		rec.LogPayloads = p.Logging.LogPayloads
+		// Only a name the operator configured is trusted as a metric
+		// dimension value as it is; stats bounds the others.
+		rec.ModelFixed = p.Model.Name.IsStatic() && !p.Model.Name.IsZero() && pl.model == p.Model.Name.Raw
 		if o := p.Model.Options; o.InputCost != nil {
 			rec.InputCost = *o.InputCost
 		}

@@ -60,18 +60,18 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			s.done = true
 			continue
 		}
-		if s.ctx.Err() != nil {
+		if s.ctx.Err() != nil && !deadlineHit(s.ctx) {
 			// The client went away; nobody is left to tell.
 			return 0, err
 		}
-		s.outcome.streamErr = err
+		failure := streamFailure(s.ctx, s.outcome, err)
 		s.out = append(s.out, s.in...)
 		s.in = s.in[:0]
 		if len(s.out) > 0 && !bytes.HasSuffix(s.out, []byte("\n\n")) {
 			s.out = append(s.out, "\n\n"...)
 		}
 		s.out = append(s.out, "data: "...)
-		s.out = append(s.out, errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")...)
+		s.out = append(s.out, failure...)
 		s.out = append(s.out, "\n\n"...)
 		s.done = true
 	}

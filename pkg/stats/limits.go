@@ -47,8 +47,6 @@ func (r *Recorder) writeLimitsEMF(rec *Record) {
 			"Remaining": rem.Value,
 		}, "None"))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, line := range lines {
 		if line != nil {
 			_, _ = r.emf.Write(line)

@@ -29,7 +29,7 @@ func TestLimitsEMF(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var emf bytes.Buffer
 			tt.rec.Time = time.Unix(1700000000, 0)
-			NewRecorder(slog.New(slog.DiscardHandler), &emf, "Test").Observe(&tt.rec)
+			New(Options{Logger: slog.New(slog.DiscardHandler), EMF: &emf, Namespace: "Test"}).Observe(&tt.rec)
 			lines := strings.Split(strings.TrimSpace(emf.String()), "\n")
 			if len(lines) != tt.nLines {
 				t.Fatalf("%d EMF lines, want %d:\n%s", len(lines), tt.nLines, emf.String())

@@ -13,6 +13,11 @@ type Usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// CacheReadTokens and CacheWriteTokens are the parts of PromptTokens
+	// served from, or written to, the upstream's prompt cache (OpenAI's
+	// prompt_tokens_details.cached_tokens is the first).
+	CacheReadTokens  int `json:"-"`
+	CacheWriteTokens int `json:"-"`
 }
 
 // Record is what happened to one request.
@@ -28,11 +33,18 @@ type Record struct {
 	ErrorCode string
 	Stream    bool
 
-	RequestModel  string
+	RequestModel string
+	// ModelFixed says RequestModel is the route's configured model name (a
+	// value the operator chose), not one a client picked.
+	ModelFixed    bool
 	ResponseModel string
 	Usage         *Usage
 	// Costs per million tokens (model.options.input_cost/output_cost).
 	InputCost, OutputCost float64
+	// Costs per million cached prompt tokens (cache_read_cost,
+	// cache_write_cost); nil when not configured, and then cached tokens
+	// cost InputCost like any prompt token.
+	CacheReadCost, CacheWriteCost *float64
 
 	Duration         time.Duration // the whole request, as the client saw it
 	LLMLatency       time.Duration // upstream request sent to answer complete
@@ -50,12 +62,28 @@ type Record struct {
 	Secrets []string
 }
 
-// Cost is Kong's formula: (prompt x input_cost + completion x output_cost) / 1e6.
+// Cost is Kong's formula, (prompt x input_cost + completion x output_cost)
+// / 1e6, except that prompt tokens read from or written to the prompt cache
+// cost cache_read_cost or cache_write_cost instead of input_cost when those
+// are configured.
 func (r *Record) Cost() float64 {
-	if r.Usage == nil {
+	u := r.Usage
+	if u == nil {
 		return 0
 	}
-	return (float64(r.Usage.PromptTokens)*r.InputCost + float64(r.Usage.CompletionTokens)*r.OutputCost) / 1e6
+	prompt := u.PromptTokens
+	var cached float64
+	if r.CacheReadCost != nil {
+		n := min(max(u.CacheReadTokens, 0), prompt)
+		prompt -= n
+		cached += float64(n) * *r.CacheReadCost
+	}
+	if r.CacheWriteCost != nil {
+		n := min(max(u.CacheWriteTokens, 0), prompt)
+		prompt -= n
+		cached += float64(n) * *r.CacheWriteCost
+	}
+	return (float64(prompt)*r.InputCost + cached + float64(u.CompletionTokens)*r.OutputCost) / 1e6
 }
 
 // TimePerToken is Kong's llm latency divided by completion tokens, in ms.

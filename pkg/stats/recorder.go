@@ -1,182 +1,151 @@
 package stats
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
+	"time"
 )
 
 // MaxPayloadLog caps each logged payload; CloudWatch rejects log events over
 // 256 KiB and a chat history can be far larger.
 const MaxPayloadLog = 16 << 10
 
-// Recorder writes one log line per request and, when a namespace is set, one
-// EMF record.
-type Recorder struct {
-	log *slog.Logger
-	// emf receives EMF records; nil disables metrics.
-	emf       io.Writer
-	namespace string
-	mu        sync.Mutex
+// Options configure a Recorder.
+type Options struct {
+	// Logger's level decides whether the statistics line is written (it is
+	// an INFO line, WARN for a 5xx or a broken stream); nil means
+	// slog.Default(). The line itself goes to Out, not through the logger.
+	Logger *slog.Logger
+	// Out receives one JSON line per request, shaped as log/slog's
+	// JSONHandler would write it; nil discards them. The binary passes a
+	// *Writer so that no request waits on a write to stdout.
+	Out io.Writer
+	// EMF receives one CloudWatch Embedded Metric Format record per request;
+	// nil disables metrics.
+	EMF io.Writer
+	// Namespace of the metrics; empty means LambdaAIProxy.
+	Namespace string
+	// MaxModels bounds the Model dimension values a process emits for
+	// models clients chose (see modelSet); 0 means DefaultMaxModels.
+	MaxModels int
 }
 
-// NewRecorder returns a Recorder logging to log and, if emf is non-nil,
-// writing EMF records in namespace to it.
-func NewRecorder(log *slog.Logger, emf io.Writer, namespace string) *Recorder {
-	if namespace == "" {
-		namespace = "LambdaAIProxy"
-	}
-	return &Recorder{log: log, emf: emf, namespace: namespace}
+// Recorder writes one statistics line per request and, when EMF is set,
+// one EMF record. It is safe for concurrent use.
+type Recorder struct {
+	log *slog.Logger
+	out io.Writer
+	emf io.Writer
+	// The _aws member after its timestamp, without and with Consumer.
+	emfDoc, emfDocConsumer string
+	models                 modelSet
+	namespace              string // for the rate-limit records
 }
+
+// New returns a Recorder.
+func New(o Options) *Recorder {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Namespace == "" {
+		o.Namespace = "LambdaAIProxy"
+	}
+	if o.MaxModels <= 0 {
+		o.MaxModels = DefaultMaxModels
+	}
+	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, models: modelSet{max: o.MaxModels}, namespace: o.Namespace,
+		emfDoc: emfMetricsDoc(o.Namespace, emfDimensions), emfDocConsumer: emfMetricsDoc(o.Namespace, emfDimensionsConsumer)}
+}
+
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // Observe records one request.
 func (r *Recorder) Observe(rec *Record) {
-	r.logLine(rec)
+	bp := linePool.Get().(*[]byte)
+	if level := lineLevel(rec); r.log.Enabled(context.Background(), level) {
+		*bp = appendLine((*bp)[:0], rec, level, time.Now())
+		_, _ = r.out.Write(*bp)
+	}
 	if r.emf != nil {
-		r.writeEMF(rec)
+		*bp = r.appendEMF((*bp)[:0], rec)
+		_, _ = r.emf.Write(*bp)
 		r.writeLimitsEMF(rec)
+	}
+	if cap(*bp) <= 64<<10 { // a payload line may be large; do not keep it
+		linePool.Put(bp)
 	}
 }
 
-func (r *Recorder) logLine(rec *Record) {
-	attrs := []slog.Attr{
-		slog.String("request_id", rec.RequestID),
-		slog.String("route", rec.Route),
-		slog.Int("status", rec.Status),
-		slog.Float64("latency_ms", ms(rec.Duration.Microseconds())),
-		slog.Bool("stream", rec.Stream),
+func lineLevel(rec *Record) slog.Level {
+	if rec.Status >= 500 || rec.StreamError != "" {
+		return slog.LevelWarn
 	}
+	return slog.LevelInfo
+}
+
+// appendLine appends the statistics line: the request's outcome and, with
+// log_statistics, Kong's ai.proxy analytics (meta, usage, payload).
+func appendLine(b []byte, rec *Record, level slog.Level, now time.Time) []byte {
+	b = append(b, `{"time":"`...)
+	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, level.String()...)
+	b = append(b, `","msg":"request"`...)
+	b = appendStringField(b, "request_id", rec.RequestID)
+	b = appendStringField(b, "route", rec.Route)
+	b = appendIntField(b, "status", int64(rec.Status))
+	b = appendFloatField(b, "latency_ms", ms(rec.Duration.Microseconds()))
+	b = appendBoolField(b, "stream", rec.Stream)
 	if rec.Consumer != "" {
-		attrs = append(attrs, slog.String("consumer", rec.Consumer))
+		b = appendStringField(b, "consumer", rec.Consumer)
 	}
 	if rec.ErrorCode != "" {
-		attrs = append(attrs, slog.String("error_code", rec.ErrorCode))
+		b = appendStringField(b, "error_code", rec.ErrorCode)
 	}
 	if rec.StreamError != "" {
-		attrs = append(attrs, slog.String("stream_error", rec.StreamError))
+		b = appendStringField(b, "stream_error", rec.StreamError)
 	}
 	if rec.LogStatistics {
-		ai := []any{
-			slog.Group("meta",
-				slog.String("plugin_id", rec.PluginID),
-				slog.String("provider_name", rec.Provider),
-				slog.String("request_model", rec.RequestModel),
-				slog.String("response_model", rec.ResponseModel),
-				slog.Int64("llm_latency", rec.LLMLatency.Milliseconds()),
-				slog.Float64("time_to_first_token", ms(rec.TimeToFirstToken.Microseconds())),
-			),
-		}
+		b = append(b, `,"ai":{"proxy":{"meta":{`...)
+		b = appendStringField(b, "plugin_id", rec.PluginID)
+		b = appendStringField(b, "provider_name", rec.Provider)
+		b = appendStringField(b, "request_model", rec.RequestModel)
+		b = appendStringField(b, "response_model", rec.ResponseModel)
+		b = appendIntField(b, "llm_latency", rec.LLMLatency.Milliseconds())
+		b = appendFloatField(b, "time_to_first_token", ms(rec.TimeToFirstToken.Microseconds()))
+		b = append(b, '}')
 		if u := rec.Usage; u != nil {
-			ai = append(ai, slog.Group("usage",
-				slog.Int("prompt_tokens", u.PromptTokens),
-				slog.Int("completion_tokens", u.CompletionTokens),
-				slog.Int("total_tokens", u.TotalTokens),
-				slog.Float64("cost", rec.Cost()),
-				slog.Float64("time_per_token", rec.TimePerToken()),
-			))
+			b = append(b, `,"usage":{`...)
+			b = appendIntField(b, "prompt_tokens", int64(u.PromptTokens))
+			b = appendIntField(b, "completion_tokens", int64(u.CompletionTokens))
+			b = appendIntField(b, "total_tokens", int64(u.TotalTokens))
+			b = appendFloatField(b, "cost", rec.Cost())
+			b = appendFloatField(b, "time_per_token", rec.TimePerToken())
+			b = append(b, '}')
 		}
-		if rec.LogPayloads {
-			ai = append(ai, slog.Group("payload",
-				slog.String("request", redact(rec.RequestBody, rec.Secrets)),
-				slog.String("response", redact(rec.ResponseBody, rec.Secrets)),
-			))
+		if rec.LogPayloads && !refusedCredentials(rec) {
+			b = append(b, `,"payload":{`...)
+			b = appendString(appendKey(b, "request"), redact(rec.RequestBody, rec.Secrets))
+			b = appendString(appendKey(b, "response"), redact(rec.ResponseBody, rec.Secrets))
+			b = append(b, '}')
 		}
-		attrs = append(attrs, slog.Group("ai", slog.Group("proxy", ai...)))
+		b = append(b, "}}"...)
 	}
-	level := slog.LevelInfo
-	if rec.Status >= 500 || rec.StreamError != "" {
-		level = slog.LevelWarn
-	}
-	r.log.LogAttrs(context.Background(), level, "request", attrs...)
+	return append(b, '}', '\n')
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }
 
-// redact blanks every configured secret in a payload, then caps it (in that
-// order, so a secret cut in half by the cap cannot leak its first half).
-func redact(b []byte, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) >= 4 && bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
-		}
-	}
-	if len(b) > MaxPayloadLog {
-		// slog writes invalid UTF-8 at the cut as U+FFFD.
-		b = b[:MaxPayloadLog]
-	}
-	return string(b)
-}
-
-// writeEMF writes one CloudWatch Embedded Metric Format record. Dimensions
-// are route and model, plus route alone so an alarm on a route covers every
-// model behind it.
-func (r *Recorder) writeEMF(rec *Record) {
-	class := "2xx"
-	switch {
-	case rec.Status >= 500:
-		class = "5xx"
-	case rec.Status >= 400:
-		class = "4xx"
-	}
-	m := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": rec.Time.UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  r.namespace,
-				"Dimensions": [][]string{{"Route", "Model"}, {"Route"}},
-				"Metrics": []map[string]string{
-					{"Name": "Requests", "Unit": "Count"},
-					{"Name": "Errors4xx", "Unit": "Count"},
-					{"Name": "Errors5xx", "Unit": "Count"},
-					{"Name": "StreamErrors", "Unit": "Count"},
-					{"Name": "PromptTokens", "Unit": "Count"},
-					{"Name": "CompletionTokens", "Unit": "Count"},
-					{"Name": "Latency", "Unit": "Milliseconds"},
-					{"Name": "LLMLatency", "Unit": "Milliseconds"},
-					{"Name": "TimeToFirstToken", "Unit": "Milliseconds"},
-				},
-			}},
-		},
-		"Route":            rec.Route,
-		"Model":            rec.RequestModel,
-		"Requests":         1,
-		"Errors4xx":        b2i(class == "4xx"),
-		"Errors5xx":        b2i(class == "5xx"),
-		"StreamErrors":     b2i(rec.StreamError != ""),
-		"Latency":          ms(rec.Duration.Microseconds()),
-		"LLMLatency":       ms(rec.LLMLatency.Microseconds()),
-		"TimeToFirstToken": ms(rec.TimeToFirstToken.Microseconds()),
-		"StatusCode":       strconv.Itoa(rec.Status),
-	}
-	if rec.Usage != nil {
-		m["PromptTokens"] = rec.Usage.PromptTokens
-		m["CompletionTokens"] = rec.Usage.CompletionTokens
-	} else {
-		m["PromptTokens"], m["CompletionTokens"] = 0, 0
-	}
-	if rec.Consumer != "" {
-		m["Consumer"] = rec.Consumer
-	}
-	if rec.RequestID != "" {
-		m["RequestId"] = rec.RequestID
-	}
-	line, err := json.Marshal(m)
-	if err != nil {
-		return
-	}
-	line = append(line, '\n')
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, _ = r.emf.Write(line)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+// refusedCredentials reports a request the proxy itself refused for its
+// credentials (key-auth's 401, or a 403): its payload is a stranger's and is
+// never logged, as under Kong, where key-auth ends such a request before
+// ai-proxy sees it. An upstream's own 401 carries no error code and keeps
+// its payload.
+func refusedCredentials(rec *Record) bool {
+	return rec.ErrorCode != "" && (rec.Status == 401 || rec.Status == 403)
 }

@@ -49,7 +49,7 @@ func newEnv(t *testing.T, doc string, opts ...func(*proxy.Options)) *env {
 		t.Fatal(err)
 	}
 	logger := loggerTo(e.logs)
-	o := proxy.Options{Logger: logger, Observe: stats.NewRecorder(logger, e.emf, "Test").Observe}
+	o := proxy.Options{Logger: logger, Observe: stats.New(stats.Options{Logger: logger, Out: e.logs, EMF: e.emf, Namespace: "Test"}).Observe}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -35,7 +35,7 @@ type emitted struct {
 func emitOnce(t *testing.T) emitted {
 	t.Helper()
 	var logs, emf bytes.Buffer
-	r := stats.NewRecorder(slog.New(slog.NewJSONHandler(&logs, nil)), &emf, "NS")
+	r := stats.New(stats.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Out: &logs, EMF: &emf, Namespace: "NS"})
 	r.Observe(&stats.Record{Time: time.Now(), RequestID: "r1", Route: "openai-chat", Consumer: "team-a", Status: 200, Stream: true,
 		RequestModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Usage: &stats.Usage{PromptTokens: 3, CompletionTokens: 5, TotalTokens: 8},
 		InputCost: 1, OutputCost: 2, LogStatistics: true, Duration: time.Second, TimeToFirstToken: time.Millisecond})

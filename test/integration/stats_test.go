@@ -2,13 +2,16 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 const costConfig = `
@@ -79,7 +82,8 @@ func TestStatisticsForStreamAndNonStream(t *testing.T) {
 	for i, m := range emf {
 		ns := path(m, "_aws.CloudWatchMetrics").([]any)[0].(map[string]any)["Namespace"]
 		if ns != "Test" || m["Route"] != "default" || m["Model"] != "gpt-4o" || m["Requests"] != 1.0 ||
-			m["PromptTokens"] != float64(stub.PromptTokens) || m["CompletionTokens"] != 7.0 || m["Errors4xx"] != 0.0 {
+			m["PromptTokens"] != float64(stub.PromptTokens) || m["CompletionTokens"] != 7.0 || m["Errors4xx"] != 0.0 ||
+			m["Cost"] != (float64(stub.PromptTokens)*2.5+7*10)/1e6 {
 			t.Errorf("EMF %d: %v", i, m)
 		}
 	}
@@ -96,5 +100,87 @@ func TestStatisticsForErrors(t *testing.T) {
 	emf := waitLines(t, e.emf, "", 2)
 	if emf[0]["Errors4xx"] != 1.0 || emf[1]["Errors5xx"] != 1.0 {
 		t.Errorf("EMF error classes: %v / %v", emf[0], emf[1])
+	}
+}
+
+// The invented-model attack of the trust issue: 3000 model names on the
+// seed's route (the model comes from the path), against the stub, which
+// accepts and echoes any model. The EMF Model dimension stays bounded.
+func TestMetricModelDimensionBounded(t *testing.T) {
+	e := newEnv(t, seedConfig)
+	const n = 3000
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				res, _ := e.post(t, fmt.Sprintf("/invented-%04d/chat/completions", i), chatBody)
+				if res.StatusCode != 200 {
+					t.Errorf("status %d", res.StatusCode)
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	emf := waitLines(t, e.emf, "", n)
+	models := map[any]int{}
+	for _, m := range emf {
+		models[m["Model"]]++
+	}
+	if len(models) > stats.DefaultMaxModels+1 || models[stats.OtherModel] < n-stats.DefaultMaxModels {
+		t.Errorf("%d distinct Model values for %d invented names (bound %d + %q); %d as %q",
+			len(models), n, stats.DefaultMaxModels, stats.OtherModel, models[stats.OtherModel], stats.OtherModel)
+	}
+	// The statistics line still names the model the client asked for.
+	if reqs := lines(t, e.logs, "request"); len(reqs) != n || !strings.HasPrefix(path(reqs[n-1], "ai.proxy.meta.request_model").(string), "invented-") {
+		t.Errorf("%d request lines", len(reqs))
+	}
+}
+
+// Consumer is a dimension only for a request a configured consumer made:
+// a wrong key (whatever it claims) adds no Consumer value.
+func TestMetricConsumerDimension(t *testing.T) {
+	e := newEnv(t, keyAuthConfig())
+	_, _ = e.post(t, "/gpt-4o/chat/completions", chatBody, "apikey", teamKey)
+	_, _ = e.post(t, "/gpt-4o/chat/completions", chatBody, "apikey", "team-c-invented-key")
+	emf := waitLines(t, e.emf, "", 2)
+	dims := func(m map[string]any) string {
+		return fmt.Sprint(path(m, "_aws.CloudWatchMetrics").([]any)[0].(map[string]any)["Dimensions"])
+	}
+	if emf[0]["Consumer"] != "team-a" || dims(emf[0]) != "[[Route Model] [Route] [Consumer]]" {
+		t.Errorf("authenticated request: Consumer %v, dimensions %s", emf[0]["Consumer"], dims(emf[0]))
+	}
+	if emf[1]["Consumer"] != nil || dims(emf[1]) != "[[Route Model] [Route]]" || emf[1]["Errors4xx"] != 1.0 {
+		t.Errorf("refused request: Consumer %v, dimensions %s", emf[1]["Consumer"], dims(emf[1]))
+	}
+}
+
+// Payload logs never show a stranger's request (one that failed key-auth,
+// here with the key in the body, so the body was read), and blank the
+// client's key however the JSON spells it.
+func TestPayloadLogsAndKeyAuth(t *testing.T) {
+	cfg := strings.Replace(keyAuthConfig(), "config: {key_names: [apikey]}", "config: {key_names: [apikey], key_in_body: true}", 1)
+	e := newEnv(t, cfg)
+	res, _ := e.post(t, "/gpt-4o/chat/completions", `{"apikey":"team-c-invented-key","messages":[{"role":"user","content":"stranger-canary"}]}`)
+	if res.StatusCode != 401 {
+		t.Fatalf("status %d, want 401", res.StatusCode)
+	}
+	// The client's own key, spelled with JSON escapes inside its message.
+	escaped := `te\u0061m-a-key-01234\u0035678\u0039`
+	res, _ = e.post(t, "/gpt-4o/chat/completions", `{"apikey":"`+teamKey+`","messages":[{"role":"user","content":"my key is `+escaped+`"}]}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", res.StatusCode)
+	}
+	reqs := waitLines(t, e.logs, "request", 2)
+	if reqs[0]["status"] != 401.0 || path(reqs[0], "ai.proxy.payload") != nil || strings.Contains(e.logs.String(), "stranger-canary") {
+		t.Errorf("a refused request's payload is logged: %v", reqs[0])
+	}
+	payload, _ := path(reqs[1], "ai.proxy.payload.request").(string)
+	if !strings.Contains(payload, "my key is [REDACTED]") || strings.Contains(payload, "01234") {
+		t.Errorf("client key not blanked in its escaped form: %q", payload)
 	}
 }

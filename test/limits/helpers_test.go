@@ -226,6 +226,19 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// waitOutput waits until the proxy's output holds s: statistics and
+// metrics leave in batches, a little after the answer.
+func (p *proxyProc) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.output.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy's output lacks %s:\n%s", s, p.output)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // upstream starts the stub.
 func upstream(t *testing.T) (*stub.Server, string) {
 	t.Helper()

@@ -11,7 +11,8 @@ import (
 
 // StartProcess starts cmd as a Lambda runtime for s: it appends
 // AWS_LAMBDA_RUNTIME_API and the usual function variables to cmd.Env
-// (os.Environ() when cmd.Env is nil). If the process exits on its own,
+// (os.Environ() when cmd.Env is nil). Its output is collected unless
+// cmd.Stdout is set. If the process exits on its own,
 // pending and later Invokes fail at once. The process is killed when the
 // test ends, and its output is logged if the test failed.
 func (s *RuntimeAPI) StartProcess(t testing.TB, cmd *exec.Cmd) {
@@ -27,8 +28,13 @@ func (s *RuntimeAPI) StartProcess(t testing.TB, cmd *exec.Cmd) {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_REGION=us-east-1",
 	)
+	// A caller's own Stdout (a file, to see what the process has written
+	// at a given moment without a copying goroutine in between) is kept.
 	out := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	if cmd.Stdout == nil {
+		cmd.Stdout = out
+	}
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("lambdatest: start runtime process %s: %v", cmd.Path, err)
 	}

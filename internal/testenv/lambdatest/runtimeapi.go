@@ -45,6 +45,11 @@ type RuntimeAPI struct {
 	// Timeout sets each invocation's deadline (Lambda-Runtime-Deadline-Ms)
 	// from the moment the runtime fetches it. Default one minute.
 	Timeout time.Duration
+	// OnNext, when set, is called as each invocation/next request arrives,
+	// with the number of invocations handed out before it: what the
+	// runtime has written by then was written before Lambda could freeze
+	// it. Set it before the runtime starts.
+	OnNext func(fetched int)
 
 	ln      net.Listener
 	srv     *http.Server
@@ -52,6 +57,7 @@ type RuntimeAPI struct {
 	closed  chan struct{}
 	closeMu sync.Once
 	seq     atomic.Int64
+	fetched atomic.Int64
 
 	mu       sync.Mutex
 	inflight map[string]*invocation
@@ -238,6 +244,9 @@ func (s *RuntimeAPI) Invoke(ctx context.Context, payload []byte) (*Result, error
 }
 
 func (s *RuntimeAPI) next(w http.ResponseWriter, r *http.Request) {
+	if s.OnNext != nil {
+		s.OnNext(int(s.fetched.Load()))
+	}
 	var inv *invocation
 	select {
 	case inv = <-s.queue:
@@ -247,6 +256,7 @@ func (s *RuntimeAPI) next(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "runtime API closed", http.StatusGone)
 		return
 	}
+	s.fetched.Add(1)
 	now := time.Now()
 	s.mu.Lock() // orders this write before take's read for the race detector
 	inv.result = &Result{RequestID: inv.id, Fetched: now}

@@ -7,7 +7,8 @@
 //
 //	X-Stub-Chunks: 10        content chunks in a stream (default 5)
 //	X-Stub-Interval: 20ms    delay between chunks (default 0)
-//	X-Stub-Fail-After: 3     cut the connection after that many chunks
+//	X-Stub-Fail-After: 3     cut the connection after that many chunks; on a
+//	                         non-streamed answer (any value), after half of it
 //	X-Stub-Status: 429       answer with this error status, OpenAI-shaped
 //	X-Stub-Delay: 2s         wait before the response headers
 //	X-Stub-Chunk-Bytes: 1000 pad each chunk's content to about this size
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,9 @@ type Request struct {
 	Method string
 	Path   string
 	Query  string
+	// Host is the Host header as received (net/http moves it out of
+	// Header, so a test reading Header["Host"] always sees nothing).
+	Host   string
 	Header http.Header
 	Body   []byte
 }
@@ -80,7 +85,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if s.Record {
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 	}
 	if r.Method != http.MethodPost || (!strings.HasSuffix(r.URL.Path, "/chat/completions") && !strings.HasSuffix(r.URL.Path, "/completions")) {
@@ -112,7 +117,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stream(w, r, req, chat)
 		return
 	}
+	if headerInt(r, "X-Stub-Fail-After", -1) >= 0 {
+		s.cutAnswer(w, req, chat, headerInt(r, "X-Stub-Chunks", 5), headerInt(r, "X-Stub-Chunk-Bytes", 0))
+		return
+	}
 	s.answer(w, req, chat, headerInt(r, "X-Stub-Chunks", 5), headerInt(r, "X-Stub-Chunk-Bytes", 0))
+}
+
+// cutAnswer announces the whole answer's Content-Length, sends half of it
+// and resets the connection, as an upstream that dies mid-answer does.
+func (s *Server) cutAnswer(w http.ResponseWriter, req chatRequest, chat bool, n, pad int) {
+	rec := httptest.NewRecorder()
+	s.answer(rec, req, chat, n, pad)
+	body := rec.Body.Bytes()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body[:len(body)/2])
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler) // net/http closes the connection
 }
 
 func headerInt(r *http.Request, name string, def int) int {

@@ -65,7 +65,7 @@ func run(addr, cfgPath, bare, prof string, dur time.Duration) error {
 			return fmt.Errorf("config: %w", err)
 		}
 		h = proxy.New(src, proxy.Options{Logger: logger, Transport: proxy.NewTransport(0, 0),
-			Observe: stats.NewRecorder(logger, nil, "").Observe})
+			Observe: stats.New(stats.Options{Logger: logger, Out: stats.NewWriter(os.Stdout, 0, 0)}).Observe})
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -1,0 +1,244 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
+)
+
+type staticSource struct{ cfg *config.Config }
+
+func (s staticSource) Current(context.Context) (*config.Config, error) { return s.cfg, nil }
+
+// proxied is an Edge in front of the real proxy handler and the stub
+// upstream, with the statistics records it produced.
+type proxied struct {
+	edge *Edge
+	stub *stub.Server
+	mu   sync.Mutex
+	recs []*stats.Record
+}
+
+func newProxied(t *testing.T, opts Options) *proxied {
+	t.Helper()
+	p := &proxied{stub: stub.New()}
+	srv := httptest.NewServer(p.stub)
+	t.Cleanup(srv.Close)
+	cfg, err := config.Parse(context.Background(), []byte(stub.PluginConfig(srv.URL+"/v1/chat/completions", "Bearer test-key")), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := proxy.New(staticSource{cfg}, proxy.Options{Logger: slog.New(slog.DiscardHandler), Observe: func(r *stats.Record) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.recs = append(p.recs, r)
+	}})
+	opts.Logger = slog.New(slog.DiscardHandler)
+	p.edge = New(h, opts)
+	return p
+}
+
+func (p *proxied) last(t *testing.T) *stats.Record {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.recs) == 0 {
+		t.Fatal("no statistics record")
+	}
+	return p.recs[len(p.recs)-1]
+}
+
+// withRequest replaces an event's body and adds headers to it.
+func withRequest(t *testing.T, raw []byte, body string, h map[string]string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["body"], ev["isBase64Encoded"] = b64(body), true
+	if m, ok := ev["headers"].(map[string]any); ok {
+		for k, v := range h {
+			m[k] = v
+		}
+	}
+	if m, ok := ev["multiValueHeaders"].(map[string]any); ok {
+		for k, v := range h {
+			m[k] = []any{v}
+		}
+	}
+	return mustJSON(t, ev)
+}
+
+const plainChat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+
+// TestCutShortAnswerFails: an upstream that resets halfway through a
+// non-streamed JSON answer ends as a failed stream (error trailers) on the
+// streamed paths and as an OpenAI-shaped 502 on the buffered ones, and the
+// statistics count a 5xx. ReverseProxy alone would end it cleanly here:
+// the edge's requests carry no http.ServerContextKey.
+func TestCutShortAnswerFails(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			p := newProxied(t, m.opts)
+			ev := withRequest(t, m.event(t), plainChat, map[string]string{"x-stub-fail-after": "0", "x-stub-chunk-bytes": "20000"})
+			res, err := p.edge.Invoke(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := decode(t, res)
+			if m.streaming {
+				var sa *StreamAbortedError
+				if !errors.As(a.readErr, &sa) {
+					t.Errorf("stream ended with %v, want a StreamAbortedError (error trailers)", a.readErr)
+				}
+			} else {
+				var e struct{ Error struct{ Code, Type string } }
+				if a.status != 502 || json.Unmarshal([]byte(a.body), &e) != nil || e.Error.Code != "upstream_body_error" {
+					t.Errorf("answer %d %q, want an OpenAI-shaped 502", a.status, a.body)
+				}
+			}
+			if r := p.last(t); r.Status < 500 || r.StreamError == "" {
+				t.Errorf("statistics: status %d, stream error %q; want a 5xx", r.Status, r.StreamError)
+			}
+		})
+	}
+}
+
+// TestBufferedAnswerTooLarge: an answer larger than Lambda can return
+// buffered is an OpenAI-shaped 502 that names the limit.
+func TestBufferedAnswerTooLarge(t *testing.T) {
+	for _, m := range modes {
+		if m.streaming {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			p := newProxied(t, m.opts)
+			ev := withRequest(t, m.event(t), plainChat, map[string]string{"x-stub-chunks": "7", "x-stub-chunk-bytes": "1000000"})
+			res, err := p.edge.Invoke(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := decode(t, res)
+			if a.status != 502 || !strings.Contains(a.body, `"code":"response_too_large"`) || !strings.Contains(a.body, "6 MB") {
+				t.Errorf("answer %d %.200q, want a 502 naming the 6 MB limit", a.status, a.body)
+			}
+		})
+	}
+}
+
+// TestRecorderHoldsNoMoreThanTheLimit writes well past the limit in
+// pieces: no write may take the buffer past it.
+func TestRecorderHoldsNoMoreThanTheLimit(t *testing.T) {
+	rec := &recorder{header: make(map[string][]string), limit: MaxBufferedPayload - bufferedHeadroom}
+	piece := bytes.Repeat([]byte("x"), 64<<10)
+	var refused bool
+	for range 160 { // 10 MiB
+		if _, err := rec.Write(piece); err != nil {
+			refused = true
+		}
+		if rec.body.Len() > rec.limit || rec.body.Cap() > rec.limit {
+			t.Fatalf("holding %d bytes (capacity %d), limit %d", rec.body.Len(), rec.body.Cap(), rec.limit)
+		}
+	}
+	if !refused || !rec.over {
+		t.Fatal("writes past the limit were accepted")
+	}
+}
+
+func TestEncodedLen(t *testing.T) {
+	for _, s := range []string{"", "plain", "q\"b\\n\n\r\t\b\f", "\x01\x1f", "<&>", "é\u2028\u2029x"} {
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false) // as aws-lambda-go encodes responses
+		_ = e.Encode(s)
+		if got, want := encodedLen([]byte(s)), b.Len()-1; got != want {
+			t.Errorf("encodedLen(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if got := encodedLen([]byte("\xff\xfe\xfd")); got != 6 {
+		t.Errorf("invalid UTF-8: %d, want base64 length 4 + quotes", got)
+	}
+}
+
+// TestDeadlineEndsTheStream: shortly before the invocation's deadline the
+// stream ends with an OpenAI-shaped deadline_exceeded event, the upstream
+// call is cancelled, and the statistics count it.
+func TestDeadlineEndsTheStream(t *testing.T) {
+	for _, m := range modes {
+		if !m.streaming {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			opts := m.opts
+			opts.DeadlineMargin = 300 * time.Millisecond
+			p := newProxied(t, opts)
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel()
+			ev := withRequest(t, m.event(t), chatBody, map[string]string{"x-stub-chunks": "100", "x-stub-interval": "50ms"})
+			res, err := p.edge.Invoke(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := decode(t, res)
+			if !strings.Contains(a.body, `"content":"tok0 "`) || strings.Contains(a.body, "tok99") ||
+				!strings.HasSuffix(a.body, `"code":"deadline_exceeded"}}`+"\n\n") {
+				t.Errorf("body %q: want some tokens, then a deadline_exceeded error event", a.body)
+			}
+			if ctx.Err() != nil {
+				t.Error("the stream ran into the invocation's own deadline")
+			}
+			if r := p.last(t); r.ErrorCode != "deadline_exceeded" {
+				t.Errorf("statistics error code %q, want deadline_exceeded", r.ErrorCode)
+			}
+			waitFor(t, "the upstream call to be cancelled", func() bool { return p.stub.Cancelled() > 0 })
+		})
+	}
+}
+
+// TestGatewayDeadlineAnswers504: on a buffered path the upstream call
+// gets less time than the gateway waits, and the client an OpenAI 504.
+func TestGatewayDeadlineAnswers504(t *testing.T) {
+	for _, m := range modes {
+		if m.streaming {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			opts := m.opts
+			opts.GatewayTimeout, opts.DeadlineMargin = time.Second, 200*time.Millisecond
+			p := newProxied(t, opts)
+			ev := withRequest(t, m.event(t), plainChat, map[string]string{"x-stub-delay": "20s"})
+			res, err := p.edge.Invoke(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := decode(t, res)
+			if a.status != 504 || !strings.Contains(a.body, `"code":"deadline_exceeded"`) {
+				t.Errorf("answer %d %q, want an OpenAI-shaped 504", a.status, a.body)
+			}
+			if r := p.last(t); r.ErrorCode != "deadline_exceeded" {
+				t.Errorf("statistics error code %q", r.ErrorCode)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !f(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
