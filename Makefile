@@ -102,10 +102,10 @@ build-AiProxyFunction:
 bench: build
 	VEGETA_VERSION=$(VEGETA_VERSION) bash test/bench/run.sh
 
-## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml)
+## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml); refuses a route without key-auth unless PUT_CONFIG_FLAGS=-allow-open
 put-config:
 	@test -n "$(CONFIG)" || { echo "usage: make put-config CONFIG=path/to/config.yaml" >&2; exit 2; }
-	$(GO) run ./infra/ssmput config -name $(CONFIG_PARAMETER) -file $(CONFIG)
+	$(GO) run ./infra/ssmput config -name $(CONFIG_PARAMETER) -file $(CONFIG) $(PUT_CONFIG_FLAGS)
 
 ## put-key: store the upstream API key, read from stdin, as a SecureString (make put-key < key.txt)
 put-key:

@@ -23,6 +23,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -264,7 +266,15 @@ func (c *refChecker) ResolveSecrets(ctx context.Context, refs []string) (map[str
 		} else if !strings.HasPrefix(ref, "{vault://"+configsource.VaultEnv+"/") {
 			return nil, fmt.Errorf("vault reference %s: only ssm and env vaults are supported", ref)
 		}
-		out[ref] = secretPlaceholder
+		// One placeholder per parameter: two consumers' keys held in two
+		// parameters must not look like one key used twice (a config
+		// error), while one parameter referenced twice still does.
+		id := ref
+		if isSSM {
+			id = name
+		}
+		sum := sha256.Sum256([]byte(id))
+		out[ref] = secretPlaceholder + "-" + hex.EncodeToString(sum[:6])
 	}
 	sort.Strings(c.names)
 	if c.client != nil && len(c.names) > 0 {

@@ -1,7 +1,8 @@
 // Package config reads Kong ai-proxy configuration documents (a bare plugin
-// config, an Admin-API plugin object, or a decK declarative file; YAML or JSON),
-// validates them against Kong's schema and compiles them into an immutable
-// Config that the proxy reads on every request.
+// config, an Admin-API plugin object, a decK declarative file, or KongPlugin
+// manifests; YAML or JSON), validates them against Kong's schema, resolves
+// which plugin instance applies where, and compiles them into an immutable
+// Config that the proxy reads on every request; pkg/route does the matching.
 //
 // It does no I/O of its own: environment lookups and secret references are
 // resolved through functions the caller passes in Options.
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
@@ -53,6 +55,10 @@ type Route struct {
 	Plugin *Plugin
 	// KeyAuth, when set, requires a client key (Kong's key-auth plugin).
 	KeyAuth *KeyAuth
+	// RateLimiting and AIRateLimiting are Kong's rate-limiting and
+	// ai-rate-limiting-advanced instances that apply; For(consumer) after
+	// key-auth. Nil when none does.
+	RateLimiting, AIRateLimiting Resolved[*limits.Policy]
 }
 
 func newConfig(routes []*Route) *Config {

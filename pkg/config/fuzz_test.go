@@ -2,11 +2,12 @@ package config
 
 import (
 	"context"
+	"net/http"
 	"testing"
 )
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{seedBare, seedAdmin, seedDeck, multiRoute, `{}`, `[]`, `null`, `{"name":"ai-proxy","config":null}`,
+	for _, s := range []string{seedBare, seedAdmin, seedDeck, multiRoute, seedClusterPlugin, manifestStream, deckDump, scopedDeck, `{}`, `[]`, `null`, `{"name":"ai-proxy","config":null}`,
 		`{_format_version: "3.0", consumers: [{username: a, keyauth_credentials: [{key: "sha256:zz"}]}], plugins: [{name: key-auth}]}`,
 		"route_type: llm/v1/chat\nmodel: {provider: openai, name: \"$(headers.x\"}"} {
 		f.Add([]byte(s))
@@ -20,7 +21,7 @@ func FuzzParse(f *testing.F) {
 			if r.Plugin == nil {
 				t.Fatalf("route %q compiled without a plugin", r.Name)
 			}
-			cfg.Match("POST", "", "/gpt-4o/chat/completions", nil)
+			cfg.Match("POST", "api.example.com", "/gpt-4o/chat/completions", http.Header{"X-Channel": {"beta"}})
 		}
 	})
 }

@@ -33,7 +33,7 @@ var (
 	vaultRef = regexp.MustCompile(`\{vault://[^{}\s]+\}`)
 )
 
-// Parse reads a configuration document in any of the three forms, resolves
+// Parse reads a configuration document in any of the four forms, resolves
 // its environment and vault references, validates it against Kong's schema
 // and compiles it. Errors name the field path; they never quote a value that
 // came from the environment or a vault.

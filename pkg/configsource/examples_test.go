@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,7 +24,9 @@ func (r *stubResolver) ResolveSecrets(_ context.Context, refs []string) (map[str
 			return nil, err // a reference our resolver would refuse
 		}
 		r.seen = append(r.seen, ref)
-		out[ref] = "dummy-secret"
+		// One value per parameter, as SSM would hold: two consumers' keys
+		// must not collide in the duplicate-credential check.
+		out[ref] = "dummy-secret-" + strconv.Itoa(len(r.seen))
 	}
 	return out, nil
 }

@@ -166,7 +166,8 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 		if err != nil {
 			return nil, "", err
 		}
-		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, MaxStale: maxStale, LookupEnv: lookup, Logger: logger})
+		src, err := NewSSM(ctx, SSMOptions{Client: client, Parameter: param, TTL: ttl, MaxStale: maxStale, LookupEnv: lookup, Logger: logger,
+			Prefetch: ParsePrefetch(getenv(EnvPrefetch))})
 		if err != nil {
 			return nil, "", err
 		}
@@ -204,7 +205,17 @@ func FromEnv(ctx context.Context, getenv func(string) string, embedded []byte, l
 	if len(revoked) > 0 {
 		logger.Warn("client key parameters not found; those keys are refused", "parameters", revoked)
 	}
+	logWarnings(logger, cfg, "source", desc)
 	return NewStatic(cfg), desc, nil
+}
+
+// logWarnings writes what the config itself says the operator should know
+// (plugins loaded but ignored), once per loaded version rather than per
+// request.
+func logWarnings(logger *slog.Logger, cfg *config.Config, attrs ...any) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: "+w, attrs...)
+	}
 }
 
 func hasSSMRefs(data []byte) bool {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,9 @@ type SSMOptions struct {
 	RetryMin        time.Duration
 	RetryMax        time.Duration
 	RefreshRetryMax time.Duration
+	// Prefetch names parameters the document is expected to reference, to
+	// be read in the same call as the document (see EnvPrefetch).
+	Prefetch []string
 }
 
 // SSMSource serves the configuration document stored in an SSM parameter.
@@ -100,6 +104,7 @@ type SSMSource struct {
 	retryMax        time.Duration
 	refreshRetryMax time.Duration
 	maxStale        time.Duration
+	prefetch        []string
 	now             func() time.Time // swapped by unit tests
 
 	snap atomic.Pointer[snapshot]
@@ -156,6 +161,7 @@ func newSSM(ctx context.Context, opts SSMOptions, now func() time.Time) (*SSMSou
 		retryMax:        orDefault(opts.RetryMax, DefaultRetryMax),
 		refreshRetryMax: orDefault(opts.RefreshRetryMax, DefaultRefreshRetryMax),
 		maxStale:        orDefault(opts.MaxStale, DefaultMaxStale),
+		prefetch:        ParsePrefetch(strings.Join(opts.Prefetch, ",")),
 		now:             now,
 	}
 	if s.lookupEnv == nil {
@@ -340,11 +346,17 @@ func (s *SSMSource) logOutcome(prev, next *snapshot) {
 	default:
 		s.logger.Debug("config refreshed", "parameter", s.param, "version", next.version)
 	}
+	if next.err == nil && (prev.cfg == nil || prev.version != next.version) {
+		logWarnings(s.logger, next.cfg, "parameter", s.param, "version", next.version)
+	}
 }
 
 // fetch reads the document and compiles it, resolving its references in
 // one batched pass.
 func (s *SSMSource) fetch(ctx context.Context) (cfg *config.Config, version int64, revoked []string, err error) {
+	if len(s.prefetch) > 0 {
+		return s.fetchPrefetched(ctx)
+	}
 	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.param), WithDecryption: aws.Bool(true)})
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read config parameter %q: %w", s.param, SafeError(err))
@@ -356,6 +368,32 @@ func (s *SSMSource) fetch(ctx context.Context) (cfg *config.Config, version int6
 	cfg, revoked, err = parseDocument(ctx, []byte(aws.ToString(out.Parameter.Value)), s.lookupEnv, s.client)
 	if err != nil {
 		return nil, version, nil, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
+	}
+	return cfg, version, revoked, nil
+}
+
+// fetchPrefetched is fetch with the document and the prefetch names read
+// in one call; the resolver then takes the referenced values from it.
+func (s *SSMSource) fetchPrefetched(ctx context.Context) (*config.Config, int64, []string, error) {
+	doc, pre, err := s.fetchWithPrefetch(ctx)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	version := doc.Version
+	cfg, revoked, err := parseDocument(ctx, []byte(aws.ToString(doc.Value)), s.lookupEnv, pre)
+	if err != nil {
+		return nil, version, nil, fmt.Errorf("config parameter %q version %d: %w", s.param, version, err)
+	}
+	if unused := pre.unused(); len(pre.missed) > 0 || len(unused) > 0 {
+		// Names only, never values: the hint is out of date, which costs a
+		// round trip (missed) or a little bandwidth (unused), nothing else.
+		// Said once at info (the first load), then at debug per refresh.
+		level := slog.LevelDebug
+		if s.snap.Load().cfg == nil {
+			level = slog.LevelInfo
+		}
+		s.logger.Log(ctx, level, "config prefetch list differs from what the document references", "env", EnvPrefetch,
+			"referenced_not_prefetched", strings.Join(pre.missed, ","), "prefetched_not_referenced", strings.Join(unused, ","))
 	}
 	return cfg, version, revoked, nil
 }

@@ -1,8 +1,10 @@
 package configsource
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -403,5 +405,31 @@ func TestFromEnvMaxStale(t *testing.T) {
 		if _, _, err := FromEnv(context.Background(), getenv, nil, nil); err == nil || !strings.Contains(err.Error(), EnvMaxStale) {
 			t.Errorf("%s=%s: err = %v, want it refused (shorter than the TTL or not a duration)", EnvMaxStale, v, err)
 		}
+	}
+}
+
+// TestFromEnvLogsConfigWarnings: a plugin that only logs in Kong loads with
+// a warning, and the operator must see it once, not never.
+func TestFromEnvLogsConfigWarnings(t *testing.T) {
+	doc := []byte(`_format_version: "3.0"
+routes:
+  - name: chat
+    paths: [/chat]
+plugins:
+  - name: file-log
+    config: {path: /tmp/kong.log}
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      auth: {header_name: Authorization, header_value: Bearer k}
+      model: {provider: openai, name: gpt-4o}
+`)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, _, err := FromEnv(context.Background(), func(string) string { return "" }, doc, logger); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "file-log"); n != 1 {
+		t.Fatalf("want the file-log warning logged once, got %d times:\n%s", n, logs.String())
 	}
 }

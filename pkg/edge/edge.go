@@ -19,6 +19,12 @@
 // handler aborts (panic(http.ErrAbortHandler)) reaches Lambda as an error
 // instead of a clean end. Gateway path parameters reach the handler as
 // http.Request path values (r.PathValue).
+//
+// It also ends every request before a limit the platform would enforce
+// less gracefully (limits.go): the request context ends with
+// proxy.ErrDeadline shortly before the invocation deadline, or on buffered
+// paths before API Gateway's integration timeout, and a buffered answer
+// never exceeds Lambda's 6 MB.
 package edge
 
 import (
@@ -64,7 +70,10 @@ const RESTResponseModeEnv = "AIPROXY_REST_RESPONSE_MODE"
 
 // OptionsFromEnv reads AIPROXY_REST_RESPONSE_MODE: STREAM (or
 // RESPONSE_STREAM) streams REST answers; BUFFERED or unset buffers them. An
-// unknown value is logged and read as BUFFERED.
+// unknown value is logged and read as BUFFERED. It also reads
+// AIPROXY_GATEWAY_TIMEOUT (a Go duration), API Gateway's integration
+// timeout when it is not the default; an invalid value is logged and
+// ignored.
 func OptionsFromEnv(getenv func(string) string) Options {
 	var o Options
 	switch v := strings.ToUpper(strings.TrimSpace(getenv(RESTResponseModeEnv))); v {

@@ -308,9 +308,10 @@ func (t *answerTap) parse(o *outcome) {
 func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 	rt := pl.plugin.RouteType
 	validate := res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions)
-	wantStats := h.observe != nil
+	// Usage is read for the statistics and for a rate limit's settlement.
+	wantStats := h.observe != nil || pl.limit != nil
 	keepLog := 0
-	if wantStats && pl.plugin.Logging.LogPayloads {
+	if h.observe != nil && pl.plugin.Logging.LogPayloads {
 		// Beyond the cap, so that redaction sees a key cut by the cap whole.
 		keepLog = stats.MaxPayloadLog + 1<<10
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -228,5 +229,25 @@ func TestNoScanWithoutStatistics(t *testing.T) {
 		} else if !ok && inner != upstream {
 			t.Errorf("%s: body wrapped in %T", rt, inner)
 		}
+	}
+}
+
+// A rate limit settles to the answer's real usage even with statistics off.
+func TestUsageReadForRateLimit(t *testing.T) {
+	h := New(nil, Options{Logger: discardLogger})
+	ex := &exchange{plan: &plan{plugin: &config.Plugin{RouteType: config.RouteChat}, limit: &limits.Decision{}}}
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req = req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex))
+	res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(fixture(t, "llm-v1-chat-good.json"))), Request: req}
+	if err := h.modifyResponse(res); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if ex.out.tap == nil {
+		t.Fatal("answer not read for the rate limit's settlement")
+	}
+	ex.out.tap.parse(&ex.out)
+	if u := ex.out.usage; u == nil || u.TotalTokens != 37 {
+		t.Errorf("usage %+v", u)
 	}
 }

@@ -82,9 +82,11 @@ func (h *Host) match(name string, port int) bool {
 // URLs and API Gateway serve HTTPS only, hence 443 unless told otherwise.
 func requestHost(req *Request) (string, int) {
 	host, port := req.Host, 0
-	if h, p, err := net.SplitHostPort(host); err == nil {
-		host = h
-		port, _ = strconv.Atoi(p)
+	if strings.Contains(host, ":") {
+		if h, p, err := net.SplitHostPort(host); err == nil {
+			host = h
+			port, _ = strconv.Atoi(p)
+		}
 	}
 	if port == 0 {
 		port = 443
@@ -93,6 +95,9 @@ func requestHost(req *Request) (string, int) {
 		}
 	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}

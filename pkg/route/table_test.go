@@ -140,6 +140,7 @@ func TestTableMatchHostsAndHeaders(t *testing.T) {
 		{name: "header-regex", headers: map[string][]string{"X_Version": {"~*^v[0-9]+$"}}, paths: []string{"/"}},
 		{name: "two-headers", headers: map[string][]string{"x-region": {"eu"}, "x-tier": {"gold"}}, paths: []string{"/"}},
 		{name: "host-only", hosts: []string{"bare.test"}},
+		{name: "ipv6", hosts: []string{"[::1]"}, paths: []string{"/"}},
 	})
 	h := func(kv ...string) http.Header {
 		out := http.Header{}
@@ -176,6 +177,8 @@ func TestTableMatchHostsAndHeaders(t *testing.T) {
 		{method: "POST", host: "h.test", path: "/x", header: h("X-Version", "V12"), want: "header-regex", allowed: true},
 		{method: "POST", host: "h.test", path: "/x", header: h("X_version", "v1"), want: "header-regex", allowed: true},
 		{method: "POST", host: "h.test", path: "/x", header: h("X-Version", "12"), want: "any-host", allowed: true},
+		{method: "POST", host: "[::1]", path: "/x", want: "ipv6", allowed: true},
+		{method: "POST", host: "[::1]:8080", path: "/x", want: "ipv6", allowed: true},
 		// A route without paths takes any path.
 		{method: "GET", host: "bare.test", path: "/any/thing", want: "host-only", allowed: true},
 	})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: installs what the benchmark needs (nginx from Debian, vegeta
-# from the Go module proxy into ./bin), builds the proxy, then runs the
+# from the Go module proxy into ./bin, Portkey's gateway from npm into
+# test/bench/portkey), builds the proxy, then runs the
 # driver (test/bench/cmd/bench), which writes docs/BENCHMARKS.md and
 # docs/bench/. Everything it starts listens on 127.0.0.1 only, and every load
 # round is bounded in time; the driver stops itself after -budget (9 min).
@@ -29,6 +30,22 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$BIN/vegeta" ]; then
   echo "bench: installing vegeta $VEGETA_VERSION into bin/"
   GOBIN=$BIN "$GO" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" || die "go install vegeta failed"
+fi
+
+# Portkey's AI gateway, a measured peer: the versions pinned in
+# test/bench/portkey/package-lock.json, installed there (node_modules is
+# git-ignored). --ignore-scripts: the bench runs no third-party install
+# script (the package's postinstall is patch-package, with nothing to patch).
+PORTKEY=$ROOT/test/bench/portkey
+if [ ! -f "$PORTKEY/node_modules/@portkey-ai/gateway/build/start-server.js" ] ||
+   [ "$PORTKEY/package-lock.json" -nt "$PORTKEY/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "bench: installing Portkey's gateway (npm ci in test/bench/portkey)"
+    (cd "$PORTKEY" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+      echo "bench: warning: npm ci failed; the Portkey rows will be pending" >&2
+  else
+    echo "bench: warning: npm not found; the Portkey rows will be pending (needs Node.js >= 20 and npm)" >&2
+  fi
 fi
 
 command -v moto_server >/dev/null 2>&1 ||

@@ -152,6 +152,7 @@ func TestLocalServerBinary(t *testing.T) {
 	if got := st.Last().Header.Get("Authorization"); got != "Bearer "+upstreamKey {
 		t.Errorf("upstream Authorization = %q", got)
 	}
+	refusesBrowsers(t, addr, st)
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	<-p.done
 	out := p.output.String()
@@ -160,6 +161,36 @@ func TestLocalServerBinary(t *testing.T) {
 	}
 	if strings.Contains(out, upstreamKey) {
 		t.Errorf("the key appears in the process output:\n%s", out)
+	}
+}
+
+// refusesBrowsers: a web page's cross-site text/plain POST (no CORS
+// preflight needed) and a DNS-rebound Host get a 403 from the local
+// binary, and nothing reaches the upstream.
+func refusesBrowsers(t *testing.T, addr string, st *stub.Server) {
+	t.Helper()
+	before := len(st.Requests())
+	for name, set := range map[string]func(*http.Request){
+		"cross-site": func(r *http.Request) {
+			r.Header.Set("Origin", "https://evil.example")
+			r.Header.Set("Sec-Fetch-Site", "cross-site")
+		},
+		"rebinding": func(r *http.Request) { r.Host = "evil.example:" + strings.Split(addr, ":")[1] },
+	} {
+		r, _ := http.NewRequest("POST", "http://"+addr+"/gpt-4o-mini/chat/completions", strings.NewReader(chatBody))
+		r.Header.Set("Content-Type", "text/plain")
+		set(r)
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s browser request: status %d, want 403", name, res.StatusCode)
+		}
+	}
+	if n := len(st.Requests()) - before; n != 0 {
+		t.Errorf("%d browser requests reached the upstream", n)
 	}
 }
 

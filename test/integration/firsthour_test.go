@@ -3,6 +3,7 @@ package integration
 import (
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +11,14 @@ import (
 
 // exitOutput waits for p to exit and returns its output; a process still
 // running after 10 s fails the test.
-func exitOutput(t *testing.T, p *process) (error, string) {
+func exitOutput(t *testing.T, p *process) (string, error) {
 	t.Helper()
 	select {
 	case err := <-p.done:
-		return err, p.output.String()
+		return p.output.String(), err
 	case <-time.After(10 * time.Second):
 		t.Fatalf("still running:\n%s", p.output)
-		return nil, ""
+		return "", nil
 	}
 }
 
@@ -27,14 +28,14 @@ func TestFirstHourLocalServer(t *testing.T) {
 	bin := buildBinary(t)
 
 	t.Run("no key says what to do", func(t *testing.T) {
-		err, out := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t)))
+		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t)))
 		if err == nil || !strings.Contains(out, "export OPENAI_API_KEY=") || !strings.Contains(out, "make demo") {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
 	})
 
 	t.Run("bad log level is an error", func(t *testing.T) {
-		err, out := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t), "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=verbose"))
+		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t), "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=verbose"))
 		if err == nil || !strings.Contains(out, `AIPROXY_LOG_LEVEL="verbose"`) {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
@@ -46,7 +47,7 @@ func TestFirstHourLocalServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		err, out := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+l.Addr().String(), "OPENAI_API_KEY=k"))
+		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+l.Addr().String(), "OPENAI_API_KEY=k"))
 		if err == nil || strings.Contains(out, `"msg":"listening"`) || !strings.Contains(out, "AIPROXY_LISTEN") {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
@@ -74,4 +75,28 @@ func TestFirstHourLocalServer(t *testing.T) {
 			t.Errorf("GET on the chat route = %d", res.StatusCode)
 		}
 	})
+}
+
+// `make` alone explains itself: one line per target, nothing built or run.
+func TestMakeAlonePrintsTargets(t *testing.T) {
+	cmd := exec.Command("make", "--no-print-directory")
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make: %v\n%s", err, out)
+	}
+	for _, target := range []string{"help", "run", "demo", "test", "invoke", "put-config", "put-key", "put-client-key", "bench"} {
+		n := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == target {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("target %s listed %d times:\n%s", target, n, out)
+		}
+	}
+	if strings.Contains(string(out), "go build") || strings.Contains(string(out), "listening") {
+		t.Errorf("make alone built or ran something:\n%s", out)
+	}
 }

@@ -1,65 +1,88 @@
 package integration
 
 import (
-	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/openai/openai-go/v3"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // stackNamespace is the EMF namespace the template gives the function, as
 // it appears inside !Sub strings.
 const stackNamespace = "LambdaAIProxy/${AWS::StackName}"
 
-// emitted is what pkg/stats writes today for one streamed, authenticated
-// request: the EMF metric names per dimension set, and the request log line.
+// emitted is what the proxy's statistics write for one streamed request by
+// a configured consumer: the EMF metric names and dimension sets, and the
+// request log line. Read through the handler (newEnv), not pkg/stats'
+// constructor, so the check follows whatever pkg/stats becomes.
 type emitted struct {
-	namespace string
-	metrics   map[string]bool // metric name
-	dimSets   [][]string
-	logLine   map[string]any
+	metrics map[string]bool // metric name
+	dimSets [][]string
+	logLine map[string]any
 }
+
+const statsDoc = `_format_version: "3.0"
+routes:
+  - name: openai-chat
+    paths: ["~/(?<model>[^#?/]+)/chat/completions$"]
+    methods: [POST]
+plugins:
+  - name: key-auth
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      auth: {header_name: Authorization, header_value: "Bearer KEY"}
+      logging: {log_statistics: true}
+      model:
+        provider: openai
+        name: "$(uri_captures.model)"
+        options: {upstream_url: "UPSTREAM/v1/chat/completions", input_cost: 1, output_cost: 2}
+consumers:
+  - username: team-a
+    keyauth_credentials: [{key: team-a-key-0123}]
+`
 
 func emitOnce(t *testing.T) emitted {
 	t.Helper()
-	var logs, emf bytes.Buffer
-	r := stats.New(stats.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Out: &logs, EMF: &emf, Namespace: "NS"})
-	r.Observe(&stats.Record{Time: time.Now(), RequestID: "r1", Route: "openai-chat", Consumer: "team-a", Status: 200, Stream: true,
-		RequestModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Usage: &stats.Usage{PromptTokens: 3, CompletionTokens: 5, TotalTokens: 8},
-		InputCost: 1, OutputCost: 2, LogStatistics: true, Duration: time.Second, TimeToFirstToken: time.Millisecond})
+	e := newEnv(t, statsDoc)
+	client := e.clientWithKey("gpt-4o-mini", "team-a-key-0123")
+	stream := client.Chat.Completions.NewStreaming(context.Background(),
+		openai.ChatCompletionNewParams{Model: "gpt-4o-mini", Messages: userMessage("hi")})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the EMF record and the request line", func() bool {
+		return strings.Contains(e.emf.String(), "_aws") && len(lines(t, e.logs, "request")) > 0
+	})
 	var rec struct {
 		AWS struct {
 			CloudWatchMetrics []struct {
-				Namespace  string
 				Dimensions [][]string
 				Metrics    []struct{ Name string }
 			}
 		} `json:"_aws"`
 	}
-	if err := json.Unmarshal(emf.Bytes(), &rec); err != nil || len(rec.AWS.CloudWatchMetrics) == 0 {
-		t.Fatalf("EMF record: %v %s", err, emf.String())
+	first, _, _ := strings.Cut(strings.TrimSpace(e.emf.String()), "\n")
+	if err := json.Unmarshal([]byte(first), &rec); err != nil || len(rec.AWS.CloudWatchMetrics) == 0 {
+		t.Fatalf("EMF record: %v %s", err, e.emf.String())
 	}
-	out := emitted{namespace: rec.AWS.CloudWatchMetrics[0].Namespace, metrics: map[string]bool{}}
+	out := emitted{metrics: map[string]bool{}, logLine: lines(t, e.logs, "request")[0]}
 	for _, d := range rec.AWS.CloudWatchMetrics {
 		for _, m := range d.Metrics {
 			out.metrics[m.Name] = true
 		}
 		out.dimSets = append(out.dimSets, d.Dimensions...)
-	}
-	if err := json.Unmarshal(logs.Bytes(), &out.logLine); err != nil {
-		t.Fatalf("request log line: %v", err)
 	}
 	return out
 }
@@ -232,8 +255,14 @@ func TestStackDashboard(t *testing.T) {
 		t.Errorf("alarm widget shows %d of %d alarms", alarmsShown, n)
 	}
 
-	// The Logs Insights table reads fields the request log line has.
+	// The Logs Insights table reads fields the request log line has, and the
+	// per-consumer widgets read Consumer as its own dimension set.
 	em := emitOnce(t)
+	for _, d := range em.dimSets {
+		if slices.Contains(d, "Consumer") && len(d) != 1 {
+			t.Errorf("the EMF has Consumer in %v; the dashboard reads {Consumer} alone", d)
+		}
+	}
 	for _, path := range []string{"msg", "consumer", "ai.proxy.usage.prompt_tokens", "ai.proxy.usage.completion_tokens", "ai.proxy.usage.cost", "ai.proxy.meta.request_model"} {
 		if !strings.Contains(body, path) {
 			t.Errorf("usage query does not read %s", path)

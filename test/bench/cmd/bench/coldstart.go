@@ -124,6 +124,9 @@ func (ce *coldEnv) ssmEnv() []string {
 	}
 	return []string{
 		"AIPROXY_CONFIG_PARAMETER=" + ssmConfigParam,
+		// As the template hands it over: the document and the key it
+		// references arrive in one GetParameters call.
+		"AIPROXY_CONFIG_PREFETCH=" + ssmKeyParam,
 		"AWS_ENDPOINT_URL_SSM=" + ce.moto.Endpoint(),
 		"AWS_REGION=" + motoserver.Region,
 		"AWS_ACCESS_KEY_ID=testing",
@@ -217,7 +220,7 @@ func (e *benchEnv) coldLocalOnce(ctx context.Context, ce *coldEnv, bin string, e
 		args = []string{"-addr", addr} // the stub's flag
 	}
 	t0 := time.Now()
-	p, err := startProc(name, e.work, bin, args, append([]string{"AIPROXY_LISTEN=" + addr}, env...))
+	p, err := startProc(name, e.work, -1, bin, args, append([]string{"AIPROXY_LISTEN=" + addr}, env...))
 	if err != nil {
 		return 0, coldRun{}, err
 	}

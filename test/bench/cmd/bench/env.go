@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,21 +22,35 @@ const (
 	tBare   = "bare"
 	tNginx  = "nginx"
 	tProxy  = "aiproxy"
+	// tPortkey is Portkey's AI gateway (npm @portkey-ai/gateway), a real AI
+	// gateway measured beside ours; pending when it is not installed.
+	tPortkey = "portkey"
 	// tCand is an optional second build of the proxy (-candidate), measured
 	// in the same rounds: the before/after of a proposed change.
 	tCand = "candidate"
 )
 
 // targetOrder is every target of part 1; run adds tCand with -candidate.
-var targetOrder = []string{tDirect, tBare, tNginx, tProxy}
+var targetOrder = []string{tDirect, tBare, tNginx, tPortkey, tProxy}
 
 var targetLabels = map[string]string{
-	tDirect: "direct to the stub",
-	tBare:   "bare Go reverse proxy",
-	tNginx:  "nginx reverse proxy",
-	tProxy:  "lambda-ai-proxy (local server)",
-	tCand:   "lambda-ai-proxy, candidate build",
+	tDirect:  "direct to the stub",
+	tBare:    "bare Go reverse proxy",
+	tNginx:   "nginx reverse proxy",
+	tProxy:   "lambda-ai-proxy (local server)",
+	tCand:    "lambda-ai-proxy, candidate build",
+	tPortkey: "Portkey AI gateway (Node.js)",
 }
+
+// dropTarget removes a target that cannot run (Portkey not installed) from
+// parts 1 and 2.
+func dropTarget(t string) {
+	targetOrder = slices.DeleteFunc(targetOrder, func(x string) bool { return x == t })
+	streamOrder = slices.DeleteFunc(streamOrder, func(x string) bool { return x == t })
+}
+
+// pins is the run's CPU pinning (pin.go).
+var pins pinPlan
 
 // candLabel marks the candidate's rows (-candidate-label).
 var candLabel = "candidate build"
@@ -52,8 +70,8 @@ type benchEnv struct {
 	bins *helpers
 	res  *Results
 
-	stub, bare, nginx, proxy, cand *proc
-	procs                          []*proc
+	stub, bare, nginx, proxy, cand, portkey *proc
+	procs                                   []*proc
 }
 
 // url is the non-streamed endpoint of a target.
@@ -65,6 +83,8 @@ func (e *benchEnv) url(t string) string {
 		return "http://" + e.bare.addr + "/v1/chat/completions"
 	case tNginx:
 		return "http://" + e.nginx.addr + "/v1/chat/completions"
+	case tPortkey:
+		return "http://" + e.portkey.addr + "/v1/chat/completions"
 	case tCand:
 		return "http://" + e.cand.addr + "/" + model + "/chat/completions"
 	default:
@@ -84,9 +104,48 @@ func (e *benchEnv) pids(t string) []int {
 		return append([]int{e.nginx.pid()}, children(e.nginx.pid())...)
 	case tCand:
 		return []int{e.cand.pid()}
+	case tPortkey:
+		return []int{e.portkey.pid()}
 	default:
 		return []int{e.proxy.pid()}
 	}
+}
+
+// headers are the request headers a target needs besides the request's
+// own: Portkey is told to use the OpenAI provider with the stub as its
+// custom host, and to pass the stub's steering headers on.
+func (e *benchEnv) headers(t string) map[string]string {
+	if t != tPortkey {
+		return nil
+	}
+	return map[string]string{
+		"x-portkey-provider":        "openai",
+		"x-portkey-custom-host":     "http://" + e.stub.addr + "/v1",
+		"x-portkey-forward-headers": "x-stub-chunks,x-stub-chunk-bytes,x-stub-interval",
+	}
+}
+
+// stubCount is how many requests the stub has served (stubserver's
+// counter), to check that a target's answers came from it.
+func (e *benchEnv) stubCount(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.stub.addr+"/stub/requests", nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("stub request count: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64))
+	if err != nil {
+		return 0, fmt.Errorf("stub request count: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stub request count %q: %w", b, err)
+	}
+	return n, nil
 }
 
 func (e *benchEnv) track(p *proc) *proc {
@@ -107,13 +166,13 @@ func (e *benchEnv) startServers(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if e.stub, err = e.startListening(ctx, "stub", e.bins.stub, func(addr string) ([]string, []string) {
+	if e.stub, err = e.startListening(ctx, "stub", pins.loadCPU, e.bins.stub, func(addr string) ([]string, []string) {
 		return []string{"-addr", addr}, nil
 	}); err != nil {
 		return err
 	}
 	upstream := "http://" + e.stub.addr
-	if e.bare, err = e.startListening(ctx, "bareproxy", e.bins.bare, func(addr string) ([]string, []string) {
+	if e.bare, err = e.startListening(ctx, "bareproxy", pins.proxyCPU, e.bins.bare, func(addr string) ([]string, []string) {
 		return []string{"-addr", addr, "-upstream", upstream}, nil
 	}); err != nil {
 		return err
@@ -129,17 +188,23 @@ func (e *benchEnv) startServers(ctx context.Context) error {
 			return err
 		}
 	}
+	if slices.Contains(targetOrder, tPortkey) {
+		if e.portkey, err = e.startPortkey(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // startListening starts a server on a free loopback port and waits for it.
-func (e *benchEnv) startListening(ctx context.Context, name, bin string, argv func(addr string) (args, env []string)) (*proc, error) {
+// cpu is where it runs when pinning is on (-1: anywhere).
+func (e *benchEnv) startListening(ctx context.Context, name string, cpu int, bin string, argv func(addr string) (args, env []string)) (*proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	args, env := argv(addr)
-	p, err := startProc(name, e.work, bin, args, env)
+	p, err := startProc(name, e.work, cpu, bin, args, env)
 	if err != nil {
 		return nil, err
 	}
@@ -163,15 +228,15 @@ func (e *benchEnv) startProxy(ctx context.Context, name, bin string) (*proc, err
 	if err := os.WriteFile(cfgPath, []byte(e.proxyConfig()), 0o644); err != nil {
 		return nil, fmt.Errorf("write proxy config: %w", err)
 	}
-	return e.startListening(ctx, name, bin, func(addr string) ([]string, []string) {
+	return e.startListening(ctx, name, pins.proxyCPU, bin, func(addr string) ([]string, []string) {
 		return nil, []string{"AIPROXY_LISTEN=" + addr, "AIPROXY_CONFIG_FILE=" + cfgPath}
 	})
 }
 
 // nginxConf is nginx as a plain reverse proxy: no buffering of answers,
 // keep-alive to the upstream (as the Go proxies have), no access log.
-// Workers: one per core, nginx's usual "auto".
-const nginxConf = `worker_processes auto;
+// Workers: one per core, nginx's usual "auto", or one when pinned to a core.
+const nginxConf = `worker_processes %[4]s;
 user root;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -215,13 +280,17 @@ func (e *benchEnv) startNginx(ctx context.Context) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf := fmt.Sprintf(nginxConf, dir, e.stub.addr, addr)
+	workers := "auto"
+	if pins.on {
+		workers = "1"
+	}
+	conf := fmt.Sprintf(nginxConf, dir, e.stub.addr, addr, workers)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("write nginx.conf: %w", err)
 	}
 	e.res.NginxConf = strings.ReplaceAll(strings.ReplaceAll(conf, dir, "$PREFIX"), e.stub.addr, "$STUB")
-	p, err := startProc("nginx", e.work, bin, []string{"-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log")}, nil)
+	p, err := startProc("nginx", e.work, pins.proxyCPU, bin, []string{"-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log")}, nil)
 	if err != nil {
 		return nil, err
 	}

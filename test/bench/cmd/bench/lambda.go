@@ -46,7 +46,7 @@ func (e *benchEnv) startLambda(ctx context.Context) (*lambdaPath, string) {
 		return nil, err.Error()
 	}
 	cfg := filepath.Join(e.work, "aiproxy.yaml")
-	p, err := startProc("bootstrap", e.work, e.bins.bootstrap, nil, lambdaEnv(api, "AIPROXY_CONFIG_FILE="+cfg))
+	p, err := startProc("bootstrap", e.work, pins.proxyCPU, e.bins.bootstrap, nil, lambdaEnv(api, "AIPROXY_CONFIG_FILE="+cfg))
 	if err != nil {
 		api.Close()
 		return nil, err.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math"
 	"net/http"
 	"time"
@@ -23,12 +24,27 @@ func (e *benchEnv) partLatency(ctx context.Context) error {
 
 	targets := map[string]string{}
 	for _, t := range targetOrder {
-		n, err := checkAnswer(ctx, e.url(t), body)
+		before, err := e.stubCount(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := checkAnswer(ctx, e.url(t), body, e.headers(t))
 		if err != nil {
 			return fmt.Errorf("%s: %w", targetLabels[t], err)
 		}
-		part.ResponseBytes = n
-		if targets[t], err = writeTargets(e.work, t, e.url(t), body, answerHeaders); err != nil {
+		after, err := e.stubCount(ctx)
+		if err != nil {
+			return err
+		}
+		if after-before != 1 {
+			return fmt.Errorf("%s: one request made %d requests to the stub, want 1: the answer did not come from the stub", targetLabels[t], after-before)
+		}
+		if t == tDirect {
+			part.ResponseBytes = n
+		}
+		headers := maps.Clone(answerHeaders)
+		maps.Copy(headers, e.headers(t))
+		if targets[t], err = writeTargets(e.work, t, e.url(t), body, headers); err != nil {
 			return err
 		}
 	}
@@ -61,16 +77,28 @@ func (e *benchEnv) partLatency(ctx context.Context) error {
 			for i := range targetOrder {
 				t := targetOrder[(i+round)%len(targetOrder)]
 				a := attack{target: t, rate: ph.Rate, workers: ph.Workers, duration: dur}
+				before, err := e.stubCount(ctx)
+				if err != nil {
+					return err
+				}
 				if err := runAttack(ctx, e.s.vegeta, e.work, a, targets[t], e.pids(t), acc[t]); err != nil {
 					return err
 				}
+				after, err := e.stubCount(ctx)
+				if err != nil {
+					return err
+				}
+				acc[t].stub += after - before
 			}
 			log.Printf("  %s: round %d/%d done", ph.Name, round+1, ph.Rounds)
 		}
 		ph.Targets = map[string]*TargetResult{}
 		for _, t := range targetOrder {
 			a := acc[t]
-			tr := &TargetResult{OK: a.ok, Errors: a.errs, FirstError: a.firstErr, Latency: dist(a.lat), RoundP50: a.roundP50, RoundP99: a.roundP99}
+			tr := &TargetResult{OK: a.ok, Errors: a.errs, FirstError: a.firstErr, Latency: dist(a.lat), RoundP50: a.roundP50, RoundP99: a.roundP99, StubRequests: a.stub}
+			if a.stub < int64(a.ok) {
+				return fmt.Errorf("%s: %d answers but only %d requests reached the stub", targetLabels[t], a.ok, a.stub)
+			}
 			if a.ok > 0 {
 				tr.CPUPerReq = round2(float64(a.cpu.Microseconds()) / float64(a.ok))
 			}
@@ -93,19 +121,22 @@ func (e *benchEnv) partLatency(ctx context.Context) error {
 		}
 		part.PeakRSSKB[t] = sum
 	}
-	part.Notes = append(part.Notes, "no CPU pinning: every process may run on both cores, as on a developer's machine; rounds alternate instead")
+	part.Notes = append(part.Notes, pins.note())
 	return nil
 }
 
 // checkAnswer sends the request once and checks that a JSON answer comes
 // back, returning its size.
-func checkAnswer(ctx context.Context, url string, body []byte) (int, error) {
+func checkAnswer(ctx context.Context, url string, body []byte, headers map[string]string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range answerHeaders {
+		req.Header.Set(k, v)
+	}
+	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)

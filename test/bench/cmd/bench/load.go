@@ -32,6 +32,7 @@ type samples struct {
 	ok, errs int
 	firstErr string
 	cpu      time.Duration // the target's processes, summed over rounds
+	stub     int64         // requests that reached the stub during the rounds
 	elapsed  time.Duration // time covered by the rounds' requests
 	roundP50 []float64
 	roundP99 []float64
@@ -80,7 +81,8 @@ func runAttack(ctx context.Context, vegeta, work string, a attack, targets strin
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, vegeta, args...)
+	path, argv := pins.command(pins.loadCPU, vegeta, args)
+	cmd := exec.CommandContext(ctx, path, argv...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("vegeta attack on %s: %w\n%s", a.target, err, b)
 	}

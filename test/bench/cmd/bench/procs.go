@@ -80,14 +80,16 @@ type proc struct {
 }
 
 // startProc starts bin with args and env (added to a minimal environment),
-// its output going to a log file in work.
-func startProc(name, work, bin string, args, env []string) (*proc, error) {
+// its output going to a log file in work, on cpu when pinning is on (-1:
+// anywhere).
+func startProc(name, work string, cpu int, bin string, args, env []string) (*proc, error) {
 	logPath := filepath.Join(work, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s log: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	path, argv := pins.command(cpu, bin, args)
+	cmd := exec.Command(path, argv...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "TMPDIR=" + work}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group, so that stopping it also stops what it forked

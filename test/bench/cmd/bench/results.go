@@ -20,7 +20,11 @@ type Results struct {
 	ColdStart   *ColdPart      `json:"cold_start,omitempty"`
 	Micro       *MicroPart     `json:"micro,omitempty"`
 	Candidate   *Candidate     `json:"candidate,omitempty"`
-	NginxConf   string         `json:"-"`
+	// Pinning says how parts 1 and 2 placed the processes on the cores.
+	Pinning string `json:"pinning,omitempty"`
+	// PortkeyPending says why Portkey's gateway was not measured.
+	PortkeyPending string `json:"portkey_pending,omitempty"`
+	NginxConf      string `json:"-"`
 }
 
 // Candidate describes the second build measured with -candidate.
@@ -40,7 +44,9 @@ type Machine struct {
 	Go     string  `json:"go"`
 	Nginx  string  `json:"nginx,omitempty"`
 	Vegeta string  `json:"vegeta,omitempty"`
-	Commit string  `json:"commit,omitempty"`
+	// Portkey is the measured Portkey gateway's packages and Node.js.
+	Portkey string `json:"portkey,omitempty"`
+	Commit  string `json:"commit,omitempty"`
 	// Load1Start and Load1End are the 1-minute load averages when the run
 	// began and ended: other work on a shared machine shows here.
 	Load1Start float64 `json:"load1_start"`
@@ -121,6 +127,9 @@ type TargetResult struct {
 	// tell a burst of other work in one round from a steady difference.
 	RoundP50 []float64 `json:"round_p50_us"`
 	RoundP99 []float64 `json:"round_p99_us"`
+	// StubRequests is how many requests reached the stub during the
+	// target's rounds: its answers came from the stub, not from a cache.
+	StubRequests int64 `json:"stub_requests"`
 }
 
 // StreamingPart is part 2: per-chunk relay delay and time to first token.

@@ -21,7 +21,7 @@ const (
 	tLambda        = "lambda"
 )
 
-var streamOrder = []string{tDirect, tBare, tNginx, tProxy, tLambda}
+var streamOrder = []string{tDirect, tBare, tNginx, tPortkey, tProxy, tLambda}
 
 // streamSample is one stream as the client saw it.
 type streamSample struct {
@@ -155,6 +155,9 @@ func (e *benchEnv) streamOnce(ctx context.Context, client *http.Client, lam *lam
 	req.Header.Set("Authorization", "Bearer client-key-not-for-upstream")
 	req.Header.Set("X-Stub-Chunks", strconv.Itoa(chunks))
 	req.Header.Set("X-Stub-Interval", interval)
+	for k, v := range e.headers(t) {
+		req.Header.Set(k, v)
+	}
 	t0 := time.Now()
 	res, err := client.Do(req)
 	if err != nil {

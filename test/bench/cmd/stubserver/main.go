@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
@@ -33,7 +34,7 @@ func run(addr string) error {
 	// The driver reads the bound address from the first line.
 	fmt.Println(ln.Addr().String())
 	srv := &http.Server{
-		Handler:           &stub.Server{Record: false},
+		Handler:           countRequests(&stub.Server{Record: false}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -41,4 +42,21 @@ func run(addr string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// CountPath answers GET with the number of other requests served so far:
+// the driver checks with it that a peer's answers really came from the stub
+// (Portkey, say, would answer from its cache or an error path otherwise).
+const CountPath = "/stub/requests"
+
+func countRequests(h http.Handler) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == CountPath && r.Method == http.MethodGet {
+			fmt.Fprintln(w, n.Load())
+			return
+		}
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	})
 }
