@@ -21,8 +21,9 @@ const maxErrorBody = 64 << 10
 
 // redactErrorBody replaces a non-2xx answer's body with the same body
 // with the configured upstream credentials blanked: an upstream that
-// echoes the request's Authorization header or URL in its error must not
-// hand the key to the client. The body is read whole (at most
+// echoes the request's Authorization header or URL in its error (or in a
+// redirect's Location) must not hand the key to the client. Its headers
+// are redacted too. The body is read whole (at most
 // maxErrorBody) before the header is sent, since a credential can span two
 // reads; a gzip body is decoded and relayed plain.
 func redactErrorBody(res *http.Response, p *config.Plugin) {
@@ -30,6 +31,7 @@ func redactErrorBody(res *http.Response, p *config.Plugin) {
 	if len(secrets) == 0 {
 		return
 	}
+	redactHeaders(res.Header, secrets)
 	upstream := res.Body
 	var src io.Reader = upstream
 	enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
@@ -101,4 +103,15 @@ func upstreamSecrets(p *config.Plugin) []string {
 		}
 	}
 	return out
+}
+
+// redactHeaders blanks the secrets in every header value.
+func redactHeaders(h http.Header, secrets []string) {
+	for _, vs := range h {
+		for i, v := range vs {
+			if r := string(stats.Redact([]byte(v), secrets)); r != v {
+				vs[i] = r
+			}
+		}
+	}
 }

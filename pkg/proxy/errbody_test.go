@@ -58,3 +58,12 @@ func TestRedactErrorBodyCut(t *testing.T) {
 		t.Errorf("got %q, %v, length %d", got, err, res.ContentLength)
 	}
 }
+
+func TestRedactErrorHeaders(t *testing.T) {
+	p := &config.Plugin{Auth: config.Auth{ParamName: "api-key", ParamValue: "sk-query-key", ParamLocation: "query"}}
+	res := &http.Response{StatusCode: 301, Header: http.Header{"Location": {"https://up.example/v1/chat/completions?api-key=sk-query-key"}}, Body: http.NoBody}
+	redactErrorBody(res, p)
+	if got := res.Header.Get("Location"); got != "https://up.example/v1/chat/completions?api-key=[REDACTED]" {
+		t.Errorf("Location = %q", got)
+	}
+}
