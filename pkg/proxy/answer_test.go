@@ -251,3 +251,39 @@ func TestUsageReadForRateLimit(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 }
+
+// Whatever the upstream sends, the tap relays it byte for byte or refuses
+// it, and it never refuses an answer Kong accepts: valid JSON whose
+// top-level object has "choices".
+func FuzzAnswerTap(f *testing.F) {
+	for _, s := range []string{`{"choices":[]}`, `{"id":1,"choices":null}`, `<html>`, `[]`, `{"a":{"choices":1}}`, `{"choices":[],}`, ``} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, doc string, gz bool) {
+		body := doc
+		if gz {
+			body = gzipped(doc)
+		}
+		tap := newAnswerTap(io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gz, true, 0)
+		err := tap.hold(config.RouteChat)
+		if err != nil {
+			var refused *answerError
+			if !errors.As(err, &refused) || refused.e.status != http.StatusInternalServerError {
+				t.Fatalf("%q: %v", doc, err)
+			}
+			if fields, e := topLevel([]byte(doc), nil); e == nil {
+				for _, f := range fields {
+					if f.key == "choices" && doc[f.start] != 'f' {
+						t.Fatalf("%q refused: %v", doc, err)
+					}
+				}
+			}
+			return
+		}
+		got, err := io.ReadAll(tap)
+		if err != nil || string(got) != body {
+			t.Fatalf("%q relayed as %q (%v)", body, got, err)
+		}
+	})
+}
