@@ -33,7 +33,7 @@ type answerTap struct {
 	upstream io.ReadCloser
 	raw      []byte // upstream bytes read but not yet handed on
 	rawErr   error  // the upstream's read error, due after raw
-	chunk    []byte // read buffer while holding
+	holding  bool   // reading ahead before the header is sent
 
 	gzip    bool         // decode for the scan (Content-Encoding: gzip)
 	gz      *gzip.Reader // nil until the first read
@@ -69,34 +69,35 @@ const (
 // how many decoded bytes to keep for the payload log (0: none).
 func newAnswerTap(body io.ReadCloser, gzipped, wantStats bool, keepLog int) *answerTap {
 	t := &answerTap{upstream: body, gzip: gzipped, scanning: true, wantUsage: wantStats, keepLog: keepLog}
-	t.scan.want = func(key string) int {
-		switch {
-		case key == "model" && wantStats:
-			return maxModelLen
-		case key == "usage" && wantStats:
-			return maxUsageLen
-		}
-		return 0
-	}
-	t.scan.onKey = func(key string, first byte) {
-		if key == "choices" && first != 'f' { // Lua reads false as absent
-			t.choices = true
-		}
-	}
-	t.scan.onMember = t.member
+	t.scan.sink = t
 	return t
 }
 
-func (t *answerTap) member(key string, raw []byte, over bool) {
+func (t *answerTap) sawKey(key []byte, first byte) {
+	if string(key) == "choices" && first != 'f' { // Lua reads false as absent
+		t.choices = true
+	}
+}
+
+func (t *answerTap) wantValue(key []byte) int {
+	switch {
+	case !t.wantUsage:
+		return 0
+	case string(key) == "model":
+		return maxModelLen
+	case string(key) == "usage":
+		return maxUsageLen
+	}
+	return 0
+}
+
+func (t *answerTap) gotValue(key, raw []byte, over bool) {
 	if over {
 		return
 	}
-	switch key {
+	switch string(key) {
 	case "model":
-		var m string
-		if json.Unmarshal(raw, &m) == nil {
-			t.model = m
-		}
+		t.model = jsonString(raw)
 	case "usage":
 		t.usage = decodeUsage(raw)
 	}
@@ -134,7 +135,7 @@ func (t *answerTap) Read(p []byte) (int, error) {
 			t.atErr(err)
 			return n, err
 		}
-		t.pump(len(p))
+		t.pump()
 	}
 	n := copy(p, t.raw)
 	t.raw = t.raw[n:]
@@ -146,19 +147,28 @@ func (t *answerTap) Read(p []byte) (int, error) {
 
 func (t *answerTap) Close() error { return t.upstream.Close() }
 
-// pump reads on: through the gzip decoder while it decodes, else raw.
-func (t *answerTap) pump(size int) {
+// pump reads on: through the gzip decoder while it decodes, else raw,
+// straight into the queue for the client (a small answer costs one small
+// buffer, not a copy buffer of its own).
+func (t *answerTap) pump() {
 	if t.gzip && t.scanning {
 		t.pumpGzip()
 		return
 	}
-	if cap(t.chunk) == 0 {
-		t.chunk = make([]byte, max(size, 4<<10))
+	if cap(t.raw)-len(t.raw) < 1<<10 {
+		grown := make([]byte, len(t.raw), max(2*cap(t.raw), 4<<10))
+		copy(grown, t.raw)
+		t.raw = grown
 	}
-	n, err := t.upstream.Read(t.chunk[:cap(t.chunk)])
-	t.raw = append(t.raw, t.chunk[:n]...)
+	end := len(t.raw)
+	buf := t.raw[end:cap(t.raw)]
+	if t.holding && end+len(buf) > holdLimit {
+		buf = buf[:max(holdLimit-end, 1)] // hold no more than the limit
+	}
+	n, err := t.upstream.Read(buf)
+	t.raw = t.raw[:end+n]
 	if !t.gzip {
-		t.feed(t.chunk[:n])
+		t.feed(t.raw[end:])
 	}
 	t.atErr(err)
 	if err != nil {
@@ -254,12 +264,14 @@ func (t *answerTap) failure() (reason string, known bool) {
 // answer ends, or holdLimit bytes are held. It returns the error to answer
 // with instead of relaying, or nil.
 func (t *answerTap) hold(routeType string) error {
+	t.holding = true
 	for t.rawErr == nil && len(t.raw) < holdLimit {
 		if _, known := t.failure(); known {
 			break
 		}
-		t.pump(32 << 10)
+		t.pump()
 	}
+	t.holding = false
 	reason, known := t.failure()
 	if !known && t.rawErr != nil && !errors.Is(t.rawErr, io.EOF) {
 		// Cut before the verdict, before the header: a clean 502 beats a
@@ -330,9 +342,6 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 		}
 		if !wantStats {
 			tap.scanning = false // the verdict was all that was needed
-		}
-		if !tap.gzip {
-			tap.chunk = nil // the rest is read straight into the relay's buffer
 		}
 	}
 	if wantStats {

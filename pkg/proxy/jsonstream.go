@@ -1,5 +1,10 @@
 package proxy
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // jsonStream validates a JSON document fed to it in pieces, as it is
 // relayed, and reports the top-level object's members as they complete:
 // the key of each, and the raw bytes of the values asked for, each capped.
@@ -16,19 +21,27 @@ type jsonStream struct {
 	ended  bool // the top-level value is complete
 	object bool // the top-level value is an object
 
-	key      []byte // the depth-1 key being read (capped)
-	member   string // the depth-1 member whose value is being scanned
-	capture  []byte // that value's raw bytes, when wanted
-	capLimit int    // 0: not capturing
-	capOver  bool
+	key       []byte // the depth-1 key being read, raw (capped)
+	member    []byte // the depth-1 member whose value is being scanned
+	keyBuf    [maxKey + 1]byte
+	memberBuf [maxKey]byte
+	capture   []byte // that value's raw bytes, when wanted
+	capLimit  int    // 0: not capturing
+	capOver   bool
 
-	// want returns how many bytes of the value of top-level member key to
-	// capture (0 for none); onMember is then called with them (over says
-	// the value was longer than that and raw is nil). onKey is called when
-	// a top-level key has been read, with the first byte of its value.
-	want     func(key string) int
-	onKey    func(key string, first byte)
-	onMember func(key string, raw []byte, over bool)
+	sink jsonSink // nil: validate only
+}
+
+// jsonSink hears about the top-level members of a scanned object. Keys
+// are decoded and valid only during the call.
+type jsonSink interface {
+	// sawKey: a member's key has been read; first is its value's first byte.
+	sawKey(key []byte, first byte)
+	// wantValue: how many bytes of that value to capture (0 for none).
+	wantValue(key []byte) int
+	// gotValue: the captured value, complete (raw is nil when it was
+	// longer than wanted, and over is true).
+	gotValue(key, raw []byte, over bool)
 }
 
 const (
@@ -77,13 +90,9 @@ func (s *jsonStream) Write(b []byte) (int, error) {
 				start = s.endValue(b, start, i+1)
 				continue
 			}
-			if len(s.stack) == 1 && s.stack[0] == '{' && s.member != "" {
-				if s.onKey != nil {
-					s.onKey(s.member, c)
-				}
-				if s.want != nil {
-					s.capLimit = s.want(s.member)
-				}
+			if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 && s.sink != nil {
+				s.sink.sawKey(s.member, c)
+				s.capLimit = s.sink.wantValue(s.member)
 				start = i
 			}
 			s.beginValue(c)
@@ -92,7 +101,7 @@ func (s *jsonStream) Write(b []byte) (int, error) {
 			case isSpace(c):
 			case c == '"':
 				s.state, s.inKey = jsString, true
-				s.key = s.key[:0]
+				s.key = s.keyBuf[:0]
 			case c == '}' && s.state == jsObjKeyOrEnd:
 				s.stack = s.stack[:len(s.stack)-1]
 				start = s.endValue(b, start, i+1)
@@ -133,7 +142,7 @@ func (s *jsonStream) Write(b []byte) (int, error) {
 					s.inKey = false
 					s.state = jsColon
 					if len(s.stack) == 1 {
-						s.member = decodeStreamKey(s.key)
+						s.member = s.decodeKey()
 					}
 				} else {
 					start = s.endValue(b, start, i+1)
@@ -234,18 +243,16 @@ func (s *jsonStream) endValue(b []byte, start, end int) int {
 	default:
 		s.state = jsObjNext
 	}
-	if len(s.stack) == 1 && s.stack[0] == '{' && s.member != "" {
+	if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 {
 		if s.capLimit > 0 {
 			s.keep(b[start:end])
-		}
-		if s.onMember != nil && s.capLimit > 0 {
 			raw := s.capture
 			if s.capOver {
 				raw = nil
 			}
-			s.onMember(s.member, raw, s.capOver)
+			s.sink.gotValue(s.member, raw, s.capOver)
 		}
-		s.member, s.capture, s.capLimit, s.capOver = "", s.capture[:0], 0, false
+		s.member, s.capture, s.capLimit, s.capOver = nil, s.capture[:0], 0, false
 		return end
 	}
 	return start
@@ -347,17 +354,20 @@ func (s *jsonStream) numberByte(c byte) bool {
 	}
 }
 
-// decodeStreamKey decodes a key read as raw bytes including its closing
-// quote; a key longer than maxKey decodes to "".
-func decodeStreamKey(raw []byte) string {
-	if len(raw) > maxKey || len(raw) == 0 {
-		return ""
+// decodeKey decodes the key just read (raw bytes with its closing quote)
+// into memberBuf; a key longer than maxKey decodes to nothing.
+func (s *jsonStream) decodeKey() []byte {
+	raw := s.key
+	if len(raw) > maxKey || len(raw) < 2 {
+		return nil
 	}
-	quoted := make([]byte, 0, len(raw)+1)
-	quoted = append(append(quoted, '"'), raw...)
-	k, err := decodeKey(quoted)
-	if err != nil {
-		return ""
+	raw = raw[:len(raw)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return append(s.memberBuf[:0], raw...)
 	}
-	return k
+	var k string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k) != nil || len(k) > maxKey {
+		return nil
+	}
+	return append(s.memberBuf[:0], k...)
 }

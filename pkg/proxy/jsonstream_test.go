@@ -10,12 +10,7 @@ import (
 // with the captured top-level members.
 func streamScan(doc string, n int) (*jsonStream, map[string]string) {
 	got := map[string]string{}
-	s := &jsonStream{
-		want: func(string) int { return 1 << 20 },
-		onMember: func(k string, raw []byte, over bool) {
-			got[k] = string(raw)
-		},
-	}
+	s := &jsonStream{sink: captureAll(got)}
 	for len(doc) > 0 {
 		k := min(n, len(doc))
 		_, _ = s.Write([]byte(doc[:k]))
@@ -77,3 +72,10 @@ func FuzzJSONStream(f *testing.F) {
 		}
 	})
 }
+
+// captureAll captures every top-level member's value.
+type captureAll map[string]string
+
+func (c captureAll) sawKey([]byte, byte)            {}
+func (c captureAll) wantValue([]byte) int           { return 1 << 20 }
+func (c captureAll) gotValue(k, raw []byte, _ bool) { c[string(k)] = string(raw) }
