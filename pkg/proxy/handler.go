@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -403,8 +404,12 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	return nil
 }
 
+// isEventStream reports whether a Content-Type is text/event-stream, decided
+// exactly as ReverseProxy decides to flush an answer at once: by the media
+// type, whatever its parameters.
 func isEventStream(ct string) bool {
-	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/event-stream")
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "text/event-stream"
 }
 
 // upstreamError answers when the upstream could not be reached or did not
