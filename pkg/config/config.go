@@ -100,8 +100,13 @@ type ModelOptions struct {
 	InputCost   *float64
 	OutputCost  *float64
 	UpstreamURL string
-	// Upstream is UpstreamURL parsed, or nil.
+	// Upstream is UpstreamURL parsed, or nil (also when it is a template).
 	Upstream *url.URL
+	// UpstreamTemplate is UpstreamURL when it holds $(...) references,
+	// resolved per request.
+	UpstreamTemplate Template
+	// UpstreamPath is model.options.upstream_path as configured.
+	UpstreamPath string
 }
 
 // Match finds the route for a request path (already percent-decoded). It

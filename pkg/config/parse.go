@@ -556,15 +556,21 @@ func compilePlugin(o *object) *Plugin {
 	if u := p.Model.Options.UpstreamURL; u != "" {
 		pu, err := url.Parse(u)
 		switch {
+		case strings.Contains(u, "$("):
+			// Resolved per request; the proxy checks the result.
+			t, err := ParseTemplate(u)
+			if err != nil {
+				w.fail(join(opt.path, "upstream_url"), "%v", err)
+			}
+			p.Model.Options.UpstreamTemplate = t
 		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "":
 			w.fail(join(opt.path, "upstream_url"), "expected an absolute http or https URL")
-		case strings.Contains(u, "$("):
-			w.fail(join(opt.path, "upstream_url"), "templates are supported in model.name only")
 		default:
 			p.Model.Options.Upstream = pu
 		}
 	}
-	if up := opt.str("upstream_path"); up != "" {
+	p.Model.Options.UpstreamPath = opt.str("upstream_path")
+	if up := p.Model.Options.UpstreamPath; up != "" {
 		if p.Model.Options.UpstreamURL == "" && strings.HasPrefix(up, "/") {
 			p.Model.Options.UpstreamURL = "https://api.openai.com:443" + up
 			p.Model.Options.Upstream, _ = url.Parse(p.Model.Options.UpstreamURL)

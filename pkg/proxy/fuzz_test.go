@@ -25,7 +25,7 @@ func FuzzRewriteBody(f *testing.F) {
 	}
 	p := &config.Plugin{RouteType: config.RouteChat, ResponseStreaming: config.StreamAllow, Auth: config.Auth{ParamName: "key", ParamValue: "v", ParamLocation: "body"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rw, e := rewriteBody(p, body, "gpt-4o", "apikey")
+		rw, e := rewriteBody(p, input{body: body, configured: "gpt-4o", hide: []string{"apikey"}})
 		if e != nil {
 			return
 		}

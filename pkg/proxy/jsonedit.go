@@ -13,7 +13,7 @@ type edit struct {
 func applyEdits(body []byte, fields []field, edits []edit) []byte {
 	out := make([]byte, 0, len(body)+64)
 	out = append(out, '{')
-	var written uint64 // bit i: edits[i] already placed
+	written := make([]bool, len(edits)) // edits[i] already placed
 	first := true
 	for _, f := range fields {
 		idx := -1
@@ -27,10 +27,10 @@ func applyEdits(body []byte, fields []field, edits []edit) []byte {
 		switch {
 		case idx < 0:
 			val = body[f.start:f.end]
-		case written&(1<<idx) != 0 || edits[idx].value == nil:
+		case written[idx] || edits[idx].value == nil:
 			continue
 		default:
-			written |= 1 << idx
+			written[idx] = true
 			val = edits[idx].value
 		}
 		if !first {
@@ -42,7 +42,7 @@ func applyEdits(body []byte, fields []field, edits []edit) []byte {
 		out = append(out, val...)
 	}
 	for j, e := range edits {
-		if e.value == nil || written&(1<<j) != 0 {
+		if e.value == nil || written[j] {
 			continue
 		}
 		if !first {

@@ -71,7 +71,7 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			s.out = append(s.out, "\n\n"...)
 		}
 		s.out = append(s.out, "data: "...)
-		s.out = append(s.out, errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")...)
+		s.out = append(s.out, errorJSON("upstream stream failed before completion", typeServer, "", "upstream_stream_error")...)
 		s.out = append(s.out, "\n\n"...)
 		s.done = true
 	}

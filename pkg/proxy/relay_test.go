@@ -55,7 +55,7 @@ func TestSSERelay(t *testing.T) {
 		{name: "CRLF events", parts: []string{"data: {\"a\":1}\r\n\r\n", "data: [DONE]\r\n\r\n"}, err: io.EOF,
 			want: "data: {\"a\":1}\r\n\r\ndata: [DONE]\r\n\r\n"},
 		{name: "cut mid-stream ends with an error event", parts: []string{chunk1, chunk2[:20]}, err: io.ErrUnexpectedEOF,
-			want: chunk1 + chunk2[:20] + "\n\n" + "data: " + string(errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")) + "\n\n", failed: true},
+			want: chunk1 + chunk2[:20] + "\n\n" + "data: " + string(errorJSON("upstream stream failed before completion", typeServer, "", "upstream_stream_error")) + "\n\n", failed: true},
 		{name: "not SSE at all passes through", parts: []string{strings.Repeat("x", maxPendingEvent+10)}, err: io.EOF,
 			want: strings.Repeat("x", maxPendingEvent+10)},
 	}
