@@ -570,7 +570,9 @@ func compilePlugin(o *object) *Plugin {
 		}
 	}
 	p.Model.Options.UpstreamPath = opt.str("upstream_path")
-	if up := p.Model.Options.UpstreamPath; up != "" {
+	if up := p.Model.Options.UpstreamPath; strings.Contains(up, "$(") {
+		w.fail(join(opt.path, "upstream_path"), "templates are not supported here; put the whole URL in upstream_url")
+	} else if up != "" {
 		if p.Model.Options.UpstreamURL == "" && strings.HasPrefix(up, "/") {
 			p.Model.Options.UpstreamURL = "https://api.openai.com:443" + up
 			p.Model.Options.Upstream, _ = url.Parse(p.Model.Options.UpstreamURL)

@@ -39,3 +39,11 @@ func TestUpstreamURLTemplate(t *testing.T) {
 		}
 	}
 }
+
+// upstream_path is not resolved: a template there would be sent literally.
+func TestUpstreamPathTemplateRefused(t *testing.T) {
+	doc := `{route_type: llm/v1/chat, model: {provider: openai, name: m, options: {upstream_path: "/openai/deployments/$(uri_captures.d)/chat/completions"}}}`
+	if _, err := Parse(context.Background(), []byte(doc), Options{}); err == nil || !strings.Contains(err.Error(), "upstream_path: templates are not supported here") {
+		t.Errorf("err = %v", err)
+	}
+}
