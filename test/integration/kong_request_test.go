@@ -203,6 +203,12 @@ func TestPreserve(t *testing.T) {
 		t.Error("the upstream was called")
 	}
 
+	// A request without a body (GET /v1/models) passes as one.
+	_, _ = client.Models.Get(context.Background(), "text-embedding-3-small")
+	if last := e.stub.Last(); last.Method != "GET" || last.Path != "/v1/models/text-embedding-3-small" || len(last.Body) != 0 || last.Header.Get("Content-Type") != "" {
+		t.Errorf("GET upstream got %s %s %q %v", last.Method, last.Path, last.Body, last.Header)
+	}
+
 	for name, tc := range map[string]struct{ path, body string }{
 		"query":              {"/v1//x/../embeddings?apikey=" + teamKey + "&keep=1", `{"model":"text-embedding-3-small","input":"hi"}`},
 		"body (key_in_body)": {"/v1/embeddings", `{"apikey":"` + teamKey + `","model":"text-embedding-3-small","input":"hi"}`},
