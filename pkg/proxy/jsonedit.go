@@ -13,7 +13,11 @@ type edit struct {
 func applyEdits(body []byte, fields []field, edits []edit) []byte {
 	out := make([]byte, 0, len(body)+64)
 	out = append(out, '{')
-	written := make([]bool, len(edits)) // edits[i] already placed
+	var small [16]bool
+	written := small[:] // written[i]: edits[i] already placed
+	if len(edits) > len(small) {
+		written = make([]bool, len(edits))
+	}
 	first := true
 	for _, f := range fields {
 		idx := -1

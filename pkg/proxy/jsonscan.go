@@ -85,14 +85,21 @@ func atEnd(body []byte, i int, fields []field) ([]field, error) {
 	return fields, nil
 }
 
-func decodeKey(raw []byte) (key string, escaped bool, err error) {
+func decodeKey(raw []byte) (string, bool, error) {
 	for _, c := range raw[1 : len(raw)-1] {
 		if c == '\\' {
-			err := json.Unmarshal(raw, &key)
-			return key, true, err
+			return unescapeKey(raw)
 		}
 	}
 	return string(raw[1 : len(raw)-1]), false, nil
+}
+
+// unescapeKey is decodeKey's rare path, apart so that its heap variable
+// costs nothing to keys without escapes.
+func unescapeKey(raw []byte) (string, bool, error) {
+	var key string
+	err := json.Unmarshal(raw, &key)
+	return key, true, err
 }
 
 func skipSpace(b []byte, i int) int {

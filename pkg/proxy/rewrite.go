@@ -50,6 +50,13 @@ type members struct {
 	authParam     bool // the client sent the body auth param itself
 }
 
+// Edit values shared by every request; applyEdits only reads them.
+var (
+	jsonTrue     = []byte("true")
+	jsonFalse    = []byte("false")
+	includeUsage = []byte(`{"include_usage":true}`)
+)
+
 // controlled are the body members whose value the proxy decides or checks.
 var controlled = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k"}
 
@@ -82,18 +89,15 @@ func rewriteBody(p *config.Plugin, in input) (*rewritten, *apiError) {
 	if e := checkFormat(p.RouteType, m); e != nil {
 		return nil, e
 	}
-	edits := make([]edit, 0, 8)
+	edits := make([]edit, 0, 12)
 	edits = append(edits, edit{key: "model", value: appendJSONString(nil, model)})
-	s, streamEdits, e := streamingEdits(p.ResponseStreaming, m.stream, m.streamOpts)
+	s, edits, e := streamingEdits(p.ResponseStreaming, m.stream, m.streamOpts, edits)
 	if e != nil {
 		return nil, e
 	}
-	edits = append(edits, streamEdits...)
-	opts, e := optionEdits(p.Model.Options, m.maxCompletion)
-	if e != nil {
+	if edits, e = optionEdits(p.Model.Options, m.maxCompletion, edits); e != nil {
 		return nil, e
 	}
-	edits = append(edits, opts...)
 	edits = append(edits, hideEdits(in.hide)...)
 	if ed, ok := authParamEdit(p.Auth, m.authParam); ok {
 		edits = append(edits, ed)
@@ -198,8 +202,8 @@ func checkAmbiguous(p *config.Plugin, f field, hide []string) *apiError {
 // and writes the decision into the body, "stream": false included, as Kong
 // does. It asks for the usage chunk of a stream so that statistics have
 // real numbers; the relay hides that chunk from a client that did not ask
-// for it.
-func streamingEdits(policy string, streamRaw, streamOpts []byte) (streaming, []edit, *apiError) {
+// for it. The edits are appended to edits.
+func streamingEdits(policy string, streamRaw, streamOpts []byte, edits []edit) (streaming, []edit, *apiError) {
 	var s streaming
 	switch {
 	case bytes.Equal(streamRaw, []byte("true")):
@@ -217,9 +221,9 @@ func streamingEdits(policy string, streamRaw, streamOpts []byte) (streaming, []e
 		s.stream = true
 	}
 	if !s.stream {
-		return s, []edit{{key: "stream", value: []byte("false")}}, nil
+		return s, append(edits, edit{key: "stream", value: jsonFalse}), nil
 	}
-	edits := []edit{{key: "stream", value: []byte("true")}}
+	edits = append(edits, edit{key: "stream", value: jsonTrue})
 	var so map[string]json.RawMessage
 	if len(streamOpts) > 0 && !bytes.Equal(streamOpts, []byte("null")) {
 		if err := json.Unmarshal(streamOpts, &so); err != nil {
@@ -231,7 +235,7 @@ func streamingEdits(policy string, streamRaw, streamOpts []byte) (streaming, []e
 	}
 	s.hideUsage = true
 	if so == nil {
-		return s, append(edits, edit{key: "stream_options", value: []byte(`{"include_usage":true}`)}), nil
+		return s, append(edits, edit{key: "stream_options", value: includeUsage}), nil
 	}
 	so["include_usage"] = json.RawMessage("true")
 	v, _ := json.Marshal(so)
@@ -241,9 +245,9 @@ func streamingEdits(policy string, streamRaw, streamOpts []byte) (streaming, []e
 // optionEdits are model.options' overrides of the client's sampling
 // parameters. max_tokens caps max_completion_tokens too (OpenAI's current
 // name for it, which reasoning models require): a client's larger value is
-// lowered to the cap, a smaller one kept. Kong only sets max_tokens.
-func optionEdits(o config.ModelOptions, maxCompletion []byte) ([]edit, *apiError) {
-	edits := make([]edit, 0, 5)
+// lowered to the cap, a smaller one kept. Kong only sets max_tokens. The
+// edits are appended to edits.
+func optionEdits(o config.ModelOptions, maxCompletion []byte, edits []edit) ([]edit, *apiError) {
 	if o.MaxTokens != nil {
 		limit := int64(*o.MaxTokens)
 		edits = append(edits, edit{key: "max_tokens", value: strconv.AppendInt(nil, limit, 10)})

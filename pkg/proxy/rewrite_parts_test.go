@@ -155,7 +155,7 @@ func TestStreamingEdits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, edits, e := streamingEdits(tt.policy, []byte(tt.stream), []byte(tt.opts))
+			s, edits, e := streamingEdits(tt.policy, []byte(tt.stream), []byte(tt.opts), nil)
 			if tt.err != "" {
 				if e == nil || e.message != tt.err {
 					t.Fatalf("err = %v, want %q", e, tt.err)
@@ -177,13 +177,13 @@ func TestStreamingEdits(t *testing.T) {
 
 func TestOptionEdits(t *testing.T) {
 	mt, temp, topP := 100, 0.5, 0.9
-	edits, _ := optionEdits(config.ModelOptions{MaxTokens: &mt, Temperature: &temp, TopP: &topP}, nil)
+	edits, _ := optionEdits(config.ModelOptions{MaxTokens: &mt, Temperature: &temp, TopP: &topP}, nil, nil)
 	got := editMap(edits)
 	want := map[string]string{"max_tokens": "100", "temperature": "0.5", "top_p": "0.9", "top_k": "<removed>"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("edits %v, want %v", got, want)
 	}
-	if edits, _ := optionEdits(config.ModelOptions{}, nil); !reflect.DeepEqual(editMap(edits), map[string]string{"top_k": "<removed>"}) {
+	if edits, _ := optionEdits(config.ModelOptions{}, nil, nil); !reflect.DeepEqual(editMap(edits), map[string]string{"top_k": "<removed>"}) {
 		t.Errorf("no options: edits %v", edits)
 	}
 }
