@@ -82,17 +82,25 @@ func preserveModel(configured string, bodyModel []byte) (string, *apiError) {
 // maxFormField bounds the form fields read from a multipart body.
 const maxFormField = 1024
 
-// preserveMultipart passes a multipart body through untouched. Its model
-// and stream fields are read only when a policy needs them (a configured
-// model, streaming denied), and then the body must be readable.
+// preserveMultipart passes a multipart body through untouched. Its fields
+// are read only when a policy needs them (a configured model, streaming
+// denied, key-auth keys accepted in the body), and then the body must be
+// readable. A key-auth key field is refused rather than cut out: rewriting
+// an upload is not worth it for a client that can send its key in a header.
 func preserveMultipart(p *config.Plugin, in input, boundary string) (*rewritten, *apiError) {
 	rw := &rewritten{body: in.body, contentType: in.contentType}
-	if in.configured == "" && p.ResponseStreaming != config.StreamDeny {
+	if in.configured == "" && p.ResponseStreaming != config.StreamDeny && len(in.hide) == 0 {
 		return rw, nil
 	}
-	fields, ok := formFields(in.body, boundary, "model", "stream")
+	fields, ok := formFields(in.body, boundary, append([]string{"model", "stream"}, in.hide...)...)
 	if !ok {
 		return nil, badRequest("invalid_multipart", "multipart request body could not be read")
+	}
+	for _, name := range in.hide {
+		if _, ok := fields[strings.ToLower(name)]; ok {
+			return nil, &apiError{status: 400, typ: typeInvalidRequest, code: "key_in_multipart", param: name,
+				message: "send the API key for this proxy in a header, not in a multipart field"}
+		}
 	}
 	if in.configured != "" && fields["model"] != "" && fields["model"] != in.configured {
 		return nil, badRequest("model_mismatch", "cannot use own model - must be: "+in.configured)

@@ -241,6 +241,10 @@ func TestRewritePreserve(t *testing.T) {
 		{name: "multipart with the configured model", plugin: preserveDyn, configured: "whisper-1", contentType: "multipart/form-data; boundary=XX", body: multipartBody("whisper-1", ""), want: multipartBody("whisper-1", ""), model: "whisper-1"},
 		{name: "multipart with another model", plugin: preserveDyn, configured: "whisper-1", contentType: "multipart/form-data; boundary=XX", body: multipartBody("gpt-4o-transcribe", ""), err: "cannot use own model - must be: whisper-1"},
 		{name: "multipart stream denied", plugin: `{route_type: preserve, response_streaming: deny, model: {provider: openai}}`, contentType: "multipart/form-data; boundary=XX", body: multipartBody("whisper-1", "true"), err: "response streaming is not enabled for this LLM"},
+		{name: "multipart with a key-auth key field", plugin: `{route_type: preserve, model: {provider: openai}}`, hideKey: "apikey", contentType: "multipart/form-data; boundary=XX",
+			body: "--XX\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nsecret\r\n" + multipartBody("whisper-1", ""), err: "send the API key for this proxy in a header"},
+		{name: "multipart without a key field when keys may travel in the body", plugin: `{route_type: preserve, model: {provider: openai}}`, hideKey: "apikey", contentType: "multipart/form-data; boundary=XX",
+			body: multipartBody("whisper-1", ""), want: multipartBody("whisper-1", "")},
 		{name: "multipart unreadable when a policy needs it", plugin: preserveDyn, configured: "whisper-1", contentType: "multipart/form-data; boundary=XX", body: "garbage", err: "multipart request body could not be read"},
 	}
 	for _, tt := range tests {
