@@ -73,7 +73,7 @@ func redactErrorBody(res *http.Response, p *config.Plugin) {
 // check; the upstream's status stays.
 func unreadableError(res *http.Response, why string) []byte {
 	res.Header.Set("Content-Type", "application/json")
-	return errorJSON(fmt.Sprintf("the upstream answered %d with an error body %s", res.StatusCode, why), typeServer, "upstream_error_unreadable")
+	return errorJSON(fmt.Sprintf("the upstream answered %d with an error body %s", res.StatusCode, why), typeServer, "", "upstream_error_unreadable")
 }
 
 // safeToken bounds an upstream-chosen name for a message.

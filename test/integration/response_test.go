@@ -46,8 +46,8 @@ func TestNotACompletionIsAServerError(t *testing.T) {
 	}
 }
 
-// preserveConfig sends the client's body as it is.
-const preserveConfig = `
+// preserveChatConfig sends the client's body as it is.
+const preserveChatConfig = `
 route_type: preserve
 auth: {header_name: Authorization, header_value: Bearer KEY}
 logging: {log_statistics: true}
@@ -60,7 +60,7 @@ model:
 // to a client that asks with Kong-Debug even when model_name_header is off
 // (normalize-json-response.lua).
 func TestModelHeaderInPreserveAndDebug(t *testing.T) {
-	preserve := newEnv(t, preserveConfig)
+	preserve := newEnv(t, preserveChatConfig)
 	off := newEnv(t, seedConfig+"model_name_header: false\n")
 	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
 	tests := []struct {
