@@ -41,7 +41,10 @@ type answerTap struct {
 	decoded int64
 	scratch []byte
 
-	scan      jsonStream
+	scan jsonStream
+	// late, when set, hears why an answer relayed with its verdict still
+	// open turned out not to be a completion.
+	late      func(reason string)
 	scanning  bool // false once the scan gave up (corrupt gzip, too large)
 	choices   bool
 	complete  bool // the upstream body ended cleanly
@@ -201,10 +204,12 @@ func (t *answerTap) pumpGzip() {
 	case errors.Is(err, io.EOF):
 		_ = t.scan.Close()
 		t.scanning = false // trailing bytes, if any, are relayed raw
+		t.scanned()
 	case t.upErr != nil:
 		t.rawErr = t.upErr
 	default:
 		t.corrupt, t.scanning = true, false
+		t.scanned()
 	}
 }
 
@@ -242,8 +247,20 @@ func (t *answerTap) atErr(err error) {
 		if !t.gzip && t.scanning {
 			_ = t.scan.Close()
 			t.scanning = false
+			t.scanned()
 		}
 	}
+}
+
+// scanned runs once the scan has seen the whole answer.
+func (t *answerTap) scanned() {
+	if t.late == nil {
+		return
+	}
+	if reason, known := t.failure(); known && reason != "" {
+		t.late(reason)
+	}
+	t.late = nil
 }
 
 // failure is why the answer is not a completion, once that is known: ""
@@ -340,7 +357,14 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 		if err := tap.hold(rt); err != nil {
 			return err
 		}
-		if !wantStats {
+		if _, known := tap.failure(); !known {
+			// Relayed with the verdict open: too late for a 500, but an
+			// operator should hear of an answer that was none.
+			tap.late = func(reason string) {
+				h.log.Warn("upstream answer relayed before it proved not to be a completion", "request_id", pl.requestID, "route", pl.route,
+					"reason", reason+" "+rt+" response")
+			}
+		} else if !wantStats {
 			tap.scanning = false // the verdict was all that was needed
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -286,4 +287,25 @@ func FuzzAnswerTap(f *testing.F) {
 			t.Fatalf("%q relayed as %q (%v)", body, got, err)
 		}
 	})
+}
+
+// An answer relayed with its verdict open is logged once it proves not to
+// be a completion.
+func TestLateVerdictIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	h := New(nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ex := &exchange{plan: &plan{plugin: &config.Plugin{RouteType: config.RouteChat}, route: "r1"}}
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req = req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex))
+	body := `{"data":"` + strings.Repeat("x", holdLimit) + `"}`
+	res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), Request: req}
+	if err := h.modifyResponse(res); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(res.Body); string(got) != body {
+		t.Fatal("not relayed as sent")
+	}
+	if !strings.Contains(logs.String(), "reason=\"'choices' not in llm/v1/chat response\"") || !strings.Contains(logs.String(), "route=r1") {
+		t.Errorf("log: %s", logs.String())
+	}
 }
