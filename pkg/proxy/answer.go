@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
-
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -26,9 +25,11 @@ import (
 // verdict is known: an OpenAI answer names "choices" in its first few
 // hundred bytes, an HTML error page or plain text fails at its first byte,
 // and a small JSON object without "choices" ends well within the limit.
-// Those get Kong's 500. An answer whose verdict is still open after
-// holdLimit bytes is relayed as it comes, because a status cannot change
-// once the header is out; its verdict is then only logged.
+// Those get Kong's 500, which an SDK raises as a server error (and may
+// retry) instead of failing to parse a 200. An answer whose verdict is
+// still open after holdLimit bytes is relayed as it comes, because a status
+// cannot change once the header is out; its verdict is then only logged.
+// An answer cut before its verdict is a 502, not a truncated 200.
 type answerTap struct {
 	upstream io.ReadCloser
 	raw      []byte // upstream bytes read but not yet handed on
