@@ -25,7 +25,7 @@ import (
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/kong/" + name)
+	b, err := os.ReadFile("testdata/answers/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ const (
 	notDecoded = "transformation failed from type openai://llm/v1/chat: failed to decode llm/v1/chat response"
 )
 
-// Kong's from_format verdicts (openai.lua) on Kong's own fixtures, for a
+// Kong's from_format verdicts (openai.lua) on answers of its fixtures' shapes, for a
 // plain and a gzip answer: the held start of the answer decides, and
 // whatever is relayed is the upstream's bytes unchanged.
 func TestAnswerTapVerdict(t *testing.T) {
@@ -56,10 +56,10 @@ func TestAnswerTapVerdict(t *testing.T) {
 		model             string
 		total             int
 	}{
-		{name: "good", body: fixture(t, "llm-v1-chat-good.json"), model: "gpt-3.5-turbo-0613", total: 37},
-		{name: "good completions", body: fixture(t, "llm-v1-completions-good.json"), route: config.RouteCompletions, model: "gpt-3.5-turbo-instruct", total: 20},
-		{name: "bad_upstream_response", body: fixture(t, "llm-v1-chat-bad_upstream_response.json"), want: notChoices},
-		{name: "HTML", body: fixture(t, "llm-v1-chat-internal_server_error.html"), want: notDecoded},
+		{name: "good", body: fixture(t, "chat-good.json"), model: "gpt-4o-mini-2024-07-18", total: 30},
+		{name: "good completions", body: fixture(t, "completions-good.json"), route: config.RouteCompletions, model: "gpt-3.5-turbo-instruct-0914", total: 17},
+		{name: "no choices (Kong: bad_upstream_response)", body: fixture(t, "no-choices.json"), want: notChoices},
+		{name: "HTML (Kong: internal_server_error)", body: fixture(t, "server-error.html"), want: notDecoded},
 		{name: "HTML on completions", body: "<html>", route: config.RouteCompletions,
 			want: "transformation failed from type openai://llm/v1/completions: failed to decode llm/v1/completions response"},
 		{name: "empty", body: "", want: notDecoded},
@@ -216,7 +216,7 @@ func TestNoScanWithoutStatistics(t *testing.T) {
 		ex := &exchange{plan: &plan{plugin: &config.Plugin{RouteType: rt}}}
 		req := httptest.NewRequest(http.MethodPost, "/", nil)
 		req = req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex))
-		upstream := io.NopCloser(strings.NewReader(fixture(t, "llm-v1-chat-good.json")))
+		upstream := io.NopCloser(strings.NewReader(fixture(t, "chat-good.json")))
 		res := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: upstream, Request: req}
 		if err := h.modifyResponse(res); err != nil {
 			t.Fatal(err)
@@ -239,7 +239,7 @@ func TestUsageReadForRateLimit(t *testing.T) {
 	ex := &exchange{plan: &plan{plugin: &config.Plugin{RouteType: config.RouteChat}, limit: &limits.Decision{}}}
 	req := httptest.NewRequest(http.MethodPost, "/", nil)
 	req = req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex))
-	res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(fixture(t, "llm-v1-chat-good.json"))), Request: req}
+	res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(fixture(t, "chat-good.json"))), Request: req}
 	if err := h.modifyResponse(res); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestUsageReadForRateLimit(t *testing.T) {
 		t.Fatal("answer not read for the rate limit's settlement")
 	}
 	ex.out.tap.parse(&ex.out)
-	if u := ex.out.usage; u == nil || u.TotalTokens != 37 {
+	if u := ex.out.usage; u == nil || u.TotalTokens != 30 {
 		t.Errorf("usage %+v", u)
 	}
 }

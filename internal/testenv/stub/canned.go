@@ -5,28 +5,22 @@ import (
 	"net/http"
 )
 
-// Kong's response fixtures (spec/fixtures/ai-proxy/openai/llm-v1-chat/responses/).
+// Answers of the shapes Kong's ai-proxy spec fixtures use: an HTML error
+// page, and a JSON object that is not a completion.
 const (
-	kongHTML = `<!DOCTYPE html>
-<html>
-  <head>
-    <title>Fake Internal Server Error</title>
-  </head>
-
-  <body>
-    <p><h1>This is a fake Internal Server Error</h1></p>
-    <p>It has come from your Mock AI server.</p>
-  </body>
+	htmlAnswer = `<!doctype html>
+<html lang="en">
+<head><title>502 Bad Gateway</title></head>
+<body>
+<h1>Bad Gateway</h1>
+<p>The model server behind this host did not answer.</p>
+</body>
 </html>
 `
-	kongNoChoices = `{
-  "nothing_object": {
-    "not_interesting_tag_names": "bad string",
-    "and_an_array": [
-        "because",
-        "why",
-        "not"
-    ]
+	noChoicesAnswer = `{
+  "status": {
+    "detail": "this upstream answered something that is not a completion",
+    "items": ["one", "two", "three"]
   }
 }
 `
@@ -38,10 +32,10 @@ func (s *Server) canned(w http.ResponseWriter, r *http.Request) bool {
 	switch r.Header.Get("X-Stub-Answer") {
 	case "html":
 		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte(kongHTML))
+		_, _ = w.Write([]byte(htmlAnswer))
 	case "no-choices":
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(kongNoChoices))
+		_, _ = w.Write([]byte(noChoicesAnswer))
 	case "echo-auth":
 		msg, _ := json.Marshal("invalid key " + r.Header.Get("Authorization") + " from query " + r.URL.RawQuery)
 		w.Header().Set("Content-Type", "application/json")
