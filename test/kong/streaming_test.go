@@ -1,0 +1,126 @@
+package kong
+
+import (
+	"encoding/json"
+	"math"
+	"regexp"
+	"strings"
+)
+
+const streamPluginID = "0b3c6a52-5d1e-4c4f-9a57-2f8de0c1a009"
+
+// streamingDoc is the OpenAI part of 09-streaming_integration_spec.lua's
+// setup.
+const streamingDoc = `_format_version: "3.0"
+services:
+  - name: empty_service
+    host: localhost
+    port: 8080
+    path: /
+    routes:
+      - name: openai_chat_good
+        protocols: [http]
+        strip_path: true
+        paths: [/openai/llm/v1/chat/good]
+        plugins:
+          - name: ai-proxy
+            config:
+              route_type: llm/v1/chat
+              auth: {header_name: Authorization, header_value: Bearer openai-key}
+              model:
+                name: gpt-3.5-turbo
+                provider: openai
+                options: {max_tokens: 256, temperature: 1.0, upstream_url: "MOCK/openai/llm/v1/chat/good", input_cost: 10.0, output_cost: 10.0}
+      - name: openai_chat_partial
+        protocols: [http]
+        strip_path: true
+        paths: [/openai/llm/v1/chat/partial]
+        plugins:
+          - name: ai-proxy
+            id: ` + streamPluginID + `
+            config:
+              route_type: llm/v1/chat
+              auth: {header_name: Authorization, header_value: Bearer openai-key}
+              logging: {log_payloads: true, log_statistics: true}
+              model:
+                name: gpt-3.5-turbo
+                provider: openai
+                options: {max_tokens: 256, temperature: 1.0, upstream_url: "MOCK/openai/llm/v1/chat/partial", input_cost: 10.0, output_cost: 10.0}
+      - name: openai_chat_bad
+        protocols: [http]
+        strip_path: true
+        paths: [/openai/llm/v1/chat/bad]
+        plugins:
+          - name: ai-proxy
+            config:
+              route_type: llm/v1/chat
+              auth: {header_name: Authorization, header_value: Bearer openai-key}
+              model:
+                name: gpt-3.5-turbo
+                provider: openai
+                options: {max_tokens: 256, temperature: 1.0, upstream_url: "MOCK/openai/llm/v1/chat/bad", input_cost: 10.0, output_cost: 10.0}
+`
+
+const pendingEstimate = "h-resp: a stream without a usage chunk gets Kong's estimates (normalize-request.lua: prompt words x 1.8; normalize-sse-chunk.lua: completion characters / 4) and ai.proxy.payload.response is the assembled answer (normalize-sse-chunk.lua composite_response_t)"
+
+// events splits an answer into its lines as the spec's reader does
+// (gmatch "[^\r\n]+"), and joins the chunks' delta contents.
+func events(body []byte) (lines []string, content string) {
+	var b strings.Builder
+	for _, l := range regexp.MustCompile(`[^\r\n]+`).FindAllString(string(body), -1) {
+		lines = append(lines, l)
+		var chunk map[string]any
+		if len(l) > 6 && json.Unmarshal([]byte(l[6:]), &chunk) == nil {
+			if s, ok := at(chunk, "choices.0.delta.content").(string); ok {
+				b.WriteString(s)
+			}
+		}
+	}
+	return lines, b.String()
+}
+
+func checkStream(c *check, x *exchange) {
+	if x.status != 200 {
+		c.fatalf("status %d, want 200: %.300s", x.status, x.body)
+	}
+	lines, content := events(x.body)
+	c.equal("events", len(lines), streamEvents)
+	c.equal("content", content, streamAnswer)
+}
+
+func streamingRows() []row {
+	const spec = "09-streaming_integration"
+	return []row{
+		{spec: spec, it: "stream llm/v1/chat / good stream request openai", run: func(c *check) {
+			e := newEnv(c, streamingDoc)
+			checkStream(c, e.get("/openai/llm/v1/chat/good", chatStreamRequest))
+		}},
+		{spec: spec, it: "stream llm/v1/chat / good stream request openai with partial split chunks", pending: pendingEstimate,
+			note: "two figures of the spec are not ours: response_model is the model the stream's chunks name (gpt-4-0613 here), where Kong logs the configured one (its composite response leaves model as a TODO); " +
+				"the completion estimate is ceil(characters / 4) of the answer, as normalize-sse-chunk.lua computes it, where the spec's figure (13 for a 25-character answer) is ceil(50 / 4): the answer counted twice",
+			run: func(c *check) {
+				e := newEnv(c, streamingDoc)
+				checkStream(c, e.get("/openai/llm/v1/chat/partial", chatStreamRequest))
+				prompt := int(math.Floor(chatStreamPromptWords*1.8 + 0.5))
+				completion := int(math.Ceil(float64(len(streamAnswer)) / 4))
+				line := e.statsLine()
+				checkStats(c, line, expectedStats{pluginID: streamPluginID, requestModel: "gpt-3.5-turbo", responseModel: streamModel,
+					prompt: prompt, completion: completion, total: prompt + completion, cost: float64(prompt+completion) * 10 / 1e6})
+				req, _ := at(line, "ai.proxy.payload.request").(string)
+				if !regexp.MustCompile(`content.*How much is 1 \+ 1`).MatchString(req) {
+					c.errorf("payload.request does not match content.*How much is 1 + 1: %.300s", req)
+				}
+				resp, _ := at(line, "ai.proxy.payload.response").(string)
+				if !regexp.MustCompile(`content.*One plus one makes two`).MatchString(resp) {
+					c.errorf("payload.response does not match content.*One plus one makes two: %.300s", resp)
+				}
+			}},
+		{spec: spec, it: "stream llm/v1/chat / bad request is returned to the client not-streamed", run: func(c *check) {
+			e := newEnv(c, streamingDoc)
+			x := e.get("/openai/llm/v1/chat/bad", chatStreamRequest)
+			lines, _ := events(x.body)
+			c.equal("lines", len(lines), 1)
+			c.equal("status", x.status, 400)
+		}},
+	}
+}
