@@ -229,3 +229,48 @@ const (
 	encUserRequest         = `{"messages":[{"role":"system","content":"You are a mathematician."},{"role":"user","content":"Why is there no inverse of zero?"}]}`
 	encTransformationError = "transformation failed from type openai://llm/v1/chat: 'choices' not in llm/v1/chat response"
 )
+
+// The 01-unit real-stream-frames: one chat chunk and one completions
+// chunk, each carrying "the answer".
+const (
+	unitChatFrame        = `data: {"choices": [{"delta": {"content": "the answer"},"finish_reason": null,"index": 0,"logprobs": null}],"created": 1764547200,"id": "chatcmpl-replayunit00000001","model": "gpt-4-0613","object": "chat.completion.chunk","system_fingerprint": null}` + "\n\n"
+	unitCompletionsFrame = `data: {"choices": [{"finish_reason": null,"index": 0,"logprobs": null,"text": "the answer"}],"created": 1764547200,"id": "cmpl-replayunit00000001","model": "gpt-3.5-turbo-instruct","object": "text_completion"}` + "\n\n"
+)
+
+// The 01-unit requests: a conversation of six messages, and a prompt.
+const (
+	unitChatRequest = `{
+	"messages": [
+		{"role": "system", "content": "You are a mathematician."},
+		{"role": "user", "content": "What is 2 + 3?"},
+		{"role": "assistant", "content": "2 + 3 is 5."},
+		{"role": "user", "content": "Double it"},
+		{"role": "assistant", "content": "Doubled, 5 is 10."},
+		{"role": "user", "content": "Why is there no inverse of zero?"}
+	]
+}`
+	unitCompletionsRequest = `{
+	"prompt": "Explain why zero has no inverse."
+}`
+	// SAMPLE_LLM_V1_CHAT_WITH_SOME_OPTS: sampling options and extra
+	// members.
+	unitChatWithOptions = `{
+	"messages": [
+		{"role": "system", "content": "You are a mathematician."},
+		{"role": "assistant", "content": "What is 1 + 1?"}
+	],
+	"max_tokens": 256,
+	"temperature": 0.1,
+	"top_p": 0.2,
+	"some_extra_param": "string_val",
+	"another_extra_param": 0.5
+}`
+	// SAMPLE_DOUBLE_FORMAT: messages and a prompt.
+	unitDoubleFormat = `{
+	"messages": [
+		{"role": "system", "content": "You are a mathematician."},
+		{"role": "assistant", "content": "What is 1 + 1?"}
+	],
+	"prompt": "Hi world"
+}`
+)

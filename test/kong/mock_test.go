@@ -132,6 +132,10 @@ func (m *mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			stream(w, writes)
 		}
+	case "/unit/stream/chat":
+		stream(w, []string{unitChatFrame, "data: [DONE]\n\n"})
+	case "/unit/stream/completions":
+		stream(w, []string{unitCompletionsFrame, "data: [DONE]\n\n"})
 	case "/openai/llm/v1/chat/bad":
 		switch {
 		case !authorized:

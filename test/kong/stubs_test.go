@@ -1,4 +1,0 @@
-package kong
-
-func configRows() []row { return nil }
-func unitRows() []row   { return nil }
