@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
 )
 
@@ -54,6 +55,10 @@ type Route struct {
 	Plugin *Plugin
 	// KeyAuth, when set, requires a client key (Kong's key-auth plugin).
 	KeyAuth *KeyAuth
+	// RateLimiting and AIRateLimiting are Kong's rate-limiting and
+	// ai-rate-limiting-advanced instances that apply; For(consumer) after
+	// key-auth. Nil when none does.
+	RateLimiting, AIRateLimiting Resolved[*limits.Policy]
 }
 
 func newConfig(routes []*Route) *Config {

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 )
 
 // deck is a decK file being compiled: its routes, and every plugin entry
@@ -117,6 +119,33 @@ func applyPlugins(w *walker, dr *deckRoute, idx map[string]scopes[any]) bool {
 	}
 	r.Plugin = p
 	r.KeyAuth = resolve[*KeyAuth](idx["key-auth"], dr.key, dr.service).Default
+	r.RateLimiting = resolve[*limits.Policy](idx[PluginRateLimiting], dr.key, dr.service)
+	r.AIRateLimiting = resolve[*limits.Policy](idx[PluginAIRateLimiting], dr.key, dr.service)
+	return checkCostPrices(w, dr, r.AIRateLimiting)
+}
+
+// checkCostPrices refuses a cost budget on a route whose ai-proxy plugin
+// has no prices: every request would count as free.
+func checkCostPrices(w *walker, dr *deckRoute, ai Resolved[*limits.Policy]) bool {
+	o := dr.route.Plugin.Model.Options
+	if o.InputCost != nil || o.OutputCost != nil {
+		return true
+	}
+	all := []*limits.Policy{ai.Default}
+	for _, p := range ai.byConsumer {
+		all = append(all, p)
+	}
+	for _, p := range all {
+		if p == nil {
+			continue
+		}
+		for _, r := range p.Rules {
+			if r.Metric == limits.Cost {
+				w.fail(dr.path, "ai-rate-limiting-advanced counts cost on route %q, but its ai-proxy plugin sets no model.options.input_cost or output_cost", dr.route.Name)
+				return false
+			}
+		}
+	}
 	return true
 }
 
@@ -194,9 +223,42 @@ func (d *deck) index() map[string]scopes[any] {
 			d.w.fail(e.path, "another %s plugin has the same scope; Kong allows one per route, service and consumer combination", e.name)
 			continue
 		}
+		if p, ok := e.value.(*limits.Policy); ok && p.ID == "" {
+			p.ID = d.scopeID(sc)
+		}
 		s[sc] = e.value
 	}
 	return idx
+}
+
+// scopeID names a scope by its entities' names, not their place in the
+// document.
+func (d *deck) scopeID(sc Scope) string {
+	var parts []string
+	if sc.Route != "" {
+		for _, dr := range d.routes {
+			if dr.key == sc.Route {
+				parts = append(parts, "route="+dr.route.Name)
+			}
+		}
+	}
+	if sc.Service != "" {
+		// The service's name or id, the same in every process.
+		name := ""
+		for ref, key := range d.serviceRefs {
+			if key == sc.Service && (name == "" || ref < name) {
+				name = ref
+			}
+		}
+		parts = append(parts, "service="+name)
+	}
+	if sc.Consumer != "" {
+		parts = append(parts, "consumer="+sc.Consumer)
+	}
+	if len(parts) == 0 {
+		return "global"
+	}
+	return strings.Join(parts, ",")
 }
 
 // scopeKey resolves one of a plugin's references. An entry listed under an

@@ -298,7 +298,7 @@ func TestParseKongFieldErrors(t *testing.T) {
 		{"cors", deck(`{name: r, paths: [/], plugins: [{name: cors}]}`), `routes[0].plugins[0].name: plugin "cors" is not implemented`},
 		{"request-size-limiting", deck(`{name: r, paths: [/]}`, `{name: request-size-limiting}`), `plugin "request-size-limiting" is not implemented`},
 		{"ai-prompt-guard", deck(`{name: r, paths: [/]}`, `{name: ai-prompt-guard}`), `plugin "ai-prompt-guard" is not implemented`},
-		{"rate-limiting", deck(`{name: r, paths: [/]}`, `{name: rate-limiting, config: {minute: 5}}`), `plugin "rate-limiting" is not implemented`},
+		{"rate-limiting-advanced", deck(`{name: r, paths: [/]}`, `{name: rate-limiting-advanced, config: {limit: [5], window_size: [60]}}`), `plugin "rate-limiting-advanced" is not implemented`},
 		{"consumer group plugin", `{_format_version: "3.0", consumer_groups: [{name: g, plugins: [{name: rate-limiting-advanced}]}], plugins: [` + ai + `]}`, `consumer_groups[0].plugins: consumer-group scoped plugins`},
 		// Route fields.
 		{"bad wildcard", deck(`{name: r, hosts: ["a.*.com"]}`), `routes[0].hosts[0]: host "a.*.com": invalid wildcard`},

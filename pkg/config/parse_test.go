@@ -199,7 +199,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"deck bad regex", `{_format_version: "3.0", routes: [{name: r, paths: ["~/(?<m>["]}], plugins: [{name: ai-proxy, config: {route_type: llm/v1/chat, model: {provider: openai}}}]}`, []string{"routes[0].paths[0]: invalid regex path"}},
 		{"deck plugin in config", `{_format_version: "3.0", plugins: [{name: ai-proxy, config: {route_type: llm/v1/chat, model: {provider: openai, name: 5}}}]}`, []string{"plugins[0].config.model.name: expected a string"}},
 		{"deck route without plugin", `{_format_version: "3.0", routes: [{name: lonely, paths: ["/a"]}]}`, []string{`routes[0]: route "lonely" has no ai-proxy plugin`}},
-		{"deck other plugin", `{_format_version: "3.0", plugins: [{name: rate-limiting, config: {}}]}`, []string{`plugins[0].name: plugin "rate-limiting" is not implemented here`}},
+		{"deck other plugin", `{_format_version: "3.0", plugins: [{name: acl, config: {}}]}`, []string{`plugins[0].name: plugin "acl" is not implemented here`}},
 		{"unset env", `{route_type: llm/v1/chat, auth: {header_name: a, header_value: '${{ env "NOPE" }}'}, model: {provider: openai}}`, []string{"auth.header_value: environment variable NOPE is not set"}},
 		{"not yaml", "route_type: [unclosed", []string{"invalid YAML"}},
 		{"not json", `{"route_type": }`, []string{"invalid JSON"}},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 )
 
 // pluginKind is a Kong plugin this proxy implements.
@@ -32,12 +34,26 @@ var supportedPlugins = map[string]pluginKind{
 		}
 		return nil
 	}},
+	// A consumer-scoped instance is that consumer's own limit: limits apply
+	// after key-auth.
+	PluginRateLimiting: {read: func(o *object) any {
+		if p := readRateLimiting(o); p != nil {
+			return p
+		}
+		return nil
+	}, consumerScoped: true},
+	PluginAIRateLimiting: {read: func(o *object) any {
+		if p := readAIRateLimiting(o); p != nil {
+			return p
+		}
+		return nil
+	}, consumerScoped: true},
 }
 
 // observerPlugins only log, count or trace in Kong; they change neither the
 // request nor the answer, so a document that has them loads without them,
 // with a warning. Every other plugin enforces or changes something this
-// proxy does not implement (acl, ip-restriction, cors, rate-limiting, ...),
+// proxy does not implement (acl, ip-restriction, cors, rate-limiting-advanced, ...),
 // and ignoring it would silently open what the operator closed: a load error.
 var observerPlugins = map[string]bool{
 	"file-log": true, "http-log": true, "tcp-log": true, "udp-log": true, "syslog": true, "loggly": true,
@@ -107,8 +123,19 @@ func (d *deck) readPlugin(path string, v any, nested Scope) {
 		d.w.fail(path, "a consumer-scoped %s plugin is not supported", name)
 	}
 	e.value = kind.read(o.child("config"))
-	if p, ok := e.value.(*Plugin); ok {
+	switch p := e.value.(type) {
+	case *Plugin:
 		p.ID = o.str("id")
+		if p.ID == "" {
+			p.ID = o.str("instance_name")
+		}
+	case *limits.Policy:
+		// Counters are keyed by the instance: its namespace, id or
+		// instance_name, else (in index) its scope by entity names, so
+		// that they survive a reordered document.
+		if p.ID == "" {
+			p.ID = o.str("id")
+		}
 		if p.ID == "" {
 			p.ID = o.str("instance_name")
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Observe, when set, is called once per request after the response
 	// has been relayed (statistics, metrics). It must not block for long.
 	Observe func(*stats.Record)
+	// Limiter enforces the rate-limiting plugins; nil means one that
+	// counts in this process only.
+	Limiter *limits.Limiter
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -40,13 +44,17 @@ type Handler struct {
 	log     *slog.Logger
 	rp      *httputil.ReverseProxy
 	observe func(*stats.Record)
+	limits  *limits.Limiter
 }
 
 // New returns the handler reading its configuration from src.
 func New(src config.Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe}
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.limits == nil {
+		h.limits = limits.New(limits.Options{Logger: h.log})
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -91,6 +99,9 @@ type plan struct {
 	requestBody    []byte // as the client sent it, for payload logs
 	target         *url.URL
 	rewritten      // the upstream body, model and streaming decision
+	// limit is the rate-limit reservation, settled when the request ends;
+	// nil when no limit applies.
+	limit *limits.Decision
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
@@ -152,16 +163,19 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		h.log.Warn(failureMessage(o.streamErr), "request_id", pl.requestID, "route", pl.route, "error", o.streamErr.Error())
 		rec = http.ErrAbortHandler
 	}
-	if h.observe != nil {
+	if h.observe != nil || pl.limit != nil {
 		if rec == nil {
-			// The answer is complete: send it before the statistics are
-			// computed and written, so that the client never waits for them.
+			// The answer is complete: send it before the settlement and the
+			// statistics, so that the client never waits for them.
 			_ = http.NewResponseController(w).Flush()
 		}
 		if o.tap != nil {
 			o.tap.parse(o)
 		}
-		h.observe(record(pl, o))
+		h.settle(pl, o)
+		if h.observe != nil {
+			h.observe(record(pl, o))
+		}
 	}
 	if rec != nil {
 		panic(rec)
@@ -231,6 +245,10 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 		return pl, e
 	}
 	pl.rewritten = *rw
+	// Limits last: only a request that will go upstream reserves.
+	if e := h.reserve(r, rt, pl); e != nil {
+		return pl, e
+	}
 	pl.target = upstreamURL(p, r)
 	// allow_override lets a client's own upstream credential through, but
 	// never the header that carried its key-auth key: that is a key for
@@ -384,6 +402,11 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	hdr := res.Header
 	// Upstream cookies (a CDN's, say) belong to the upstream's domain.
 	hdr.Del("Set-Cookie")
+	if pl.limit != nil {
+		for k, v := range pl.limit.Header {
+			hdr[k] = v
+		}
+	}
 	if res.StatusCode == http.StatusOK && pl.plugin.ModelNameHeader && pl.model != "" {
 		hdr.Set("X-Kong-LLM-Model", "openai/"+pl.model)
 	}

@@ -27,6 +27,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 	if o.streamErr != nil {
 		rec.StreamError = o.streamErr.Error()
 	}
+	rec.Limits = limitsRecord(pl.limit)
 	if !o.upstreamStart.IsZero() {
 		rec.LLMLatency = now.Sub(o.upstreamStart)
 		switch {

@@ -51,6 +51,9 @@ type Record struct {
 	TimeToFirstToken time.Duration // upstream request sent to first event (streams)
 	StreamError      string
 
+	// Limits is what the rate-limiting plugins did; nil when none applied.
+	Limits *Limits
+
 	LogStatistics bool
 	LogPayloads   bool
 	RequestBody   []byte

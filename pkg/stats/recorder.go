@@ -41,6 +41,7 @@ type Recorder struct {
 	// The _aws member after its timestamp, without and with Consumer.
 	emfDoc, emfDocConsumer string
 	models                 modelSet
+	namespace              string // for the rate-limit records
 }
 
 // New returns a Recorder.
@@ -57,7 +58,7 @@ func New(o Options) *Recorder {
 	if o.MaxModels <= 0 {
 		o.MaxModels = DefaultMaxModels
 	}
-	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, models: modelSet{max: o.MaxModels},
+	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, models: modelSet{max: o.MaxModels}, namespace: o.Namespace,
 		emfDoc: emfMetricsDoc(o.Namespace, emfDimensions), emfDocConsumer: emfMetricsDoc(o.Namespace, emfDimensionsConsumer)}
 }
 
@@ -73,6 +74,7 @@ func (r *Recorder) Observe(rec *Record) {
 	if r.emf != nil {
 		*bp = r.appendEMF((*bp)[:0], rec)
 		_, _ = r.emf.Write(*bp)
+		r.writeLimitsEMF(rec)
 	}
 	if cap(*bp) <= 64<<10 { // a payload line may be large; do not keep it
 		linePool.Put(bp)

@@ -132,14 +132,15 @@ func (s *Server) Endpoint() string { return "http://127.0.0.1:" + strconv.Itoa(s
 func (s *Server) Port() int { return s.port }
 
 // Env is the environment that points the AWS SDK's default configuration
-// chain at this server: the SSM endpoint, a region and dummy credentials
+// chain at this server: the SSM and DynamoDB endpoints, a region and dummy credentials
 // (moto ignores signatures). Use it with t.Setenv or for a subprocess.
 func (s *Server) Env() map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL_SSM":  s.Endpoint(),
-		"AWS_REGION":            Region,
-		"AWS_ACCESS_KEY_ID":     "testing",
-		"AWS_SECRET_ACCESS_KEY": "testing",
+		"AWS_ENDPOINT_URL_SSM":      s.Endpoint(),
+		"AWS_ENDPOINT_URL_DYNAMODB": s.Endpoint(),
+		"AWS_REGION":                Region,
+		"AWS_ACCESS_KEY_ID":         "testing",
+		"AWS_SECRET_ACCESS_KEY":     "testing",
 	}
 }
 
