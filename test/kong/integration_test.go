@@ -11,9 +11,10 @@ import (
 const pluginID = "0b3c6a52-5d1e-4c4f-9a57-2f8de0c1a001"
 
 // integrationDoc is 02-openai_integration_spec.lua's setup as a decK
-// document: one service, a route per scenario with its ai-proxy plugin.
-// Kong's file-log plugins are left out: their line is our statistics
-// line.
+// document: one service, a route per scenario with its ai-proxy plugin
+// and, where the spec has one, its file-log plugin (which we load and
+// ignore: our statistics line is the log the rows read). The spec's
+// ctx-checker-last plugin is a Kong test fixture and is left out.
 const integrationDoc = `_format_version: "3.0"
 services:
   - name: empty_service
@@ -27,6 +28,8 @@ services:
         paths: [/openai/llm/v1/chat/good]
         snis: [example.test]
         plugins:
+          - name: file-log
+            config: {path: /tmp/stats-only.log}
           - name: ai-proxy
             id: ` + pluginID + `
             config:
@@ -58,6 +61,8 @@ services:
         paths: [/openai/llm/v1/chat/good-without-stats]
         snis: [example.test]
         plugins:
+          - name: file-log
+            config: {path: /tmp/no-logs.log}
           - name: ai-proxy
             config:
               route_type: llm/v1/chat
@@ -73,6 +78,8 @@ services:
         paths: [/openai/llm/v1/chat/good-with-payloads]
         snis: [example.test]
         plugins:
+          - name: file-log
+            config: {path: /tmp/with-payloads.log}
           - name: ai-proxy
             config:
               route_type: llm/v1/chat
@@ -143,6 +150,8 @@ services:
         paths: [/llm/v1/embeddings/good]
         snis: [example.test]
         plugins:
+          - name: file-log
+            config: {path: /dev/stdout}
           - name: ai-proxy
             config:
               route_type: preserve
@@ -156,6 +165,8 @@ services:
         paths: [/openai/llm/v1/chat/good-no-model-param]
         snis: [example.test]
         plugins:
+          - name: file-log
+            config: {path: /dev/stdout}
           - name: ai-proxy
             config:
               route_type: llm/v1/chat

@@ -23,6 +23,8 @@ services:
         strip_path: true
         paths: [/openai/llm/v1/chat/good]
         plugins:
+          - name: file-log
+            config: {path: /dev/stdout}
           - name: ai-proxy
             config:
               route_type: llm/v1/chat
@@ -36,6 +38,8 @@ services:
         strip_path: true
         paths: [/openai/llm/v1/chat/partial]
         plugins:
+          - name: file-log
+            config: {path: /tmp/with-payloads.log}
           - name: ai-proxy
             id: ` + streamPluginID + `
             config:
@@ -51,6 +55,8 @@ services:
         strip_path: true
         paths: [/openai/llm/v1/chat/bad]
         plugins:
+          - name: file-log
+            config: {path: /dev/stdout}
           - name: ai-proxy
             config:
               route_type: llm/v1/chat
