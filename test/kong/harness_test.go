@@ -231,18 +231,21 @@ func (e *env) get(target, body string, hdr ...string) *exchange {
 	return e.send(http.MethodGet, target, body, hdr...)
 }
 
-// statsLine returns the last statistics line. The handler writes it
-// before ServeHTTP returns.
+// statsLine returns the last statistics line ("msg":"request"). The
+// handler writes it before ServeHTTP returns.
 func (e *env) statsLine() map[string]any {
 	lines := e.logs.lines()
-	if len(lines) == 0 {
-		e.c.fatalf("no statistics line was written")
+	for i := len(lines) - 1; i >= 0; i-- {
+		var m map[string]any
+		if err := json.Unmarshal(lines[i], &m); err != nil {
+			e.c.fatalf("log line is not JSON: %v", err)
+		}
+		if m["msg"] == "request" {
+			return m
+		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(lines[len(lines)-1], &m); err != nil {
-		e.c.fatalf("statistics line is not JSON: %v", err)
-	}
-	return m
+	e.c.fatalf("no statistics line was written")
+	return nil
 }
 
 // lineBuffer keeps the statistics lines written to it.

@@ -265,7 +265,7 @@ const (
 	pendingChoices = "h-resp: a 200 answer without 'choices' becomes 500 'transformation failed' (openai.lua transformers_from, normalize-json-response.lua)"
 	pendingPayload = "h-resp: ai.proxy.payload.request is the body sent upstream, after the rewrite (kong.service.request.set_body in normalize-request.lua, logged by serialize-analytics.lua)"
 	noteErrorShape = "our error objects also carry OpenAI's type, param and code (README: every error is OpenAI-shaped so that SDKs raise their usual exceptions); Kong's has only message"
-	noteStatsKeys  = "our meta adds time_to_first_token; Kong's file-log fields (client_ip, request.size, response.size) belong to file-log, which we do not implement: our statistics line has status and latency instead"
+	noteStatsKeys  = "our meta adds time_to_first_token, and usage adds estimated: true when the token counts are estimates; Kong's file-log fields (client_ip, request.size, response.size) belong to file-log, which we do not implement: our statistics line has status and latency instead"
 )
 
 func integration(c *check) *env { return newEnv(c, integrationDoc) }
@@ -316,7 +316,7 @@ type expectedStats struct {
 }
 
 // allowedExtraStats are the keys our analytics add to Kong's (noteStatsKeys).
-var allowedExtraStats = map[string]bool{"meta.time_to_first_token": true}
+var allowedExtraStats = map[string]bool{"meta.time_to_first_token": true, "usage.estimated": true}
 
 // checkStats compares the analytics of the statistics line with Kong's:
 // the same keys (but allowedExtraStats), the same values, and the spec's

@@ -30,6 +30,9 @@ type mock struct {
 	mu       sync.Mutex
 	requests []received
 	pending  []*url.URL
+	// gate, when set, holds a stream after its first write until closed,
+	// so that a test can prove the first event reached the client first.
+	gate chan struct{}
 }
 
 func newMock() *mock { return &mock{} }
@@ -130,12 +133,12 @@ func (m *mock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/openai/llm/v1/chat/partial" {
 				writes = partialWrites()
 			}
-			stream(w, writes)
+			m.stream(w, r, writes)
 		}
 	case "/unit/stream/chat":
-		stream(w, []string{unitChatFrame, "data: [DONE]\n\n"})
+		m.stream(w, r, []string{unitChatFrame, "data: [DONE]\n\n"})
 	case "/unit/stream/completions":
-		stream(w, []string{unitCompletionsFrame, "data: [DONE]\n\n"})
+		m.stream(w, r, []string{unitCompletionsFrame, "data: [DONE]\n\n"})
 	case "/openai/llm/v1/chat/bad":
 		switch {
 		case !authorized:
@@ -184,14 +187,22 @@ func write(w http.ResponseWriter, status int, contentType, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// stream writes an event stream in the given writes, each flushed.
-func stream(w http.ResponseWriter, writes []string) {
+// stream writes an event stream in the given writes, each flushed; with
+// a gate, it waits after the first write until the gate opens.
+func (m *mock) stream(w http.ResponseWriter, r *http.Request, writes []string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(200)
 	rc := http.NewResponseController(w)
-	for _, s := range writes {
+	for i, s := range writes {
 		_, _ = io.WriteString(w, s)
 		_ = rc.Flush()
+		if i == 0 && m.gate != nil {
+			select {
+			case <-m.gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 	}
 }
 

@@ -1,10 +1,17 @@
 package kong
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 )
 
 const streamPluginID = "0b3c6a52-5d1e-4c4f-9a57-2f8de0c1a009"
@@ -100,6 +107,9 @@ func streamingRows() []row {
 		{spec: spec, it: "stream llm/v1/chat / good stream request openai", run: func(c *check) {
 			e := newEnv(c, streamingDoc)
 			checkStream(c, e.get("/openai/llm/v1/chat/good", chatStreamRequest))
+			// The spec checks that Kong did not buffer the stream (no
+			// /kong_buffered_http in its log); here, by order.
+			unbuffered(c, e, "/openai/llm/v1/chat/good", chatStreamRequest)
 		}},
 		{spec: spec, it: "stream llm/v1/chat / good stream request openai with partial split chunks", pending: pendingEstimate,
 			note: "two figures of the spec are not ours: response_model is the model the stream's chunks name (gpt-4-0613 here), where Kong logs the configured one (its composite response leaves model as a TODO); " +
@@ -129,4 +139,43 @@ func streamingRows() []row {
 			c.equal("status", x.status, 400)
 		}},
 	}
+}
+
+// unbuffered proves that the relay hands the first event on before the
+// upstream writes the rest: the mock holds its stream after the first
+// write until the client has read that event. The deadline only bounds a
+// failure.
+func unbuffered(c *check, e *env, target, body string) {
+	gate := make(chan struct{})
+	var open sync.Once
+	release := func() { open.Do(func() { close(gate) }) }
+	defer release()
+	e.mock.gate = gate
+	srv := httptest.NewServer(e.handler)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+target, strings.NewReader(body))
+	if err != nil {
+		c.fatalf("request: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.fatalf("the answer's headers did not arrive while the upstream held its stream: %v", err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	first, err := br.ReadString('\n')
+	if err != nil {
+		c.fatalf("the first event did not arrive while the upstream held the rest: %v", err)
+	}
+	if !strings.Contains(first, `"role": "assistant"`) {
+		c.errorf("first line %q is not the first event", first)
+	}
+	release()
+	rest, _ := io.ReadAll(br)
+	lines, content := events(append([]byte(first), rest...))
+	c.equal("events", len(lines), streamEvents)
+	c.equal("content", content, streamAnswer)
 }
