@@ -443,6 +443,15 @@ func integrationRows() []row {
 			x := e.get("/openai/llm/v1/chat/good", chatGoodRequest)
 			chatGoodAnswer(c, x)
 			c.equal("X-Kong-LLM-Model", x.header.Get("X-Kong-LLM-Model"), "openai/gpt-3.5-turbo")
+			// What the mock's location relies on: the configured URL and
+			// key, and the driver's model and options (openai.lua).
+			up := e.mock.last(c)
+			c.equal("upstream path", up.target.Path, "/llm/v1/chat/good")
+			c.equal("upstream Authorization", up.header.Get("Authorization"), "Bearer openai-key")
+			body := upstreamBody(c, e)
+			c.equal("upstream model", body["model"], "gpt-3.5-turbo")
+			c.equal("upstream max_tokens", body["max_tokens"], 256)
+			c.equal("upstream temperature", body["temperature"], 1)
 		}},
 		{spec: spec, it: "openai llm/v1/chat / good request with http2", run: func(c *check) {
 			e := integration(c)
