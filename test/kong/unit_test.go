@@ -59,6 +59,14 @@ routes:
           route_type: llm/v1/chat
           auth: {header_name: Authorization, header_value: Bearer openai-key}
           model: {name: "$(headers.from_header_1)", provider: openai, options: {max_tokens: 256, temperature: 1.0, upstream_url: "MOCK/llm/v1/chat/good"}}
+  - name: unit_capture_model
+    paths: ["~/unit/(?<uri_cap_1>[^/]+)/(?<uri_cap_2>[^/]+)/model$"]
+    plugins:
+      - name: ai-proxy
+        config:
+          route_type: llm/v1/chat
+          auth: {header_name: Authorization, header_value: Bearer openai-key}
+          model: {name: "$(uri_captures.uri_cap_2)", provider: openai, options: {max_tokens: 256, temperature: 1.0, upstream_url: "MOCK/llm/v1/chat/good"}}
   - name: unit_missing_capture
     paths: ["~/unit/(?<uri_cap_1>[^/]+)/missing$"]
     plugins:
@@ -180,6 +188,12 @@ func unitRows() []row {
 				target := e.mock.last(c).target
 				c.equal("upstream URL", target.Scheme+"://"+target.Host+target.Path, "https://cap_value_here_1.example.com/llm/v1/chat/good")
 			}},
+		{spec: spec, it: "resolves referenceable model name from request context", run: func(c *check) {
+			e := newEnv(c, unitDoc)
+			x := e.get("/unit/cap_value_here_1/cap_value_here_2/model", unitChatRequest)
+			c.equal("status", x.status, 200)
+			c.equal("upstream model", upstreamBody(c, e)["model"], "cap_value_here_2")
+		}},
 		{spec: spec, it: "returns appropriate error when referenceable plugin configuration is missing from request context (a capture the request lacks)", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			errorMessage(c, e.get("/unit/cap_value_here_1/missing", unitChatRequest), 400, "uri_captures key uri_cap_3 was not provided")
