@@ -124,15 +124,23 @@ func readOptions(opt *object) ModelOptions {
 	if u := o.UpstreamURL; u != "" {
 		pu, err := url.Parse(u)
 		switch {
+		case strings.Contains(u, "$("):
+			// Resolved per request; the proxy checks the result.
+			t, err := ParseTemplate(u)
+			if err != nil {
+				w.fail(join(opt.path, "upstream_url"), "%v", err)
+			}
+			o.UpstreamTemplate = t
 		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "":
 			w.fail(join(opt.path, "upstream_url"), "expected an absolute http or https URL")
-		case strings.Contains(u, "$("):
-			w.fail(join(opt.path, "upstream_url"), "templates are supported in model.name only")
 		default:
 			o.Upstream = pu
 		}
 	}
-	if up := opt.str("upstream_path"); up != "" {
+	o.UpstreamPath = opt.str("upstream_path")
+	if up := o.UpstreamPath; strings.Contains(up, "$(") {
+		w.fail(join(opt.path, "upstream_path"), "templates are not supported here; put the whole URL in upstream_url")
+	} else if up != "" {
 		if o.UpstreamURL == "" && strings.HasPrefix(up, "/") {
 			o.UpstreamURL = "https://api.openai.com:443" + up
 			o.Upstream, _ = url.Parse(o.UpstreamURL)

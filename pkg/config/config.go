@@ -129,6 +129,11 @@ type ModelOptions struct {
 	CacheReadCost  *float64
 	CacheWriteCost *float64
 	UpstreamURL    string
-	// Upstream is UpstreamURL parsed, or nil.
+	// Upstream is UpstreamURL parsed, or nil (also when it is a template).
 	Upstream *url.URL
+	// UpstreamTemplate is UpstreamURL when it holds $(...) references,
+	// resolved per request.
+	UpstreamTemplate Template
+	// UpstreamPath is model.options.upstream_path as configured.
+	UpstreamPath string
 }

@@ -201,7 +201,7 @@ func (s *SSMSource) init(ctx context.Context) {
 // Parameter is the name of the document parameter.
 func (s *SSMSource) Parameter() string { return s.param }
 
-// Current implements Source.
+// Current implements config.Source.
 func (s *SSMSource) Current(ctx context.Context) (*config.Config, error) {
 	snap := s.snap.Load()
 	if s.now().Before(snap.due) {

@@ -48,7 +48,7 @@ func BenchmarkRewriteBody(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				rw, e := rewriteBody(p, body, "gpt-4o-mini", "")
+				rw, e := rewriteBody(p, input{body: body, configured: "gpt-4o-mini"})
 				if e != nil {
 					b.Fatal(e)
 				}

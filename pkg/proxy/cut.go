@@ -33,10 +33,10 @@ func streamFailure(ctx context.Context, o *outcome, err error) []byte {
 	if deadlineHit(ctx) {
 		o.streamErr, o.status, o.errCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
 		e := deadlineError()
-		return errorJSON(e.message, e.typ, e.code)
+		return errorJSON(e.message, e.typ, e.param, e.code)
 	}
 	o.streamErr = err
-	return errorJSON("upstream stream failed before completion", typeServer, "upstream_stream_error")
+	return errorJSON("upstream stream failed before completion", typeServer, "", "upstream_stream_error")
 }
 
 // bodyWatch wraps a non-streamed upstream answer so that a read that

@@ -16,6 +16,7 @@ type apiError struct {
 	message string
 	typ     string
 	code    string
+	param   string      // the request parameter at fault, if one is
 	header  http.Header // extra response headers (Allow, Retry-After)
 }
 
@@ -35,18 +36,24 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Del("Content-Length")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
-	_, _ = w.Write(errorJSON(e.message, e.typ, e.code))
+	_, _ = w.Write(errorJSON(e.message, e.typ, e.param, e.code))
 }
 
 // errorJSON renders the error object; it is also the payload of the SSE
 // error event that ends a failed stream.
-func errorJSON(message, typ, code string) []byte {
+func errorJSON(message, typ, param, code string) []byte {
 	b := make([]byte, 0, 96+len(message))
 	b = append(b, `{"error":{"message":`...)
 	b = appendJSONString(b, message)
 	b = append(b, `,"type":`...)
 	b = appendJSONString(b, typ)
-	b = append(b, `,"param":null,"code":`...)
+	b = append(b, `,"param":`...)
+	if param == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, param)
+	}
+	b = append(b, `,"code":`...)
 	if code == "" {
 		b = append(b, "null"...)
 	} else {

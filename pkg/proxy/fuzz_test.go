@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
@@ -25,7 +26,7 @@ func FuzzRewriteBody(f *testing.F) {
 	}
 	p := &config.Plugin{RouteType: config.RouteChat, ResponseStreaming: config.StreamAllow, Auth: config.Auth{ParamName: "key", ParamValue: "v", ParamLocation: "body"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rw, e := rewriteBody(p, body, "gpt-4o", "apikey")
+		rw, e := rewriteBody(p, input{body: body, configured: "gpt-4o", hide: []string{"apikey"}})
 		if e != nil {
 			return
 		}
@@ -44,6 +45,19 @@ func FuzzRewriteBody(f *testing.F) {
 		}
 		if bytes.Count(rw.body, []byte(`"model":`)) != 1 {
 			t.Fatalf("model member not unique in %q", rw.body)
+		}
+		// No decoder, however it matches names, reads a controlled member
+		// the proxy did not decide.
+		fields, err := topLevel(rw.body, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fields {
+			for _, name := range controlled {
+				if strings.EqualFold(f.key, name) && (f.key != name || f.escaped) {
+					t.Fatalf("ambiguous member %q upstream in %q", f.key, rw.body)
+				}
+			}
 		}
 	})
 }

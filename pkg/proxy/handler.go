@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -191,27 +192,51 @@ func (h *Handler) fail(w http.ResponseWriter, o *outcome, e *apiError) {
 // plan it returns is partial (as far as it got) when it fails.
 func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 	pl := &plan{requestID: requestID(r)}
+	rt, captures, e := h.route(r)
+	if rt != nil {
+		pl.route, pl.plugin = rt.Name, rt.Plugin
+	}
+	if e != nil {
+		return pl, e
+	}
+	key, e := pl.admit(rt, r)
+	if e != nil {
+		return pl, e
+	}
+	if e := pl.shape(rt, r, captures, key); e != nil {
+		return pl, e
+	}
+	// Limits last: only a request that will go upstream reserves.
+	return pl, h.reserve(r, rt, pl)
+}
+
+// route finds the route for a request.
+func (h *Handler) route(r *http.Request) (*config.Route, map[string]string, *apiError) {
 	cfg, err := h.src.Current(r.Context())
 	if err != nil {
 		// The source warns once per failed load; each request's own line
 		// carries config_unavailable, so this stays at debug.
 		h.log.Debug("no configuration available", "error", err.Error())
-		return pl, &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
+		return nil, nil, &apiError{status: http.StatusServiceUnavailable, message: "the proxy has no valid configuration yet; try again shortly", typ: typeServer, code: "config_unavailable",
 			header: http.Header{"Retry-After": {"5"}}}
 	}
 	rt, captures, allowed := cfg.Match(r.Method, r.Host, cleanPath(r.URL.Path), r.Header)
 	if rt == nil {
-		return pl, &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
+		return nil, nil, &apiError{status: http.StatusNotFound, message: "no route matches " + r.Method + " " + safePath(r.URL.Path), typ: typeInvalidRequest, code: "route_not_found"}
 	}
-	pl.route, pl.plugin = rt.Name, rt.Plugin
 	if !allowed {
-		return pl, &apiError{status: http.StatusMethodNotAllowed, message: "method " + r.Method + " is not allowed on this route", typ: typeInvalidRequest, code: "method_not_allowed",
+		return rt, nil, &apiError{status: http.StatusMethodNotAllowed, message: "method " + r.Method + " is not allowed on this route", typ: typeInvalidRequest, code: "method_not_allowed",
 			header: http.Header{"Allow": {rt.AllowHeader()}}}
 	}
-	p := rt.Plugin
+	return rt, captures, nil
+}
+
+// admit runs key-auth and reads the body, in the order that lets an
+// unauthenticated caller cost nothing.
+func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) {
 	body := func() ([]byte, *apiError) {
 		if pl.requestBody == nil {
-			b, e := readBody(r, p.MaxRequestBodySize)
+			b, e := readBody(r, rt.Plugin.MaxRequestBodySize)
 			if e != nil {
 				return nil, e
 			}
@@ -224,52 +249,67 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 		pl.hideHeaders = ka.KeyNames
 		k, consumer, e := authenticate(ka, r, body)
 		if e != nil {
-			return pl, e
+			return k, e
 		}
 		key, pl.consumer, pl.clientKey = k, consumer, k.key
 	}
-	if _, e := body(); e != nil {
-		return pl, e
-	}
-	configured, e := resolveModel(p, r, captures)
+	_, e := body()
+	return key, e
+}
+
+// shape decides what the upstream receives: model, body and target.
+func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented) *apiError {
+	p := rt.Plugin
+	lookup := templateLookup(r, captures)
+	configured, e := resolveModel(p, lookup)
 	if e != nil {
-		return pl, e
+		return e
 	}
 	if configured != "" {
 		if e := checkModelName(configured); e != nil {
-			return pl, e
+			return e
 		}
 	}
-	rw, e := rewriteBody(p, pl.requestBody, configured, key.body)
+	in := input{body: pl.requestBody, contentType: r.Header.Get("Content-Type"), configured: configured}
+	if rt.KeyAuth != nil && rt.KeyAuth.KeyInBody {
+		in.hide = rt.KeyAuth.KeyNames
+	}
+	rw, e := rewriteBody(p, in)
 	if e != nil {
-		return pl, e
+		return e
 	}
 	pl.rewritten = *rw
-	// Limits last: only a request that will go upstream reserves.
-	if e := h.reserve(r, rt, pl); e != nil {
-		return pl, e
+	if pl.target, e = upstreamURL(p, r, rt.KeyAuth, lookup); e != nil {
+		return e
 	}
-	pl.target = upstreamURL(p, r)
-	// allow_override lets a client's own upstream credential through, but
-	// never the header that carried its key-auth key: that is a key for
-	// this proxy, not for the upstream.
-	pl.keepAuthHeader = p.Auth.HeaderName != "" && p.Auth.AllowOverride && r.Header.Get(p.Auth.HeaderName) != "" &&
-		!strings.EqualFold(p.Auth.HeaderName, key.header)
-	return pl, nil
+	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)
+	return nil
 }
 
-// readBody reads the request body within the plugin's size limit.
+// keepAuthHeader: allow_override lets a client's own upstream credential
+// header through, but never one that carries key-auth keys: that is a key
+// for this proxy, not for the upstream.
+func keepAuthHeader(a config.Auth, ka *config.KeyAuth, r *http.Request, key presented) bool {
+	if a.HeaderName == "" || !a.AllowOverride || r.Header.Get(a.HeaderName) == "" || strings.EqualFold(a.HeaderName, key.header) {
+		return false
+	}
+	return ka == nil || !containsFold(ka.KeyNames, a.HeaderName)
+}
+
+// readBody reads the request body within the plugin's size limit. It grows
+// its buffer as bytes arrive: a Content-Length is a claim, and a client
+// that claims a terabyte and sends nothing must cost nothing.
 func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, message: fmt.Sprintf("request body is larger than %d bytes", limit), typ: typeInvalidRequest, code: "request_too_large"}
 	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, badRequest("invalid_json", "request body is empty")
+		return []byte{}, nil
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+		buf.Grow(int(min(r.ContentLength, initialBodyBuffer)) + 1)
 	}
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
@@ -278,46 +318,12 @@ func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	if int64(buf.Len()) > limit {
 		return nil, tooLarge
 	}
-	if buf.Len() == 0 {
-		return nil, badRequest("invalid_json", "request body is empty")
-	}
 	return buf.Bytes(), nil
 }
 
-var (
-	openAIChat        = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/chat/completions"}
-	openAICompletions = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/completions"}
-)
-
-// upstreamURL is Kong's choice of target: upstream_url replaces the whole
-// URL; otherwise OpenAI's endpoint for the route type, or for preserve the
-// client's own path and query on OpenAI's host.
-func upstreamURL(p *config.Plugin, r *http.Request) *url.URL {
-	var u url.URL
-	switch {
-	case p.Model.Options.Upstream != nil:
-		u = *p.Model.Options.Upstream
-	case p.RouteType == config.RouteCompletions:
-		u = *openAICompletions
-	case p.RouteType == config.RoutePreserve:
-		u = *openAIChat
-		u.Path, u.RawPath, u.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
-	default:
-		u = *openAIChat
-	}
-	if p.Auth.ParamLocation == "query" {
-		value := p.Auth.ParamValue
-		if p.Auth.AllowOverride {
-			if own := r.URL.Query().Get(p.Auth.ParamName); own != "" {
-				value = own
-			}
-		}
-		q := u.Query()
-		q.Set(p.Auth.ParamName, value)
-		u.RawQuery = q.Encode()
-	}
-	return &u
-}
+// initialBodyBuffer bounds the buffer allocated before any body byte has
+// arrived; most chat requests fit in it.
+const initialBodyBuffer = 16 << 10
 
 // cleanPath normalizes the decoded path as Kong does before matching: dot
 // segments and doubled slashes cannot route around a regex.
@@ -387,7 +393,11 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 		// A compressed event stream cannot be relayed event by event.
 		h.Set("Accept-Encoding", "identity")
 	}
-	h.Set("Content-Type", "application/json")
+	if pl.contentType != "" {
+		h.Set("Content-Type", pl.contentType)
+	} else {
+		h.Del("Content-Type")
+	}
 	pr.Out.Host = ""
 	pr.Out.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(pl.body)), nil
@@ -429,8 +439,12 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	return nil
 }
 
+// isEventStream reports whether a Content-Type is text/event-stream, decided
+// exactly as ReverseProxy decides to flush an answer at once: by the media
+// type, whatever its parameters.
 func isEventStream(ct string) bool {
-	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/event-stream")
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "text/event-stream"
 }
 
 // upstreamError answers when the upstream could not be reached or did not

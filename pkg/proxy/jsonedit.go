@@ -13,7 +13,11 @@ type edit struct {
 func applyEdits(body []byte, fields []field, edits []edit) []byte {
 	out := make([]byte, 0, len(body)+64)
 	out = append(out, '{')
-	var written uint64 // bit i: edits[i] already placed
+	var small [16]bool
+	written := small[:] // written[i]: edits[i] already placed
+	if len(edits) > len(small) {
+		written = make([]bool, len(edits))
+	}
 	first := true
 	for _, f := range fields {
 		idx := -1
@@ -27,10 +31,10 @@ func applyEdits(body []byte, fields []field, edits []edit) []byte {
 		switch {
 		case idx < 0:
 			val = body[f.start:f.end]
-		case written&(1<<idx) != 0 || edits[idx].value == nil:
+		case written[idx] || edits[idx].value == nil:
 			continue
 		default:
-			written |= 1 << idx
+			written[idx] = true
 			val = edits[idx].value
 		}
 		if !first {
@@ -42,7 +46,7 @@ func applyEdits(body []byte, fields []field, edits []edit) []byte {
 		out = append(out, val...)
 	}
 	for j, e := range edits {
-		if e.value == nil || written&(1<<j) != 0 {
+		if e.value == nil || written[j] {
 			continue
 		}
 		if !first {

@@ -9,7 +9,8 @@ import (
 // body, so that a rewrite copies untouched members without decoding them.
 type field struct {
 	key        string
-	start, end int // the value's bytes
+	escaped    bool // the name was written with escapes
+	start, end int  // the value's bytes
 }
 
 var (
@@ -56,11 +57,11 @@ func topLevel(body []byte, dst []field) ([]field, error) {
 		if !ok {
 			return nil, errInvalid
 		}
-		key, err := decodeKey(body[kStart:kEnd])
+		key, escaped, err := decodeKey(body[kStart:kEnd])
 		if err != nil {
 			return nil, errInvalid
 		}
-		dst = append(dst, field{key: key, start: vStart, end: vEnd})
+		dst = append(dst, field{key: key, escaped: escaped, start: vStart, end: vEnd})
 		i = skipSpace(body, vEnd)
 		if i >= len(body) {
 			return nil, errInvalid
@@ -84,15 +85,21 @@ func atEnd(body []byte, i int, fields []field) ([]field, error) {
 	return fields, nil
 }
 
-func decodeKey(raw []byte) (string, error) {
+func decodeKey(raw []byte) (string, bool, error) {
 	for _, c := range raw[1 : len(raw)-1] {
 		if c == '\\' {
-			var s string
-			err := json.Unmarshal(raw, &s)
-			return s, err
+			return unescapeKey(raw)
 		}
 	}
-	return string(raw[1 : len(raw)-1]), nil
+	return string(raw[1 : len(raw)-1]), false, nil
+}
+
+// unescapeKey is decodeKey's rare path, apart so that its heap variable
+// costs nothing to keys without escapes.
+func unescapeKey(raw []byte) (string, bool, error) {
+	var key string
+	err := json.Unmarshal(raw, &key)
+	return key, true, err
 }
 
 func skipSpace(b []byte, i int) int {

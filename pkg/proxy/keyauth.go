@@ -12,7 +12,6 @@ import (
 type presented struct {
 	key    string
 	header string // the header that carried it, if any
-	body   string // the body member that carried it, if any (key_in_body)
 }
 
 // authenticate runs key-auth: it finds the client's key and identifies its
@@ -64,7 +63,7 @@ func clientKey(k *config.KeyAuth, r *http.Request) presented {
 }
 
 // bodyKey finds the key in a top-level body member named by key_names
-// (key_in_body), whence the rewrite must also remove it.
+// (key_in_body); the rewrite removes every such member.
 func bodyKey(k *config.KeyAuth, body []byte) presented {
 	var arr [16]field
 	fields, err := topLevel(body, arr[:0])
@@ -76,7 +75,7 @@ func bodyKey(k *config.KeyAuth, body []byte) presented {
 			if f.key == name {
 				var s string
 				if json.Unmarshal(body[f.start:f.end], &s) == nil && s != "" {
-					return presented{key: s, body: name}
+					return presented{key: s}
 				}
 			}
 		}

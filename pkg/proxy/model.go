@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
@@ -15,16 +16,26 @@ import (
 // in log lines, so it must be short and printable.
 const maxModelNameLen = 256
 
-// resolveModel computes the configured model name for this request:
-// $(uri_captures.x) reads the edge's path parameters (r.PathValue) first,
-// then the route's regex captures; $(headers.x) and $(query_params.x) read
-// the request.
-func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string) (string, *apiError) {
+// resolveModel computes the configured model name for this request.
+func resolveModel(p *config.Plugin, lookup config.Lookup) (string, *apiError) {
 	if p.Model.Name.IsZero() {
 		return "", nil
 	}
+	name, err := p.Model.Name.Resolve(lookup)
+	if err != nil {
+		return "", badRequest("model_not_provided", err.Error())
+	}
+	return name, nil
+}
+
+// templateLookup answers the $(source.key) references of the model's
+// templates from one request: $(uri_captures.x) reads the edge's path
+// parameters (r.PathValue) first, then the route's regex captures;
+// $(headers.x) reads a header, with _ and - alike as in Kong;
+// $(query_params.x) reads the query.
+func templateLookup(r *http.Request, captures map[string]string) config.Lookup {
 	var query url.Values
-	name, err := p.Model.Name.Resolve(func(source, key string) (string, bool) {
+	return func(source, key string) (string, bool) {
 		switch source {
 		case config.SourceURICaptures:
 			if v := r.PathValue(key); v != "" {
@@ -33,7 +44,7 @@ func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string)
 			v, ok := captures[key]
 			return v, ok
 		case config.SourceHeaders:
-			v := r.Header.Get(key)
+			v := r.Header.Get(strings.ReplaceAll(key, "_", "-"))
 			return v, v != ""
 		case config.SourceQueryParams:
 			if query == nil {
@@ -43,11 +54,7 @@ func resolveModel(p *config.Plugin, r *http.Request, captures map[string]string)
 			return v, v != ""
 		}
 		return "", false
-	})
-	if err != nil {
-		return "", badRequest("model_not_provided", err.Error())
 	}
-	return name, nil
 }
 
 // chooseModel decides the model the upstream is asked for: the configured

@@ -119,20 +119,46 @@ func (s *sseRelay) feed(b []byte) {
 }
 
 // eventEnd finds the blank line that ends the first event: the index where
-// the event's text ends and the index after its terminator, or -1.
+// the event's text ends and the index after its terminator, or -1. Lines end
+// with CRLF, LF or CR, as the SSE specification allows, in any mix. A CR
+// that ends the buffer ends a blank line at once even if an LF follows in
+// the next read: that LF then starts the next event as an empty line, which
+// changes nothing, whereas waiting for it would hold a CR-only stream's
+// event until the next one arrives.
 func eventEnd(b []byte) (end, next int) {
 	for i := 0; i < len(b); i++ {
-		if b[i] != '\n' {
+		if b[i] != '\n' && b[i] != '\r' {
 			continue
 		}
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			return i, i + 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			return i, i + 3
+		j, ok := afterLineEnd(b, i)
+		if !ok {
+			return -1, -1
 		}
+		if j < len(b) && (b[j] == '\n' || b[j] == '\r') {
+			k, ok := afterLineEnd(b, j)
+			if !ok {
+				k = len(b) // a lone CR ending the buffer
+			}
+			return i, k
+		}
+		i = j - 1
 	}
 	return -1, -1
+}
+
+// afterLineEnd returns the index after the line terminator at b[i]. A CR
+// that ends the buffer may be the start of a CRLF: ok is false.
+func afterLineEnd(b []byte, i int) (int, bool) {
+	if b[i] == '\n' {
+		return i + 1, true
+	}
+	if i+1 == len(b) {
+		return i + 1, false
+	}
+	if b[i+1] == '\n' {
+		return i + 2, true
+	}
+	return i + 1, true
 }
 
 // keep inspects one event and reports whether the client should see it.
@@ -176,12 +202,11 @@ func eventData(ev []byte) []byte {
 	var data []byte
 	for len(ev) > 0 {
 		line := ev
-		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
+		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
 			line, ev = ev[:i], ev[i+1:]
 		} else {
 			ev = nil
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
 		v, ok := bytes.CutPrefix(line, []byte("data:"))
 		if !ok {
 			continue

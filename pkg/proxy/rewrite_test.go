@@ -24,15 +24,16 @@ const dynamic = `{route_type: llm/v1/chat, model: {provider: openai, name: "$(ur
 
 func TestRewriteBody(t *testing.T) {
 	tests := []struct {
-		name       string
-		plugin     string
-		configured string
-		body       string
-		want       map[string]any // top-level members expected upstream (nil: check err)
-		absent     []string
-		err        string
-		stream     bool
-		hideKey    string
+		name        string
+		plugin      string
+		configured  string
+		body        string
+		want        map[string]any // top-level members expected upstream (nil: check err)
+		absent      []string
+		err         string
+		stream      bool
+		hideKey     string
+		contentType string
 	}{
 		{name: "model set from path", plugin: dynamic, configured: "gpt-4o",
 			body: `{"messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"model": "gpt-4o"}},
@@ -54,8 +55,39 @@ func TestRewriteBody(t *testing.T) {
 			body: `{"model":"gpt-4o"}`, err: "request body doesn't contain valid prompts"},
 		{name: "empty messages", plugin: dynamic, configured: "gpt-4o",
 			body: `{"messages":[ ]}`, err: "request body doesn't contain valid prompts"},
-		{name: "not json", plugin: dynamic, configured: "gpt-4o", body: `{"messages":`, err: "request body is not valid JSON"},
-		{name: "not an object", plugin: dynamic, configured: "gpt-4o", body: `[1,2]`, err: "request body must be a JSON object"},
+		{name: "not json, as Kong", plugin: dynamic, configured: "gpt-4o", body: `{"messages":`, err: "request body doesn't contain valid prompts"},
+		{name: "not an object, as Kong", plugin: dynamic, configured: "gpt-4o", body: `[1,2]`, err: "request body doesn't contain valid prompts"},
+		{name: "empty body, as Kong", plugin: dynamic, configured: "gpt-4o", body: ``, err: "request body doesn't contain valid prompts"},
+		{name: "text/plain, as Kong", plugin: dynamic, configured: "gpt-4o", contentType: "text/plain", body: `{"messages":[{"role":"user","content":"hi"}]}`, err: "request body doesn't contain valid prompts"},
+		{name: "no Content-Type counts as JSON", plugin: dynamic, configured: "gpt-4o", body: `{"messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"model": "gpt-4o"}},
+		{name: "JSON with charset", plugin: dynamic, configured: "gpt-4o", contentType: "application/json; charset=utf-8", body: `{"messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"model": "gpt-4o"}},
+		{name: "chat body on a completions route", plugin: `{route_type: llm/v1/completions, model: {provider: openai, name: m}}`, configured: "m",
+			body: `{"messages":[{"role":"user","content":"hi"}]}`, err: "[llm/v1/chat] message format is not compatible with [llm/v1/completions] route type"},
+		{name: "completions body on a chat route", plugin: dynamic, configured: "gpt-4o",
+			body: `{"prompt":"hi"}`, err: "[llm/v1/completions] message format is not compatible with [llm/v1/chat] route type"},
+		{name: "both formats", plugin: dynamic, configured: "gpt-4o",
+			body: `{"prompt":"hi","messages":[{"role":"user","content":"hi"}]}`, err: "request matches multiple LLM request formats"},
+		{name: "stream false written, as Kong", plugin: dynamic, configured: "gpt-4o",
+			body: `{"messages":[{"role":"user","content":"hi"}]}`, want: map[string]any{"stream": false}},
+		{name: "case-variant model refused", plugin: dynamic, configured: "gpt-4o",
+			body: `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"Model":"o1"}`, err: `request body member "Model" is ambiguous: it names "model" with different case or escapes; send "model" exactly`},
+		{name: "max_completion_tokens capped",
+			plugin:     `{route_type: llm/v1/chat, model: {provider: openai, name: o3, options: {max_tokens: 100}}}`,
+			configured: "o3", body: `{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":100000}`,
+			want: map[string]any{"max_completion_tokens": 100.0, "max_tokens": 100.0}},
+		{name: "max_completion_tokens under the cap kept",
+			plugin:     `{route_type: llm/v1/chat, model: {provider: openai, name: o3, options: {max_tokens: 100}}}`,
+			configured: "o3", body: `{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":7}`,
+			want: map[string]any{"max_completion_tokens": 7.0}},
+		{name: "repeated max_completion_tokens: one reaches the upstream, capped",
+			plugin:     `{route_type: llm/v1/chat, model: {provider: openai, name: o3, options: {max_tokens: 100}}}`,
+			configured: "o3", body: `{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":7,"max_completion_tokens":9000}`,
+			want: map[string]any{"max_completion_tokens": 100.0}},
+		{name: "max_completion_tokens not an integer",
+			plugin:     `{route_type: llm/v1/chat, model: {provider: openai, name: o3, options: {max_tokens: 100}}}`,
+			configured: "o3", body: `{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":1e9}`, err: "max_completion_tokens must be an integer"},
+		{name: "max_completion_tokens free without a cap", plugin: dynamic, configured: "gpt-4o",
+			body: `{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":100000}`, want: map[string]any{"max_completion_tokens": 100000.0}, absent: []string{"max_tokens"}},
 		{name: "options overwrite the client's, top_k dropped",
 			plugin:     `{route_type: llm/v1/chat, model: {provider: openai, name: gpt-4o, options: {temperature: 0.5, max_tokens: 100, top_p: 0.9, top_k: 40}}}`,
 			configured: "gpt-4o",
@@ -73,6 +105,10 @@ func TestRewriteBody(t *testing.T) {
 			body: `{"stream":"yes","messages":[{"role":"user","content":"hi"}]}`, err: "stream must be a boolean"},
 		{name: "completions need a prompt", plugin: `{route_type: llm/v1/completions, model: {provider: openai, name: gpt-3.5-turbo-instruct}}`, configured: "gpt-3.5-turbo-instruct",
 			body: `{"prompt":"Say hi"}`, want: map[string]any{"model": "gpt-3.5-turbo-instruct", "prompt": "Say hi"}},
+		{name: "auth param named like the key-auth key is set, not overridden",
+			plugin:     `{route_type: llm/v1/chat, auth: {param_name: apikey, param_value: server-key, param_location: body, allow_override: true}, model: {provider: openai, name: m}}`,
+			configured: "m", hideKey: "apikey", body: `{"apikey":"client-key-123","messages":[{"role":"user","content":"hi"}]}`,
+			want: map[string]any{"apikey": "server-key"}},
 		{name: "auth param in body replaces the client's",
 			plugin:     `{route_type: llm/v1/chat, auth: {param_name: api_key, param_value: server-key, param_location: body}, model: {provider: openai, name: m}}`,
 			configured: "m", body: `{"api_key":"client","messages":[{"role":"user","content":"hi"}]}`,
@@ -89,7 +125,11 @@ func TestRewriteBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := plugin(t, tt.plugin)
-			rw, e := rewriteBody(p, []byte(tt.body), tt.configured, tt.hideKey)
+			var hide []string
+			if tt.hideKey != "" {
+				hide = []string{tt.hideKey}
+			}
+			rw, e := rewriteBody(p, input{body: []byte(tt.body), contentType: tt.contentType, configured: tt.configured, hide: hide})
 			if tt.err != "" {
 				if e == nil || e.message != tt.err || e.status != 400 {
 					t.Fatalf("err = %v, want 400 %q", e, tt.err)
@@ -116,7 +156,7 @@ func TestRewriteBody(t *testing.T) {
 			if rw.stream != tt.stream {
 				t.Errorf("stream = %v, want %v", rw.stream, tt.stream)
 			}
-			if strings.Count(string(rw.body), `"model"`) > 1 {
+			if strings.Count(string(rw.body), `"model"`) > 1 || strings.Count(string(rw.body), `"max_completion_tokens"`) > 1 {
 				t.Errorf("duplicate model key upstream: %s", rw.body)
 			}
 		})
@@ -152,7 +192,7 @@ func TestResolveModel(t *testing.T) {
 			for k, v := range tt.params {
 				r.SetPathValue(k, v)
 			}
-			got, err := resolveModel(p, r, tt.captures)
+			got, err := resolveModel(p, templateLookup(r, tt.captures))
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Fatalf("err = %v, want %q", err, tt.err)

@@ -130,3 +130,26 @@ func TestModelDimensionBounded(t *testing.T) {
 		t.Errorf("an overlong name: %v", got)
 	}
 }
+
+// TimeToFirstToken is a metric of streams only: a zero for every
+// non-streamed answer or refused request would pull the p90 the TTFT alarm
+// watches towards nothing. Declared metrics must be present (EMF), so the
+// records without it must not declare it either.
+func TestEMFTimeToFirstTokenOnlyForStreams(t *testing.T) {
+	var emf bytes.Buffer
+	r := New(Options{EMF: &emf})
+	r.Observe(&Record{Route: "chat", Status: 200, Stream: true, TimeToFirstToken: 1500 * time.Microsecond})
+	r.Observe(&Record{Route: "chat", Status: 200, TimeToFirstToken: 80 * time.Millisecond})
+	r.Observe(&Record{Route: "chat", Status: 401, Stream: true})
+	recs := emfRecords(t, emf.Bytes())
+	for i, want := range []bool{true, false, false} {
+		_, declared := metricNames(recs[i])["TimeToFirstToken"]
+		v, present := recs[i]["TimeToFirstToken"]
+		if declared != want || present != want {
+			t.Errorf("record %d: TimeToFirstToken declared %v, present %v (%v); want %v", i, declared, present, v, want)
+		}
+	}
+	if recs[0]["TimeToFirstToken"] != 1.5 {
+		t.Errorf("stream TTFT = %v ms, want 1.5", recs[0]["TimeToFirstToken"])
+	}
+}

@@ -38,10 +38,10 @@ type Recorder struct {
 	log *slog.Logger
 	out io.Writer
 	emf io.Writer
-	// The _aws member after its timestamp, without and with Consumer.
-	emfDoc, emfDocConsumer string
-	models                 modelSet
-	namespace              string // for the rate-limit records
+	// The _aws member after its timestamp, by Consumer and TTFT presence.
+	emfDocs   emfDocs
+	models    modelSet
+	namespace string // for the rate-limit records
 }
 
 // New returns a Recorder.
@@ -59,7 +59,7 @@ func New(o Options) *Recorder {
 		o.MaxModels = DefaultMaxModels
 	}
 	return &Recorder{log: o.Logger, out: o.Out, emf: o.EMF, models: modelSet{max: o.MaxModels}, namespace: o.Namespace,
-		emfDoc: emfMetricsDoc(o.Namespace, emfDimensions), emfDocConsumer: emfMetricsDoc(o.Namespace, emfDimensionsConsumer)}
+		emfDocs: newEMFDocs(o.Namespace)}
 }
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}

@@ -46,14 +46,16 @@ func TestProxyErrors(t *testing.T) {
 	}{
 		{"no route", e, "POST", "/chat/completions", chatBody, 404, "route_not_found", `no route matches POST "/chat/completions"`},
 		{"wrong method", e, "GET", "/gpt-4o/chat/completions", "", 405, "method_not_allowed", "method GET is not allowed on this route"},
-		{"malformed JSON", e, "POST", "/gpt-4o/chat/completions", `{"messages":[`, 400, "invalid_json", "request body is not valid JSON"},
-		{"empty body", e, "POST", "/gpt-4o/chat/completions", "", 400, "invalid_json", "request body is empty"},
+		{"malformed JSON", e, "POST", "/gpt-4o/chat/completions", `{"messages":[`, 400, "invalid_prompts", "request body doesn't contain valid prompts"},
+		{"empty body", e, "POST", "/gpt-4o/chat/completions", "", 400, "invalid_prompts", "request body doesn't contain valid prompts"},
 		{"no prompts", e, "POST", "/gpt-4o/chat/completions", `{"model":"gpt-4o"}`, 400, "invalid_prompts", "request body doesn't contain valid prompts"},
 		{"own model", e, "POST", "/gpt-4o/chat/completions", `{"model":"o1","messages":[{"role":"user","content":"hi"}]}`, 400, "model_mismatch", "cannot use own model - must be: gpt-4o"},
 		{"whitespace in model", e, "POST", "/gpt%204o/chat/completions", chatBody, 400, "invalid_model", "model name must not contain whitespace or control characters"},
 		{"header injection in model", e, "POST", "/gpt%0d%0aX-Evil:%201/chat/completions", chatBody, 400, "invalid_model", "model name must not contain whitespace or control characters"},
 		{"model too long", e, "POST", "/" + strings.Repeat("m", 300) + "/chat/completions", chatBody, 400, "invalid_model", "model name is longer than 256 bytes"},
-		{"dot segments", e, "POST", "/x/../chat/completions", chatBody, 404, "route_not_found", `no route matches POST "/x/../chat/completions"`},
+		// Uncleaned, /../chat/completions would route with model "..".
+		{"dot segments", e, "POST", "/../chat/completions", chatBody, 404, "route_not_found", `no route matches POST "/../chat/completions"`},
+		{"encoded dot segments", e, "POST", "/%2e%2e/chat/completions", chatBody, 404, "route_not_found", `no route matches POST "/../chat/completions"`},
 		{"streaming denied", denyStream, "POST", "/gpt-4o/chat/completions", `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`, 400, "streaming_disabled", "response streaming is not enabled for this LLM"},
 		{"body too large", denyStream, "POST", "/gpt-4o/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 300) + `"}]}`, 413, "request_too_large", "request body is larger than 256 bytes"},
 	}
