@@ -510,21 +510,20 @@ func integrationRows() []row {
 			e := integration(c)
 			errorMessage(c, e.get("/openai/llm/v1/completions/bad_request", completionsBadRequest), 400, "request body doesn't contain valid prompts")
 		}},
-		{spec: spec, it: "openai preserve mode / embeddings",
-			pending: "h-proxy: preserve sends the client's path to upstream_url's scheme, host and port (shared.lua override_upstream_url); h-resp: X-Kong-LLM-Model in preserve mode from the body's model (normalize-json-response.lua)", run: func(c *check) {
-				e := integration(c)
-				body := fmt.Sprintf(`{"model": %q, "input": %q, "encoding_format": "float"}`, embeddingsModel, embeddingsInput)
-				x := e.get("/llm/v1/embeddings/good", body)
-				if x.status != 200 {
-					c.fatalf("status %d, want 200: %.300s", x.status, x.body)
-				}
-				j := x.json(c)
-				if at(j, "data.0") == nil {
-					c.errorf("no data[1]: %.300s", x.body)
-				}
-				c.equal("model", j["model"], embeddingsAnswered)
-				c.equal("X-Kong-LLM-Model", x.header.Get("X-Kong-LLM-Model"), "openai/"+embeddingsModel)
-			}},
+		{spec: spec, it: "openai preserve mode / embeddings", run: func(c *check) {
+			e := integration(c)
+			body := fmt.Sprintf(`{"model": %q, "input": %q, "encoding_format": "float"}`, embeddingsModel, embeddingsInput)
+			x := e.get("/llm/v1/embeddings/good", body)
+			if x.status != 200 {
+				c.fatalf("status %d, want 200: %.300s", x.status, x.body)
+			}
+			j := x.json(c)
+			if at(j, "data.0") == nil {
+				c.errorf("no data[1]: %.300s", x.body)
+			}
+			c.equal("model", j["model"], embeddingsAnswered)
+			c.equal("X-Kong-LLM-Model", x.header.Get("X-Kong-LLM-Model"), "openai/"+embeddingsModel)
+		}},
 		{spec: spec, it: "openai different auth methods / works with query param auth", run: func(c *check) {
 			e := integration(c)
 			completionsGoodAnswer(c, e.get("/openai/llm/v1/completions/query-param-auth", completionsGoodRequest))

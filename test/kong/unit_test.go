@@ -100,8 +100,6 @@ routes:
           model: {name: gpt-4, provider: openai, options: {max_tokens: 256, temperature: 1.0, upstream_url: "https://$(uri_captures.uri_cap_1).example.com/llm/v1/chat/good"}}
 `
 
-const pendingFormat = "h-proxy: the request format must match the route type (kong/llm/init.lua is_compatible, called by normalize-request.lua)"
-
 // upstreamBody decodes the last body the mock received.
 func upstreamBody(c *check, e *env) map[string]any {
 	var m map[string]any
@@ -171,23 +169,21 @@ func unitRows() []row {
 	apples := strings.Repeat("apple ", 10)
 	bananas := strings.Repeat("banana ", 10)
 	return []row{
-		{spec: spec, it: "resolves referenceable plugin configuration from request context (model.name from $(headers.from_header_1))",
-			pending: "h-proxy: $(headers.x_y) matches header X-Y, as kong.request.get_header treats _ and - alike (shared.lua conf_from_request)", run: func(c *check) {
-				e := newEnv(c, unitDoc)
-				x := e.get("/unit/cap_value_here_1/header", unitChatRequest, "From-Header-1", "header_value_here_1")
-				c.equal("status", x.status, 200)
-				body := upstreamBody(c, e)
-				c.equal("upstream model", body["model"], "header_value_here_1")
-				c.equal("upstream max_tokens", body["max_tokens"], 256)
-				c.equal("upstream temperature", body["temperature"], 1)
-			}},
-		{spec: spec, it: "resolves referenceable plugin configuration from request context (upstream_url from $(uri_captures.uri_cap_1))",
-			pending: "h-proxy: templates resolve in every string under model, upstream_url included (shared.lua merge_model_options)", run: func(c *check) {
-				e := newEnv(c, unitUpstreamTemplateDoc)
-				e.get("/unit/cap_value_here_1/upstream", unitChatRequest)
-				target := e.mock.last(c).target
-				c.equal("upstream URL", target.Scheme+"://"+target.Host+target.Path, "https://cap_value_here_1.example.com/llm/v1/chat/good")
-			}},
+		{spec: spec, it: "resolves referenceable plugin configuration from request context (model.name from $(headers.from_header_1))", run: func(c *check) {
+			e := newEnv(c, unitDoc)
+			x := e.get("/unit/cap_value_here_1/header", unitChatRequest, "From-Header-1", "header_value_here_1")
+			c.equal("status", x.status, 200)
+			body := upstreamBody(c, e)
+			c.equal("upstream model", body["model"], "header_value_here_1")
+			c.equal("upstream max_tokens", body["max_tokens"], 256)
+			c.equal("upstream temperature", body["temperature"], 1)
+		}},
+		{spec: spec, it: "resolves referenceable plugin configuration from request context (upstream_url from $(uri_captures.uri_cap_1))", run: func(c *check) {
+			e := newEnv(c, unitUpstreamTemplateDoc)
+			e.get("/unit/cap_value_here_1/upstream", unitChatRequest)
+			target := e.mock.last(c).target
+			c.equal("upstream URL", target.Scheme+"://"+target.Host+target.Path, "https://cap_value_here_1.example.com/llm/v1/chat/good")
+		}},
 		{spec: spec, it: "resolves referenceable model name from request context", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			x := e.get("/unit/cap_value_here_1/cap_value_here_2/model", unitChatRequest)
@@ -210,30 +206,28 @@ func unitRows() []row {
 			e := newEnv(c, unitDoc)
 			c.equal("status", e.get("/unit/chat", unitChatRequest).status, 200)
 		}},
-		{spec: spec, it: "llm/v1/chat message is not compatible with llm/v1/completions route", pending: pendingFormat, run: func(c *check) {
+		{spec: spec, it: "llm/v1/chat message is not compatible with llm/v1/completions route", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			errorMessage(c, e.get("/unit/completions", unitChatRequest), 400, "[llm/v1/chat] message format is not compatible with [llm/v1/completions] route type")
 		}},
-		{spec: spec, it: "double-format message is denied", pending: pendingFormat, run: func(c *check) {
+		{spec: spec, it: "double-format message is denied", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			errorMessage(c, e.get("/unit/completions", unitDoubleFormat), 400, "request matches multiple LLM request formats")
 		}},
-		{spec: spec, it: "double-format message is denied (the spec repeats this it)", pending: pendingFormat, run: func(c *check) {
+		{spec: spec, it: "double-format message is denied (the spec repeats this it)", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			errorMessage(c, e.get("/unit/completions", unitDoubleFormat), 400, "request matches multiple LLM request formats")
 		}},
-		{spec: spec, it: "openai format tests / llm/v1/chat format test / converts to provider request format correctly",
-			pending: `h-proxy: "stream": false is written into a non-streamed upstream body (openai.lua transformers_to)`, run: func(c *check) {
-				e := newEnv(c, unitDoc)
-				e.get("/unit/chat", unitChatRequest)
-				sameMembers(c, upstreamBody(c, e), withMembers(unitChatRequest, map[string]any{"model": "gpt-4", "max_tokens": 512, "stream": false, "temperature": 0.5}))
-			}},
-		{spec: spec, it: "openai format tests / llm/v1/completions format test / converts to provider request format correctly",
-			pending: `h-proxy: "stream": false is written into a non-streamed upstream body (openai.lua transformers_to)`, run: func(c *check) {
-				e := newEnv(c, unitDoc)
-				e.get("/unit/completions", unitCompletionsRequest)
-				sameMembers(c, upstreamBody(c, e), withMembers(unitCompletionsRequest, map[string]any{"model": "gpt-3.5-turbo-instruct", "max_tokens": 512, "stream": false, "temperature": 0.5}))
-			}},
+		{spec: spec, it: "openai format tests / llm/v1/chat format test / converts to provider request format correctly", run: func(c *check) {
+			e := newEnv(c, unitDoc)
+			e.get("/unit/chat", unitChatRequest)
+			sameMembers(c, upstreamBody(c, e), withMembers(unitChatRequest, map[string]any{"model": "gpt-4", "max_tokens": 512, "stream": false, "temperature": 0.5}))
+		}},
+		{spec: spec, it: "openai format tests / llm/v1/completions format test / converts to provider request format correctly", run: func(c *check) {
+			e := newEnv(c, unitDoc)
+			e.get("/unit/completions", unitCompletionsRequest)
+			sameMembers(c, upstreamBody(c, e), withMembers(unitCompletionsRequest, map[string]any{"model": "gpt-3.5-turbo-instruct", "max_tokens": 512, "stream": false, "temperature": 0.5}))
+		}},
 		{spec: spec, it: "openai format tests / llm/v1/chat format test / converts from provider response format correctly", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			x := e.get("/unit/chat", unitChatRequest)
