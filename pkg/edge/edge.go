@@ -157,6 +157,9 @@ func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error)
 		if k == kindREST && e.opts.RESTStreaming {
 			return e.restStream(ctx, ev)
 		}
+		if k == kindREST {
+			dropAcceptEncoding(&ev)
+		}
 		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
 		defer cancel()
 		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)

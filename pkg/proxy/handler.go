@@ -118,7 +118,8 @@ type outcome struct {
 	usage         *stats.Usage
 	responseBody  []byte
 	streamErr     error
-	tap           *usageTap // the copy of a non-streamed answer
+	tap           *answerTap     // the scan of a non-streamed answer
+	collect       *streamCollect // the text of a streamed answer
 	headersSent   bool
 }
 
@@ -389,9 +390,8 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 			h.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
 		}
 	}
-	if pl.stream {
-		// A compressed event stream cannot be relayed event by event.
-		h.Set("Accept-Encoding", "identity")
+	if ae := upstreamAcceptEncoding(pr.In.Header, pl.stream); ae != "" {
+		h.Set("Accept-Encoding", ae)
 	}
 	if pl.contentType != "" {
 		h.Set("Content-Type", pl.contentType)
@@ -417,9 +417,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 			hdr[k] = v
 		}
 	}
-	if res.StatusCode == http.StatusOK && pl.plugin.ModelNameHeader && pl.model != "" {
-		hdr.Set("X-Kong-LLM-Model", "openai/"+pl.model)
-	}
+	setModelHeader(res, pl)
 	if isEventStream(hdr.Get("Content-Type")) {
 		// The length of a relayed stream is not known in advance, and an
 		// edge must not wait for one.
@@ -427,14 +425,23 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		res.ContentLength = -1
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("X-Accel-Buffering", "no")
-		res.Body = newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
-	} else if res.StatusCode < 300 {
-		o.tap = &usageTap{upstream: res.Body}
-		res.Body = o.tap
+		relay := newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
+		if h.observe != nil {
+			relay.collect = newStreamCollect(pl)
+			o.collect = relay.collect
+		}
+		res.Body = relay
+		o.headersSent = true
+		return nil
 	}
-	if !isEventStream(hdr.Get("Content-Type")) {
-		res.Body = watchBody(res.Request.Context(), res.Body, o)
+	if res.StatusCode < 300 {
+		if err := h.tapAnswer(res, pl, o); err != nil {
+			return err
+		}
+	} else {
+		redactErrorBody(res, pl.plugin)
 	}
+	res.Body = watchBody(res.Request.Context(), res.Body, o)
 	o.headersSent = true
 	return nil
 }
@@ -454,6 +461,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	ex := r.Context().Value(exchangeKey{}).(*exchange)
 	pl, o := ex.plan, &ex.out
 	var ue *url.Error
+	var refused *answerError
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
@@ -466,6 +474,9 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		o.status, o.errCode = 499, "client_closed_request"
 		h.log.Info("client closed the request", "request_id", pl.requestID, "route", pl.route)
 		return
+	case errors.As(err, &refused):
+		h.log.Warn("upstream answer refused", "request_id", pl.requestID, "route", pl.route, "error", refused.Error())
+		h.fail(w, o, refused.e)
 	case isTimeout(err):
 		h.log.Warn("upstream timed out", "request_id", pl.requestID, "route", pl.route, "error", err.Error())
 		h.fail(w, o, &apiError{status: http.StatusGatewayTimeout, message: "the upstream did not answer in time", typ: typeServer, code: "upstream_timeout"})

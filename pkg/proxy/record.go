@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"strings"
 	"time"
 
@@ -51,8 +52,14 @@ func record(pl *plan, o *outcome) *stats.Record {
 		if o := p.Model.Options; o.OutputCost != nil {
 			rec.OutputCost = *o.OutputCost
 		}
+		streamStats(rec, pl, o)
 		if rec.LogPayloads {
-			rec.RequestBody = pl.requestBody
+			// Kong logs the body it sent upstream, after its rewrite;
+			// the client's own only when the request ended before that.
+			rec.RequestBody = pl.body
+			if rec.RequestBody == nil {
+				rec.RequestBody = pl.requestBody
+			}
 			rec.ResponseBody = o.responseBody
 			rec.Secrets = secrets(p.Auth.HeaderValue, p.Auth.ParamValue, pl.clientKey)
 		}
@@ -74,4 +81,19 @@ func secrets(values ...string) []string {
 		}
 	}
 	return out
+}
+
+// streamStats completes a relayed stream's statistics: Kong's estimate
+// when the upstream sent no usage, and the assembled answer as its payload.
+func streamStats(rec *stats.Record, pl *plan, o *outcome) {
+	c := o.collect
+	if c == nil || o.status != http.StatusOK {
+		return
+	}
+	if rec.Usage == nil {
+		rec.Usage = estimateUsage(pl.body, c)
+	}
+	if rec.LogPayloads {
+		o.responseBody = streamPayload(c, rec.Usage)
+	}
 }

@@ -3,12 +3,9 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"time"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // maxPendingEvent bounds how much of one unfinished SSE event the relay holds.
@@ -35,6 +32,8 @@ type sseRelay struct {
 	buf     []byte
 	passRaw bool // stopped parsing: the body is not SSE
 	done    bool
+	// collect, when statistics are on, gathers the answer's text.
+	collect *streamCollect
 }
 
 func newSSERelay(ctx context.Context, body io.ReadCloser, out *outcome, hideUsage bool) *sseRelay {
@@ -173,25 +172,30 @@ func (s *sseRelay) keep(ev []byte) bool {
 	if bytes.Equal(data, []byte("[DONE]")) {
 		return true
 	}
-	if s.outcome.responseModel == "" || hasUsageObject(data) {
-		var chunk struct {
-			Model   string            `json:"model"`
-			Choices []json.RawMessage `json:"choices"`
-			Usage   *stats.Usage      `json:"usage"`
+	if s.collect == nil && s.outcome.responseModel != "" && !hasUsageObject(data) {
+		return true // nothing more to learn from this chunk
+	}
+	chunk, ok := readChunk(data)
+	if !ok {
+		return true
+	}
+	if chunk.model != "" {
+		s.outcome.responseModel = chunk.model
+	}
+	if c := s.collect; c != nil {
+		if chunk.text != nil {
+			c.add(jsonString(chunk.text))
 		}
-		if json.Unmarshal(data, &chunk) != nil {
-			return true
+		if f := jsonString(chunk.finish); f != "" {
+			c.finish = f
 		}
-		if chunk.Model != "" {
-			s.outcome.responseModel = chunk.Model
-		}
-		if chunk.Usage != nil {
-			s.outcome.usage = chunk.Usage
-			// The usage-only chunk the client did not ask for: hide it so
-			// the client sees exactly the stream it would have seen.
-			if s.hideUsage && len(chunk.Choices) == 0 {
-				return false
-			}
+	}
+	if u := decodeUsage(chunk.usage); u != nil {
+		s.outcome.usage = u
+		// The usage-only chunk the client did not ask for: hide it so
+		// the client sees exactly the stream it would have seen.
+		if s.hideUsage && !chunk.choices {
+			return false
 		}
 	}
 	return true
@@ -234,72 +238,4 @@ func hasUsageObject(data []byte) bool {
 	}
 	j = skipSpace(data, j+1)
 	return j < len(data) && data[j] == '{'
-}
-
-// usageTap keeps a copy of a non-streamed answer while it is relayed (at
-// most maxTapped bytes), for statistics. It only copies; the handler calls
-// parse once the client has the whole answer, so the client never waits for
-// the parsing.
-type usageTap struct {
-	upstream io.ReadCloser
-	seen     []byte
-	over     bool
-	complete bool // the upstream body ended cleanly
-}
-
-const maxTapped = 4 << 20
-
-func (t *usageTap) Read(p []byte) (int, error) {
-	n, err := t.upstream.Read(p)
-	if n > 0 && !t.over {
-		if len(t.seen)+n > maxTapped {
-			t.over, t.seen = true, nil
-		} else {
-			t.seen = append(t.seen, p[:n]...)
-		}
-	}
-	if errors.Is(err, io.EOF) {
-		t.complete = true
-	}
-	return n, err
-}
-
-func (t *usageTap) Close() error { return t.upstream.Close() }
-
-// parse reads the model and usage of a complete answer into o.
-func (t *usageTap) parse(o *outcome) {
-	if !t.complete || t.over {
-		return
-	}
-	o.responseModel, o.usage = answerUsage(t.seen)
-	o.responseBody = t.seen
-	t.seen, t.complete = nil, false
-}
-
-// answerUsage reads "model" and "usage" from a chat or text completion
-// without decoding the rest: the choices are most of an answer, and the
-// statistics need none of them.
-func answerUsage(body []byte) (model string, usage *stats.Usage) {
-	var arr [16]field
-	fields, err := topLevel(body, arr[:0])
-	if err != nil {
-		return "", nil
-	}
-	for _, f := range fields {
-		v := body[f.start:f.end]
-		switch f.key {
-		case "model":
-			if json.Unmarshal(v, &model) != nil {
-				model = ""
-			}
-		case "usage":
-			if len(v) > 0 && v[0] == '{' {
-				var u stats.Usage
-				if json.Unmarshal(v, &u) == nil {
-					usage = &u
-				}
-			}
-		}
-	}
-	return model, usage
 }

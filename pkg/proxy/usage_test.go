@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"io"
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
@@ -35,4 +37,16 @@ func TestAnswerUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// answerUsage runs a whole answer through the tap, as the relay does.
+func answerUsage(body []byte) (model string, usage *stats.Usage) {
+	t := newAnswerTap(io.NopCloser(bytes.NewReader(body)), false, true, 0)
+	_, _ = io.Copy(io.Discard, t)
+	var o outcome
+	t.parse(&o)
+	if !t.scan.valid() {
+		return "", nil
+	}
+	return o.responseModel, o.usage
 }

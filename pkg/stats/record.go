@@ -18,6 +18,9 @@ type Usage struct {
 	// prompt_tokens_details.cached_tokens is the first).
 	CacheReadTokens  int `json:"-"`
 	CacheWriteTokens int `json:"-"`
+	// Estimated marks counts the proxy estimated as Kong does, for a
+	// stream whose upstream sent no usage.
+	Estimated bool `json:"-"`
 }
 
 // Record is what happened to one request.

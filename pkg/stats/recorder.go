@@ -126,6 +126,9 @@ func appendLine(b []byte, rec *Record, level slog.Level, now time.Time) []byte {
 			b = appendIntField(b, "total_tokens", int64(u.TotalTokens))
 			b = appendFloatField(b, "cost", rec.Cost())
 			b = appendFloatField(b, "time_per_token", rec.TimePerToken())
+			if u.Estimated {
+				b = appendBoolField(b, "estimated", true)
+			}
 			b = append(b, '}')
 		}
 		if rec.LogPayloads && !refusedCredentials(rec) {

@@ -12,9 +12,19 @@
 //	X-Stub-Status: 429       answer with this error status, OpenAI-shaped
 //	X-Stub-Delay: 2s         wait before the response headers
 //	X-Stub-Chunk-Bytes: 1000 pad each chunk's content to about this size
+//	X-Stub-Answer: html      answer 200 with Kong's fixture HTML page; or
+//	                         no-choices (Kong's bad_upstream_response.json),
+//	                         no-usage (a stream without usage chunk, even
+//	                         when asked), echo-auth (a 401 whose body echoes
+//	                         the request's Authorization header and query,
+//	                         as some servers' debug errors do)
+//	X-Stub-Gzip: 1           gzip a non-streamed answer when the request
+//	                         accepts gzip, as OpenAI does (opt-in, so that
+//	                         benchmarks keep measuring the proxy alone)
 package stub
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,6 +109,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.canned(w, r) {
+		return
+	}
 	if st, _ := strconv.Atoi(r.Header.Get("X-Stub-Status")); st >= 400 {
 		if st == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "7")
@@ -121,8 +134,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cutAnswer(w, req, chat, headerInt(r, "X-Stub-Chunks", 5), headerInt(r, "X-Stub-Chunk-Bytes", 0))
 		return
 	}
+	if r.Header.Get("X-Stub-Gzip") == "1" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		defer zw.Close()
+		w = gzipWriter{w, zw}
+	}
 	s.answer(w, req, chat, headerInt(r, "X-Stub-Chunks", 5), headerInt(r, "X-Stub-Chunk-Bytes", 0))
 }
+
+type gzipWriter struct {
+	http.ResponseWriter
+	zw *gzip.Writer
+}
+
+func (g gzipWriter) Write(p []byte) (int, error) { return g.zw.Write(p) }
 
 // cutAnswer announces the whole answer's Content-Length, sends half of it
 // and resets the connection, as an upstream that dies mid-answer does.
@@ -198,7 +224,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 	if d, err := time.ParseDuration(r.Header.Get("X-Stub-Interval")); err == nil {
 		interval = d
 	}
-	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && r.Header.Get("X-Stub-Answer") != "no-usage"
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

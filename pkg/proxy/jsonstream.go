@@ -1,0 +1,373 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// jsonStream validates a JSON document fed to it in pieces, as it is
+// relayed, and reports the top-level object's members as they complete:
+// the key of each, and the raw bytes of the values asked for, each capped.
+// It holds no part of the document beyond those capped values and a stack
+// of open containers (bounded by maxDepth), so an answer of any size costs
+// the same few hundred bytes.
+type jsonStream struct {
+	state  uint8
+	stack  []byte // '{' or '[' of each open container
+	inKey  bool   // the string being scanned is an object key
+	lit    string // the rest of the literal being scanned
+	hexes  int    // \u digits still expected
+	failed bool
+	ended  bool // the top-level value is complete
+	object bool // the top-level value is an object
+
+	key       []byte // the depth-1 key being read, raw (capped)
+	member    []byte // the depth-1 member whose value is being scanned
+	keyBuf    [maxKey + 1]byte
+	memberBuf [maxKey]byte
+	capture   []byte // that value's raw bytes, when wanted
+	capLimit  int    // 0: not capturing
+	capOver   bool
+
+	sink jsonSink // nil: validate only
+}
+
+// jsonSink hears about the top-level members of a scanned object. Keys
+// are decoded and valid only during the call.
+type jsonSink interface {
+	// sawKey: a member's key has been read; first is its value's first byte.
+	sawKey(key []byte, first byte)
+	// wantValue: how many bytes of that value to capture (0 for none).
+	wantValue(key []byte) int
+	// gotValue: the captured value, complete (raw is nil when it was
+	// longer than wanted, and over is true).
+	gotValue(key, raw []byte, over bool)
+}
+
+const (
+	jsValue       uint8 = iota // a value is expected
+	jsObjKeyOrEnd              // after '{'
+	jsObjKey                   // after ',' in an object
+	jsColon
+	jsObjNext // after a member: ',' or '}'
+	jsArrValueOrEnd
+	jsArrNext
+	jsString
+	jsStringEsc
+	jsStringHex
+	jsNumMinus
+	jsNumZero
+	jsNumInt
+	jsNumDot
+	jsNumFrac
+	jsNumE
+	jsNumESign
+	jsNumExp
+	jsLiteral
+	jsEnd
+)
+
+// maxKey caps the top-level key kept for matching; longer keys match none
+// of the members the proxy looks for.
+const maxKey = 64
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+// Write feeds the next bytes of the document. It never fails; Err-like
+// state is read with failed once the document ends.
+func (s *jsonStream) Write(b []byte) (int, error) {
+	start := 0 // where the capture of this piece starts
+	for i := 0; i < len(b) && !s.failed; i++ {
+		c := b[i]
+	again:
+		switch s.state {
+		case jsValue, jsArrValueOrEnd:
+			switch {
+			case isSpace(c):
+				continue
+			case c == ']' && s.state == jsArrValueOrEnd:
+				s.stack = s.stack[:len(s.stack)-1]
+				start = s.endValue(b, start, i+1)
+				continue
+			}
+			if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 && s.sink != nil {
+				s.sink.sawKey(s.member, c)
+				s.capLimit = s.sink.wantValue(s.member)
+				start = i
+			}
+			s.beginValue(c)
+		case jsObjKeyOrEnd, jsObjKey:
+			switch {
+			case isSpace(c):
+			case c == '"':
+				s.state, s.inKey = jsString, true
+				s.key = s.keyBuf[:0]
+			case c == '}' && s.state == jsObjKeyOrEnd:
+				s.stack = s.stack[:len(s.stack)-1]
+				start = s.endValue(b, start, i+1)
+			default:
+				s.failed = true
+			}
+		case jsColon:
+			switch {
+			case isSpace(c):
+			case c == ':':
+				s.state = jsValue
+			default:
+				s.failed = true
+			}
+		case jsObjNext, jsArrNext:
+			closer := byte('}')
+			if s.state == jsArrNext {
+				closer = ']'
+			}
+			switch {
+			case isSpace(c):
+			case c == ',' && closer == '}':
+				s.state = jsObjKey
+			case c == ',':
+				s.state = jsValue
+			case c == closer:
+				s.stack = s.stack[:len(s.stack)-1]
+				start = s.endValue(b, start, i+1)
+			default:
+				s.failed = true
+			}
+		case jsString, jsStringEsc, jsStringHex:
+			if s.inKey && len(s.stack) == 1 && len(s.key) <= maxKey {
+				s.key = append(s.key, c)
+			}
+			if s.stringByte(c) {
+				if s.inKey {
+					s.inKey = false
+					s.state = jsColon
+					if len(s.stack) == 1 {
+						s.member = s.decodeKey()
+					}
+				} else {
+					start = s.endValue(b, start, i+1)
+				}
+			}
+		case jsLiteral:
+			if c != s.lit[0] {
+				s.failed = true
+				break
+			}
+			s.lit = s.lit[1:]
+			if s.lit == "" {
+				start = s.endValue(b, start, i+1)
+			}
+		case jsEnd:
+			if !isSpace(c) {
+				s.failed = true
+			}
+		default: // a number
+			if !s.numberByte(c) {
+				if s.failed {
+					break
+				}
+				start = s.endValue(b, start, i)
+				goto again
+			}
+		}
+	}
+	if s.capLimit > 0 && !s.failed {
+		s.keep(b[start:])
+	}
+	return len(b), nil
+}
+
+// Close ends the document: a number at the top level ends here.
+func (s *jsonStream) Close() error {
+	if s.state >= jsNumMinus && s.state <= jsNumExp && len(s.stack) == 0 && !s.failed {
+		if s.state == jsNumMinus || s.state == jsNumDot || s.state == jsNumE || s.state == jsNumESign {
+			s.failed = true
+		} else {
+			s.state, s.ended = jsEnd, true
+		}
+	}
+	if s.state != jsEnd {
+		s.failed = true
+	}
+	return nil
+}
+
+// valid reports a complete, well-formed document (after Close).
+func (s *jsonStream) valid() bool { return s.ended && !s.failed }
+
+// beginValue starts the value whose first byte is c.
+func (s *jsonStream) beginValue(c byte) {
+	switch {
+	case c == '{' || c == '[':
+		if len(s.stack) >= maxDepth {
+			s.failed = true
+			return
+		}
+		if len(s.stack) == 0 && c == '{' {
+			s.object = true
+		}
+		s.stack = append(s.stack, c)
+		s.state = jsObjKeyOrEnd
+		if c == '[' {
+			s.state = jsArrValueOrEnd
+		}
+	case c == '"':
+		s.state = jsString
+	case c == '-':
+		s.state = jsNumMinus
+	case c == '0':
+		s.state = jsNumZero
+	case c >= '1' && c <= '9':
+		s.state = jsNumInt
+	case c == 't':
+		s.state, s.lit = jsLiteral, "rue"
+	case c == 'f':
+		s.state, s.lit = jsLiteral, "alse"
+	case c == 'n':
+		s.state, s.lit = jsLiteral, "ull"
+	default:
+		s.failed = true
+	}
+}
+
+// endValue moves past a complete value. When that completes a top-level
+// member, it hands over the member's captured value and returns end, where
+// the next capture may start; otherwise it returns start.
+func (s *jsonStream) endValue(b []byte, start, end int) int {
+	switch {
+	case len(s.stack) == 0:
+		s.state, s.ended = jsEnd, true
+		return end
+	case s.stack[len(s.stack)-1] == '[':
+		s.state = jsArrNext
+	default:
+		s.state = jsObjNext
+	}
+	if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 {
+		if s.capLimit > 0 {
+			s.keep(b[start:end])
+			raw := s.capture
+			if s.capOver {
+				raw = nil
+			}
+			s.sink.gotValue(s.member, raw, s.capOver)
+		}
+		s.member, s.capture, s.capLimit, s.capOver = nil, s.capture[:0], 0, false
+		return end
+	}
+	return start
+}
+
+// keep adds b to the captured value, within its limit.
+func (s *jsonStream) keep(b []byte) {
+	if s.capOver {
+		return
+	}
+	if len(s.capture)+len(b) > s.capLimit {
+		s.capOver, s.capture = true, nil
+		return
+	}
+	s.capture = append(s.capture, b...)
+}
+
+// stringByte scans one byte inside a string literal and reports whether
+// it closed the string.
+func (s *jsonStream) stringByte(c byte) bool {
+	switch s.state {
+	case jsStringEsc:
+		switch c {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			s.state = jsString
+		case 'u':
+			s.state, s.hexes = jsStringHex, 4
+		default:
+			s.failed = true
+		}
+	case jsStringHex:
+		if !isHex(c) {
+			s.failed = true
+		} else if s.hexes--; s.hexes == 0 {
+			s.state = jsString
+		}
+	default:
+		switch {
+		case c == '"':
+			return true
+		case c == '\\':
+			s.state = jsStringEsc
+		case c < 0x20:
+			s.failed = true
+		}
+	}
+	return false
+}
+
+// numberByte scans one byte of a number and reports whether it belongs to
+// it; a number that cannot end here fails.
+func (s *jsonStream) numberByte(c byte) bool {
+	digit := c >= '0' && c <= '9'
+	switch s.state {
+	case jsNumMinus:
+		switch {
+		case c == '0':
+			s.state = jsNumZero
+		case digit:
+			s.state = jsNumInt
+		default:
+			s.failed = true
+		}
+		return true
+	case jsNumInt, jsNumZero:
+		switch {
+		case digit && s.state == jsNumInt:
+		case c == '.':
+			s.state = jsNumDot
+		case c == 'e' || c == 'E':
+			s.state = jsNumE
+		default:
+			return false
+		}
+		return true
+	case jsNumDot, jsNumE, jsNumESign:
+		switch {
+		case digit && s.state == jsNumDot:
+			s.state = jsNumFrac
+		case digit:
+			s.state = jsNumExp
+		case (c == '+' || c == '-') && s.state == jsNumE:
+			s.state = jsNumESign
+		default:
+			s.failed = true
+		}
+		return true
+	case jsNumFrac:
+		switch {
+		case digit:
+		case c == 'e' || c == 'E':
+			s.state = jsNumE
+		default:
+			return false
+		}
+		return true
+	default: // jsNumExp
+		return digit
+	}
+}
+
+// decodeKey decodes the key just read (raw bytes with its closing quote)
+// into memberBuf; a key longer than maxKey decodes to nothing.
+func (s *jsonStream) decodeKey() []byte {
+	raw := s.key
+	if len(raw) > maxKey || len(raw) < 2 {
+		return nil
+	}
+	raw = raw[:len(raw)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return append(s.memberBuf[:0], raw...)
+	}
+	var k string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k) != nil || len(k) > maxKey {
+		return nil
+	}
+	return append(s.memberBuf[:0], k...)
+}
