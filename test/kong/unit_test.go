@@ -267,11 +267,11 @@ func unitRows() []row {
 			want, _ := events([]byte(strings.Join(streamWrites, "")))
 			c.equal("events", got, want)
 		}},
-		{spec: spec, it: "count_words / normal prompts", pending: pendingEstimate, run: func(c *check) {
+		{spec: spec, it: "count_words / normal prompts", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			c.equal("prompt_tokens (10 words)", promptEstimate(c, e, `[{"role": "user", "content": "`+apples+`"}]`), estimate(10))
 		}},
-		{spec: spec, it: "count_words / multi-modal prompts", pending: pendingEstimate, run: func(c *check) {
+		{spec: spec, it: "count_words / multi-modal prompts", run: func(c *check) {
 			e := newEnv(c, unitDoc)
 			part := func(typ, text string) string {
 				if text == "" {
