@@ -74,10 +74,11 @@ func readAuth(a *object) Auth {
 		AllowOverride: a.boolean("allow_override", false),
 	}
 	if (auth.HeaderName == "") != (auth.HeaderValue == "") {
-		w.fail(join(a.path, "header_name"), "header_name and header_value must be set together")
+		// Kong's entity check words it so (ai-proxy schema, mutually_required).
+		w.fail(join(a.path, "header_name"), "all or none of these fields must be set: 'auth.header_name', 'auth.header_value'")
 	}
 	if (auth.ParamName == "") != (auth.ParamValue == "") || (auth.ParamName != "") != (auth.ParamLocation != "") {
-		w.fail(join(a.path, "param_name"), "param_name, param_value and param_location must be set together")
+		w.fail(join(a.path, "param_name"), "all or none of these fields must be set: 'auth.param_name', 'auth.param_value', 'auth.param_location'")
 	}
 	a.ignore(authIgnored...)
 	a.done()
