@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // kind is the event source an event came from.
@@ -57,6 +59,38 @@ type probe struct {
 	} `json:"requestContext"`
 }
 
+// urlProbe is probe and a Function URL event in one: a Function URL event,
+// the one every streamed answer comes from, is then classified and decoded
+// by one pass over the payload instead of two. Its RequestContext, at the
+// shallower depth, takes the place of the embedded event's (encoding/json's
+// rule), and carries the probe's ELB besides.
+type urlProbe struct {
+	events.LambdaFunctionURLRequest
+	HTTPMethod     string  `json:"httpMethod"`
+	Resource       *string `json:"resource"`
+	RequestContext *struct {
+		events.LambdaFunctionURLRequestContext
+		ELB json.RawMessage `json:"elb"`
+	} `json:"requestContext"`
+}
+
+// decodeFunctionURL decodes a Function URL event in one pass. ok is false
+// for any other event, and for one that does not decode this way: detect
+// and the event's own type then decide, exactly as without this shortcut.
+func decodeFunctionURL(payload []byte) (ev *events.LambdaFunctionURLRequest, ok bool) {
+	var u urlProbe
+	if json.Unmarshal(payload, &u) != nil || u.RequestContext == nil {
+		return nil, false
+	}
+	rc := &u.RequestContext.LambdaFunctionURLRequestContext
+	p := probe{Version: u.Version, HTTPMethod: u.HTTPMethod, Resource: u.Resource}
+	if classify(p, rc.DomainName, rc.HTTP.Method, true, len(u.RequestContext.ELB) > 0) != kindFunctionURL {
+		return nil, false
+	}
+	u.LambdaFunctionURLRequest.RequestContext = *rc
+	return &u.LambdaFunctionURLRequest, true
+}
+
 // detect classifies a raw event. The Function URL and HTTP API 2.0 payloads
 // are identical in shape; only the domain tells them apart. REST and HTTP API
 // 1.0 payloads differ only by the version field, which REST events lack.
@@ -65,18 +99,36 @@ func detect(payload []byte) (kind, error) {
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return 0, &UnsupportedEventError{Reason: "not a JSON object: " + err.Error()}
 	}
+	var domain, method string
+	var elb bool
 	rc := p.RequestContext
-	switch {
-	case p.Version == "2.0" && rc != nil && rc.HTTP != nil && rc.HTTP.Method != "":
-		if strings.Contains(rc.DomainName, ".lambda-url.") {
-			return kindFunctionURL, nil
+	if rc != nil {
+		domain, elb = rc.DomainName, len(rc.ELB) > 0
+		if rc.HTTP != nil {
+			method = rc.HTTP.Method
 		}
-		return kindHTTPAPI, nil
-	case p.HTTPMethod != "" && (rc == nil || len(rc.ELB) == 0) && (p.Resource != nil || rc != nil):
-		if p.Version == "1.0" {
-			return kindHTTPAPIv1, nil
-		}
-		return kindREST, nil
+	}
+	if k := classify(p, domain, method, rc != nil, elb); k != 0 {
+		return k, nil
 	}
 	return 0, &UnsupportedEventError{Reason: "want a Function URL, API Gateway REST or HTTP API event"}
+}
+
+// classify is detect's decision on the fields it decoded: the request
+// context's domain name and HTTP method, whether there is a request context
+// at all and whether it names an ELB. Zero means no supported source.
+func classify(p probe, domain, method string, hasRC, elb bool) kind {
+	switch {
+	case p.Version == "2.0" && method != "":
+		if strings.Contains(domain, ".lambda-url.") {
+			return kindFunctionURL
+		}
+		return kindHTTPAPI
+	case p.HTTPMethod != "" && !elb && (p.Resource != nil || hasRC):
+		if p.Version == "1.0" {
+			return kindHTTPAPIv1
+		}
+		return kindREST
+	}
+	return 0
 }

@@ -124,6 +124,9 @@ func Start(h http.Handler, opts Options) {
 // streams), or an events.APIGatewayProxyResponse /
 // events.APIGatewayV2HTTPResponse (which it encodes as JSON).
 func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	if ev, ok := decodeFunctionURL(payload); ok {
+		return e.functionURL(ctx, ev)
+	}
 	k, err := detect(payload)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,41 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestDecodeFunctionURLAgreesWithDetect holds the one-pass decoder of
+// Function URL events to what detect and the event's own type say: the
+// same events are Function URL events, decoded to the same values, and
+// every other event (or one that only looks like it) is left to detect.
+func TestDecodeFunctionURLAgreesWithDetect(t *testing.T) {
+	url := `"requestContext":{"domainName":"x.lambda-url.us-east-1.on.aws","http":{"method":"POST","path":"/p","sourceIp":"203.0.113.7"},"timeEpoch":1}`
+	payloads := map[string]string{
+		"function url":               `{"version":"2.0","rawPath":"/p","headers":{"a":"b"},"cookies":["c=d"],"body":"{\"x\":1}",` + url + `}`,
+		"http api 2.0":               `{"version":"2.0","requestContext":{"domainName":"x.execute-api.us-east-1.amazonaws.com","http":{"method":"POST"}}}`,
+		"rest":                       `{"resource":"/x","httpMethod":"POST","requestContext":{"stage":"v1"}}`,
+		"domain only in the body":    `{"version":"2.0","body":"x.lambda-url.y","requestContext":{"domainName":"x.execute-api.y","http":{"method":"POST"}}}`,
+		"alb with a lambda-url name": `{"version":"2.0","httpMethod":"GET",` + strings.Replace(url, `"timeEpoch"`, `"elb":{"targetGroupArn":"a"},"timeEpoch"`, 1) + `}`,
+		"no method":                  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{}}}`,
+		"null request context":       `{"version":"2.0","requestContext":null}`,
+		"wrong type in the context":  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"timeEpoch":"soon"}}`,
+		"REST authorizer shape":      `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":{"iam":"x"}}}`,
+		"not an object":              `[]`,
+		"garbage":                    `{`,
+	}
+	for name, p := range payloads {
+		t.Run(name, func(t *testing.T) {
+			k, err := detect([]byte(p))
+			var want events.LambdaFunctionURLRequest
+			wantURL := err == nil && k == kindFunctionURL && json.Unmarshal([]byte(p), &want) == nil
+			got, ok := decodeFunctionURL([]byte(p))
+			if ok != wantURL {
+				t.Fatalf("decodeFunctionURL ok = %v; detect says %v, %v (Function URL and decodable: %v)", ok, k, err, wantURL)
+			}
+			if ok && !reflect.DeepEqual(*got, want) {
+				t.Errorf("decoded\n%+v\nwant\n%+v", *got, want)
+			}
+		})
+	}
+}
+
 func TestInvokeUnsupportedEvent(t *testing.T) {
 	e := New(http.NotFoundHandler(), Options{})
 	if _, err := e.Invoke(context.Background(), json.RawMessage(`{"Records":[]}`)); !errors.Is(err, ErrUnsupportedEvent) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -19,9 +20,13 @@ import (
 // is kept whole, which HTTP defines as equivalent to the repeated headers, and
 // splitting it would break values that contain commas themselves.
 func functionURLRequest(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*http.Request, error) {
-	body, err := decodeBody(ev.Body, ev.IsBase64Encoded)
-	if err != nil {
-		return nil, err
+	var body io.Reader = strings.NewReader(ev.Body) // no copy of a plain body
+	if ev.IsBase64Encoded {
+		b, err := decodeBody(ev.Body, true)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
 	}
 	method := ev.RequestContext.HTTP.Method
 	if method == "" {
@@ -38,7 +43,7 @@ func functionURLRequest(ctx context.Context, ev *events.LambdaFunctionURLRequest
 	if ev.RawQueryString != "" {
 		u += "?" + ev.RawQueryString
 	}
-	r, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("edge: build request from Function URL event: %w", err)
 	}
