@@ -154,10 +154,11 @@ func TestRequestConversion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if reflect.TypeOf(res) != reflect.TypeOf(tt.wantType) {
-				t.Fatalf("result type %T, want %T", res, tt.wantType)
+			a := decode(t, res)
+			if a.typ != reflect.TypeOf(tt.wantType) {
+				t.Fatalf("answer type %v, want %T", a.typ, tt.wantType)
 			}
-			if a := decode(t, res); a.status != http.StatusNoContent || a.readErr != nil {
+			if a.status != http.StatusNoContent || a.readErr != nil {
 				t.Fatalf("answer %d (read error %v), want 204", a.status, a.readErr)
 			}
 			if got.method != "POST" || got.path != tt.wantPath {
@@ -367,6 +368,52 @@ func TestStreamIsIncremental(t *testing.T) {
 	}
 }
 
+// TestStreamOpensBeforeHeader checks that Invoke hands the stream to
+// aws-lambda-go before the handler has answered, so the response to the
+// Runtime API is set up while the upstream is still thinking, and that the
+// first Read then waits for the header.
+func TestStreamOpensBeforeHeader(t *testing.T) {
+	for _, m := range modes {
+		if !m.streaming {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			release := make(chan struct{})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-release
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "data: 1\n\n")
+			})
+			invoked := make(chan any, 1)
+			go func() {
+				res, err := New(h, m.opts).Invoke(context.Background(), m.event(t))
+				if err != nil {
+					t.Error(err)
+				}
+				invoked <- res
+			}()
+			var res any
+			select {
+			case res = <-invoked:
+			case <-time.After(10 * time.Second):
+				close(release)
+				t.Fatal("Invoke waited for the handler's header")
+			}
+			read := make(chan answer, 1)
+			go func() { read <- decode(t, res) }()
+			select {
+			case a := <-read:
+				t.Fatalf("read an answer (%d %q) before the handler wrote one", a.status, a.body)
+			default:
+			}
+			close(release)
+			if a := <-read; a.status != http.StatusOK || a.body != "data: 1\n\n" || a.header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("answer %d %q %v", a.status, a.body, a.header)
+			}
+		})
+	}
+}
+
 // TestCancelReachesHandler checks that the invoke's context is the
 // request's: cancelling it cancels the handler's work, streamed or not.
 func TestCancelReachesHandler(t *testing.T) {
@@ -390,14 +437,17 @@ func TestCancelReachesHandler(t *testing.T) {
 				time.AfterFunc(50*time.Millisecond, cancel)
 				res, err := New(h, m.opts).Invoke(ctx, m.event(t))
 				switch {
-				case m.streaming && !headerFirst && err != nil:
-					// Cancelled before the handler answered. (The handler may
-					// also win the race by returning first: then a 200.)
-					if !errors.Is(err, context.Canceled) {
-						t.Fatalf("Invoke error %v, want context.Canceled", err)
-					}
 				case err != nil:
 					t.Fatal(err)
+				case m.streaming && !headerFirst:
+					// Cancelled before the handler answered: the stream
+					// fails. (The handler may also win the race by
+					// returning first: then a 200.)
+					r := res.(io.ReadCloser)
+					if _, err := io.ReadAll(r); err != nil && !errors.Is(err, context.Canceled) {
+						t.Fatalf("stream read error %v, want context.Canceled", err)
+					}
+					_ = r.Close()
 				default:
 					decode(t, res)
 				}
