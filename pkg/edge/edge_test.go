@@ -509,3 +509,29 @@ func TestStripStage(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionURLHeaderNamesFold checks that header names differing only
+// in case (possible in a hand-made event; Lambda lower-cases them) keep
+// every value under the canonical name, and that each value stays its own.
+func TestFunctionURLHeaderNamesFold(t *testing.T) {
+	ev := &events.LambdaFunctionURLRequest{
+		RawPath: "/x",
+		Headers: map[string]string{"x-dup": "a", "X-Dup": "b", "x-one": "1", "x-two": "2"},
+		RequestContext: events.LambdaFunctionURLRequestContext{
+			DomainName: "d.lambda-url.us-east-1.on.aws",
+			HTTP:       events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST"},
+		},
+	}
+	r, err := functionURLRequest(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(slices.Values(r.Header.Values("X-Dup")))
+	if !slices.Equal(got, []string{"a", "b"}) || r.Header.Get("X-One") != "1" || r.Header.Get("X-Two") != "2" {
+		t.Fatalf("headers %v", r.Header)
+	}
+	r.Header["X-One"] = append(r.Header["X-One"], "appended")
+	if r.Header.Get("X-Two") != "2" {
+		t.Fatalf("appending to one header changed another: %v", r.Header)
+	}
+}

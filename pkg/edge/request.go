@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -49,8 +50,20 @@ func functionURLRequest(ctx context.Context, ev *events.LambdaFunctionURLRequest
 	}
 	r.RequestURI = r.URL.RequestURI()
 	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
+	// One map of the right size and one backing array for the values, as
+	// net/http's own request reader does, rather than an allocation per
+	// header. Names differing only in case (Lambda lower-cases them, so
+	// only a hand-made event has them) still add up under one name.
+	r.Header = make(http.Header, len(ev.Headers)+1)
+	vals := make([]string, 0, len(ev.Headers))
 	for k, v := range ev.Headers {
-		r.Header.Add(k, v)
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if prev, ok := r.Header[ck]; ok {
+			r.Header[ck] = append(prev, v)
+			continue
+		}
+		vals = append(vals, v)
+		r.Header[ck] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	if len(ev.Cookies) > 0 {
 		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
