@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
@@ -82,8 +84,37 @@ func BenchmarkDecodeFunctionURL(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, ok := decodeFunctionURL(payload); !ok {
-			b.Fatal("not decoded as a Function URL event")
+		if _, ev, err := decodeEvent(payload); ev == nil {
+			b.Fatalf("not decoded as a Function URL event: %v", err)
+		}
+	}
+}
+
+// BenchmarkDecodeREST is classification and decoding of an API Gateway REST
+// event of the same size, the other streamed source.
+func BenchmarkDecodeREST(b *testing.B) {
+	payload, err := json.Marshal(events.APIGatewayProxyRequest{
+		Resource: "/{model}/chat/completions", Path: "/gpt-4o-mini/chat/completions", HTTPMethod: "POST",
+		Headers:           map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream", "Authorization": "Bearer client-key"},
+		MultiValueHeaders: map[string][]string{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}, "Authorization": {"Bearer client-key"}},
+		PathParameters:    map[string]string{"model": "gpt-4o-mini"},
+		RequestContext: events.APIGatewayProxyRequestContext{AccountID: "123456789012", Stage: "v1", RequestID: "c5f1e2d3",
+			DomainName: "abc123.execute-api.us-east-1.amazonaws.com", HTTPMethod: "POST", APIID: "abc123"},
+		Body: string(stub.ChatRequest("gpt-4o-mini", true)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		k, _, err := decodeEvent(payload)
+		if err != nil || k != kindREST {
+			b.Fatalf("kind %v, %v", k, err)
+		}
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

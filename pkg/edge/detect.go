@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -59,11 +60,11 @@ type probe struct {
 	} `json:"requestContext"`
 }
 
-// urlProbe is probe and a Function URL event in one: a Function URL event,
-// the one every streamed answer comes from, is then classified and decoded
-// by one pass over the payload instead of two. Its RequestContext, at the
-// shallower depth, takes the place of the embedded event's (encoding/json's
-// rule), and carries the probe's ELB besides.
+// urlProbe is probe and a Function URL event in one: an event is then
+// classified, and a Function URL event (the one every streamed answer comes
+// from) decoded, by one pass over the payload instead of two. Its
+// RequestContext, at the shallower depth, takes the place of the embedded
+// event's (encoding/json's rule), and carries the probe's ELB besides.
 type urlProbe struct {
 	events.LambdaFunctionURLRequest
 	HTTPMethod     string  `json:"httpMethod"`
@@ -74,21 +75,40 @@ type urlProbe struct {
 	} `json:"requestContext"`
 }
 
-// decodeFunctionURL decodes a Function URL event in one pass. ok is false
-// for any other event, and for one that does not decode this way: detect
-// and the event's own type then decide, exactly as without this shortcut.
-func decodeFunctionURL(payload []byte) (ev *events.LambdaFunctionURLRequest, ok bool) {
+// decodeEvent classifies a raw event as detect does and, for a Function URL
+// event, decodes it in the same pass (ev is nil for the other sources). An
+// event that does not decode this way (a field of another source's shape
+// that the Function URL type cannot hold) is left to detect, and to the
+// event's own type, exactly as without this shortcut.
+func decodeEvent(payload []byte) (k kind, ev *events.LambdaFunctionURLRequest, err error) {
+	// Only a payload that names a Function URL domain somewhere can be a
+	// Function URL event; the others skip the fuller decode (the probe
+	// costs less). A wrong guess costs time, never the verdict: both ways
+	// classify on the decoded fields.
+	if !bytes.Contains(payload, []byte(".lambda-url.")) {
+		k, err := detect(payload)
+		return k, nil, err
+	}
 	var u urlProbe
-	if json.Unmarshal(payload, &u) != nil || u.RequestContext == nil {
-		return nil, false
+	if json.Unmarshal(payload, &u) != nil {
+		k, err := detect(payload)
+		return k, nil, err
 	}
-	rc := &u.RequestContext.LambdaFunctionURLRequestContext
 	p := probe{Version: u.Version, HTTPMethod: u.HTTPMethod, Resource: u.Resource}
-	if classify(p, rc.DomainName, rc.HTTP.Method, true, len(u.RequestContext.ELB) > 0) != kindFunctionURL {
-		return nil, false
+	var domain, method string
+	var elb bool
+	rc := u.RequestContext
+	if rc != nil {
+		domain, method, elb = rc.DomainName, rc.HTTP.Method, len(rc.ELB) > 0
 	}
-	u.LambdaFunctionURLRequest.RequestContext = *rc
-	return &u.LambdaFunctionURLRequest, true
+	switch k = classify(p, domain, method, rc != nil, elb); k {
+	case 0:
+		return 0, nil, errUnsupportedSource
+	case kindFunctionURL:
+		u.LambdaFunctionURLRequest.RequestContext = rc.LambdaFunctionURLRequestContext
+		return k, &u.LambdaFunctionURLRequest, nil
+	}
+	return k, nil, nil
 }
 
 // detect classifies a raw event. The Function URL and HTTP API 2.0 payloads
@@ -111,8 +131,10 @@ func detect(payload []byte) (kind, error) {
 	if k := classify(p, domain, method, rc != nil, elb); k != 0 {
 		return k, nil
 	}
-	return 0, &UnsupportedEventError{Reason: "want a Function URL, API Gateway REST or HTTP API event"}
+	return 0, errUnsupportedSource
 }
+
+var errUnsupportedSource = &UnsupportedEventError{Reason: "want a Function URL, API Gateway REST or HTTP API event"}
 
 // classify is detect's decision on the fields it decoded: the request
 // context's domain name and HTTP method, whether there is a request context

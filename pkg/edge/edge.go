@@ -126,20 +126,19 @@ func Start(h http.Handler, opts Options) {
 // stream); a buffered one is an events.APIGatewayProxyResponse /
 // events.APIGatewayV2HTTPResponse (which lambda.Start encodes as JSON).
 func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	if ev, ok := decodeFunctionURL(payload); ok {
-		return e.functionURL(ctx, ev)
-	}
-	k, err := detect(payload)
+	k, ev, err := decodeEvent(payload)
 	if err != nil {
 		return nil, err
 	}
 	switch k {
 	case kindFunctionURL:
-		var ev events.LambdaFunctionURLRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
+		if ev == nil { // not decoded with the classification
+			ev = &events.LambdaFunctionURLRequest{}
+			if err := json.Unmarshal(payload, ev); err != nil {
+				return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
+			}
 		}
-		return e.functionURL(ctx, &ev)
+		return e.functionURL(ctx, ev)
 	case kindHTTPAPI:
 		var ev events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(payload, &ev); err != nil {

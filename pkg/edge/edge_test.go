@@ -52,11 +52,10 @@ func TestDetect(t *testing.T) {
 	}
 }
 
-// TestDecodeFunctionURLAgreesWithDetect holds the one-pass decoder of
-// Function URL events to what detect and the event's own type say: the
-// same events are Function URL events, decoded to the same values, and
-// every other event (or one that only looks like it) is left to detect.
-func TestDecodeFunctionURLAgreesWithDetect(t *testing.T) {
+// TestDecodeEventAgreesWithDetect holds the one-pass decoder to what detect
+// and the Function URL event type say: every event gets detect's kind (or
+// its error), and a Function URL event the values its own type decodes.
+func TestDecodeEventAgreesWithDetect(t *testing.T) {
 	url := `"requestContext":{"domainName":"x.lambda-url.us-east-1.on.aws","http":{"method":"POST","path":"/p","sourceIp":"203.0.113.7"},"timeEpoch":1}`
 	payloads := map[string]string{
 		"function url":               `{"version":"2.0","rawPath":"/p","headers":{"a":"b"},"cookies":["c=d"],"body":"{\"x\":1}",` + url + `}`,
@@ -68,20 +67,30 @@ func TestDecodeFunctionURLAgreesWithDetect(t *testing.T) {
 		"null request context":       `{"version":"2.0","requestContext":null}`,
 		"wrong type in the context":  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"timeEpoch":"soon"}}`,
 		"REST authorizer shape":      `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":{"iam":"x"}}}`,
+		"http api 1.0":               `{"version":"1.0","resource":"/x","httpMethod":"POST","requestContext":{}}`,
+		"rest without resource":      `{"httpMethod":"GET","requestContext":{"stage":"v1"}}`,
+		"sqs":                        `{"Records":[]}`,
+		"alb":                        `{"httpMethod":"GET","path":"/","requestContext":{"elb":{"targetGroupArn":"arn"}}}`,
 		"not an object":              `[]`,
 		"garbage":                    `{`,
 	}
 	for name, p := range payloads {
 		t.Run(name, func(t *testing.T) {
-			k, err := detect([]byte(p))
-			var want events.LambdaFunctionURLRequest
-			wantURL := err == nil && k == kindFunctionURL && json.Unmarshal([]byte(p), &want) == nil
-			got, ok := decodeFunctionURL([]byte(p))
-			if ok != wantURL {
-				t.Fatalf("decodeFunctionURL ok = %v; detect says %v, %v (Function URL and decodable: %v)", ok, k, err, wantURL)
+			wantKind, wantErr := detect([]byte(p))
+			k, got, err := decodeEvent([]byte(p))
+			if k != wantKind || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("decodeEvent = %v, %v; detect = %v, %v", k, err, wantKind, wantErr)
 			}
-			if ok && !reflect.DeepEqual(*got, want) {
-				t.Errorf("decoded\n%+v\nwant\n%+v", *got, want)
+			var want events.LambdaFunctionURLRequest
+			wantDecoded := k == kindFunctionURL && json.Unmarshal([]byte(p), &want) == nil
+			if got == nil {
+				if wantDecoded && name == "function url" {
+					t.Fatal("a plain Function URL event was not decoded with its classification")
+				}
+				return
+			}
+			if !wantDecoded || !reflect.DeepEqual(*got, want) {
+				t.Errorf("decoded\n%+v\nwant (decodable: %v)\n%+v", *got, wantDecoded, want)
 			}
 		})
 	}
