@@ -31,6 +31,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -118,23 +119,26 @@ func Start(h http.Handler, opts Options) {
 	lambda.Start(New(h, opts).Invoke)
 }
 
-// Invoke answers one Lambda event. Its result is a
-// *events.LambdaFunctionURLStreamingResponse or
-// *events.APIGatewayProxyStreamingResponse (pointers, which lambda.Start
-// streams), or an events.APIGatewayProxyResponse /
-// events.APIGatewayV2HTTPResponse (which it encodes as JSON).
+// Invoke answers one Lambda event. A streamed answer is returned before the
+// handler has answered, as a reader that lambda.Start streams and that
+// frames the answer with events.LambdaFunctionURLStreamingResponse or
+// events.APIGatewayProxyStreamingResponse once the header is committed (see
+// stream); a buffered one is an events.APIGatewayProxyResponse /
+// events.APIGatewayV2HTTPResponse (which lambda.Start encodes as JSON).
 func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	k, err := detect(payload)
+	k, ev, err := decodeEvent(payload)
 	if err != nil {
 		return nil, err
 	}
 	switch k {
 	case kindFunctionURL:
-		var ev events.LambdaFunctionURLRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
+		if ev == nil { // not decoded with the classification
+			ev = &events.LambdaFunctionURLRequest{}
+			if err := json.Unmarshal(payload, ev); err != nil {
+				return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
+			}
 		}
-		return e.functionURL(ctx, &ev)
+		return e.functionURL(ctx, ev)
 	case kindHTTPAPI:
 		var ev events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(payload, &ev); err != nil {
@@ -178,15 +182,16 @@ func (e *Edge) flush() {
 }
 
 // functionURL serves a Function URL event as a stream.
-func (e *Edge) functionURL(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*events.LambdaFunctionURLStreamingResponse, error) {
+func (e *Edge) functionURL(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*streamResponse, error) {
 	r, err := functionURLRequest(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
-	head, body, err := e.stream(ctx, r)
-	if err != nil {
-		return nil, err
-	}
+	return e.stream(ctx, r, functionURLPrelude), nil
+}
+
+// functionURLPrelude is the Function URL answer for a committed header.
+func functionURLPrelude(head streamHead, body io.Reader) io.Reader {
 	resp := &events.LambdaFunctionURLStreamingResponse{StatusCode: head.status, Body: body}
 	for k, vs := range head.header {
 		if k == "Set-Cookie" {
@@ -198,23 +203,24 @@ func (e *Edge) functionURL(ctx context.Context, ev *events.LambdaFunctionURLRequ
 		}
 		resp.Headers[k] = strings.Join(vs, ", ")
 	}
-	return resp, nil
+	return resp
 }
 
 // restStream serves an API Gateway REST event as a stream. The request is
 // built by aws-lambda-go-api-proxy, like the buffered path, so both see the
 // same http.Request.
-func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest) (*events.APIGatewayProxyStreamingResponse, error) {
+func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest) (*streamResponse, error) {
 	var acc core.RequestAccessor
 	r, err := acc.EventToRequestWithContext(ctx, ev)
 	if err != nil {
 		return nil, fmt.Errorf("edge: convert REST event: %w", err)
 	}
 	setPathValues(r, ev.PathParameters)
-	head, body, err := e.stream(ctx, r)
-	if err != nil {
-		return nil, err
-	}
+	return e.stream(ctx, r, restPrelude), nil
+}
+
+// restPrelude is the REST streaming answer for a committed header.
+func restPrelude(head streamHead, body io.Reader) io.Reader {
 	resp := &events.APIGatewayProxyStreamingResponse{StatusCode: head.status, Body: body}
 	for k, vs := range head.header {
 		switch {
@@ -232,7 +238,7 @@ func (e *Edge) restStream(ctx context.Context, ev events.APIGatewayProxyRequest)
 			resp.MultiValueHeaders[k] = vs
 		}
 	}
-	return resp, nil
+	return resp
 }
 
 // withPathValues hands API Gateway's path parameters to h as the request's

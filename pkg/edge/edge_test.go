@@ -52,6 +52,50 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestDecodeEventAgreesWithDetect holds the one-pass decoder to what detect
+// and the Function URL event type say: every event gets detect's kind (or
+// its error), and a Function URL event the values its own type decodes.
+func TestDecodeEventAgreesWithDetect(t *testing.T) {
+	url := `"requestContext":{"domainName":"x.lambda-url.us-east-1.on.aws","http":{"method":"POST","path":"/p","sourceIp":"203.0.113.7"},"timeEpoch":1}`
+	payloads := map[string]string{
+		"function url":               `{"version":"2.0","rawPath":"/p","headers":{"a":"b"},"cookies":["c=d"],"body":"{\"x\":1}",` + url + `}`,
+		"http api 2.0":               `{"version":"2.0","requestContext":{"domainName":"x.execute-api.us-east-1.amazonaws.com","http":{"method":"POST"}}}`,
+		"rest":                       `{"resource":"/x","httpMethod":"POST","requestContext":{"stage":"v1"}}`,
+		"domain only in the body":    `{"version":"2.0","body":"x.lambda-url.y","requestContext":{"domainName":"x.execute-api.y","http":{"method":"POST"}}}`,
+		"alb with a lambda-url name": `{"version":"2.0","httpMethod":"GET",` + strings.Replace(url, `"timeEpoch"`, `"elb":{"targetGroupArn":"a"},"timeEpoch"`, 1) + `}`,
+		"no method":                  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{}}}`,
+		"null request context":       `{"version":"2.0","requestContext":null}`,
+		"wrong type in the context":  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"timeEpoch":"soon"}}`,
+		"REST authorizer shape":      `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":{"iam":"x"}}}`,
+		"http api 1.0":               `{"version":"1.0","resource":"/x","httpMethod":"POST","requestContext":{}}`,
+		"rest without resource":      `{"httpMethod":"GET","requestContext":{"stage":"v1"}}`,
+		"sqs":                        `{"Records":[]}`,
+		"alb":                        `{"httpMethod":"GET","path":"/","requestContext":{"elb":{"targetGroupArn":"arn"}}}`,
+		"not an object":              `[]`,
+		"garbage":                    `{`,
+	}
+	for name, p := range payloads {
+		t.Run(name, func(t *testing.T) {
+			wantKind, wantErr := detect([]byte(p))
+			k, got, err := decodeEvent([]byte(p))
+			if k != wantKind || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("decodeEvent = %v, %v; detect = %v, %v", k, err, wantKind, wantErr)
+			}
+			var want events.LambdaFunctionURLRequest
+			wantDecoded := k == kindFunctionURL && json.Unmarshal([]byte(p), &want) == nil
+			if got == nil {
+				if wantDecoded && name == "function url" {
+					t.Fatal("a plain Function URL event was not decoded with its classification")
+				}
+				return
+			}
+			if !wantDecoded || !reflect.DeepEqual(*got, want) {
+				t.Errorf("decoded\n%+v\nwant (decodable: %v)\n%+v", *got, wantDecoded, want)
+			}
+		})
+	}
+}
+
 func TestInvokeUnsupportedEvent(t *testing.T) {
 	e := New(http.NotFoundHandler(), Options{})
 	if _, err := e.Invoke(context.Background(), json.RawMessage(`{"Records":[]}`)); !errors.Is(err, ErrUnsupportedEvent) {
@@ -119,10 +163,11 @@ func TestRequestConversion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if reflect.TypeOf(res) != reflect.TypeOf(tt.wantType) {
-				t.Fatalf("result type %T, want %T", res, tt.wantType)
+			a := decode(t, res)
+			if a.typ != reflect.TypeOf(tt.wantType) {
+				t.Fatalf("answer type %v, want %T", a.typ, tt.wantType)
 			}
-			if a := decode(t, res); a.status != http.StatusNoContent || a.readErr != nil {
+			if a.status != http.StatusNoContent || a.readErr != nil {
 				t.Fatalf("answer %d (read error %v), want 204", a.status, a.readErr)
 			}
 			if got.method != "POST" || got.path != tt.wantPath {
@@ -332,6 +377,52 @@ func TestStreamIsIncremental(t *testing.T) {
 	}
 }
 
+// TestStreamOpensBeforeHeader checks that Invoke hands the stream to
+// aws-lambda-go before the handler has answered, so the response to the
+// Runtime API is set up while the upstream is still thinking, and that the
+// first Read then waits for the header.
+func TestStreamOpensBeforeHeader(t *testing.T) {
+	for _, m := range modes {
+		if !m.streaming {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			release := make(chan struct{})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-release
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "data: 1\n\n")
+			})
+			invoked := make(chan any, 1)
+			go func() {
+				res, err := New(h, m.opts).Invoke(context.Background(), m.event(t))
+				if err != nil {
+					t.Error(err)
+				}
+				invoked <- res
+			}()
+			var res any
+			select {
+			case res = <-invoked:
+			case <-time.After(10 * time.Second):
+				close(release)
+				t.Fatal("Invoke waited for the handler's header")
+			}
+			read := make(chan answer, 1)
+			go func() { read <- decode(t, res) }()
+			select {
+			case a := <-read:
+				t.Fatalf("read an answer (%d %q) before the handler wrote one", a.status, a.body)
+			default:
+			}
+			close(release)
+			if a := <-read; a.status != http.StatusOK || a.body != "data: 1\n\n" || a.header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("answer %d %q %v", a.status, a.body, a.header)
+			}
+		})
+	}
+}
+
 // TestCancelReachesHandler checks that the invoke's context is the
 // request's: cancelling it cancels the handler's work, streamed or not.
 func TestCancelReachesHandler(t *testing.T) {
@@ -355,14 +446,17 @@ func TestCancelReachesHandler(t *testing.T) {
 				time.AfterFunc(50*time.Millisecond, cancel)
 				res, err := New(h, m.opts).Invoke(ctx, m.event(t))
 				switch {
-				case m.streaming && !headerFirst && err != nil:
-					// Cancelled before the handler answered. (The handler may
-					// also win the race by returning first: then a 200.)
-					if !errors.Is(err, context.Canceled) {
-						t.Fatalf("Invoke error %v, want context.Canceled", err)
-					}
 				case err != nil:
 					t.Fatal(err)
+				case m.streaming && !headerFirst:
+					// Cancelled before the handler answered: the stream
+					// fails. (The handler may also win the race by
+					// returning first: then a 200.)
+					r := res.(io.ReadCloser)
+					if _, err := io.ReadAll(r); err != nil && !errors.Is(err, context.Canceled) {
+						t.Fatalf("stream read error %v, want context.Canceled", err)
+					}
+					_ = r.Close()
 				default:
 					decode(t, res)
 				}
@@ -422,5 +516,31 @@ func TestStripStage(t *testing.T) {
 		if ev.RawPath != tt.want || ev.RequestContext.HTTP.Path != tt.want {
 			t.Errorf("stage %q path %q: got %q/%q, want %q", tt.stage, tt.path, ev.RawPath, ev.RequestContext.HTTP.Path, tt.want)
 		}
+	}
+}
+
+// TestFunctionURLHeaderNamesFold checks that header names differing only
+// in case (possible in a hand-made event; Lambda lower-cases them) keep
+// every value under the canonical name, and that each value stays its own.
+func TestFunctionURLHeaderNamesFold(t *testing.T) {
+	ev := &events.LambdaFunctionURLRequest{
+		RawPath: "/x",
+		Headers: map[string]string{"x-dup": "a", "X-Dup": "b", "x-one": "1", "x-two": "2"},
+		RequestContext: events.LambdaFunctionURLRequestContext{
+			DomainName: "d.lambda-url.us-east-1.on.aws",
+			HTTP:       events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST"},
+		},
+	}
+	r, err := functionURLRequest(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(slices.Values(r.Header.Values("X-Dup")))
+	if !slices.Equal(got, []string{"a", "b"}) || r.Header.Get("X-One") != "1" || r.Header.Get("X-Two") != "2" {
+		t.Fatalf("headers %v", r.Header)
+	}
+	r.Header["X-One"] = append(r.Header["X-One"], "appended")
+	if r.Header.Get("X-Two") != "2" {
+		t.Fatalf("appending to one header changed another: %v", r.Header)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -151,19 +152,22 @@ type answer struct {
 	cookies []string
 	body    string
 	readErr error // a streamed body's read error
+	// typ is the aws-lambda-go type that framed the answer: for a stream,
+	// the one the edge built once the handler committed its header.
+	typ reflect.Type
 }
 
 // decode normalises an Invoke result. Streamed results are read through
 // their Read method, so the real prelude framing is what gets checked.
 func decode(t *testing.T, v any) answer {
 	t.Helper()
-	a := answer{header: http.Header{}}
+	a := answer{header: http.Header{}, typ: reflect.TypeOf(v)}
 	switch r := v.(type) {
-	case *events.LambdaFunctionURLStreamingResponse, *events.APIGatewayProxyStreamingResponse:
-		rc := r.(io.ReadCloser)
-		raw, err := io.ReadAll(rc)
-		_ = rc.Close()
+	case *streamResponse:
+		raw, err := io.ReadAll(r)
+		_ = r.Close()
 		a.readErr = err
+		a.typ = reflect.TypeOf(r.resp)
 		p, body, perr := lambdatest.SplitPrelude(raw)
 		if perr != nil {
 			t.Fatalf("split prelude of %q: %v", raw, perr)

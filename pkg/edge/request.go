@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,9 +21,13 @@ import (
 // is kept whole, which HTTP defines as equivalent to the repeated headers, and
 // splitting it would break values that contain commas themselves.
 func functionURLRequest(ctx context.Context, ev *events.LambdaFunctionURLRequest) (*http.Request, error) {
-	body, err := decodeBody(ev.Body, ev.IsBase64Encoded)
-	if err != nil {
-		return nil, err
+	var body io.Reader = strings.NewReader(ev.Body) // no copy of a plain body
+	if ev.IsBase64Encoded {
+		b, err := decodeBody(ev.Body, true)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
 	}
 	method := ev.RequestContext.HTTP.Method
 	if method == "" {
@@ -38,14 +44,26 @@ func functionURLRequest(ctx context.Context, ev *events.LambdaFunctionURLRequest
 	if ev.RawQueryString != "" {
 		u += "?" + ev.RawQueryString
 	}
-	r, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("edge: build request from Function URL event: %w", err)
 	}
 	r.RequestURI = r.URL.RequestURI()
 	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
+	// One map of the right size and one backing array for the values, as
+	// net/http's own request reader does, rather than an allocation per
+	// header. Names differing only in case (Lambda lower-cases them, so
+	// only a hand-made event has them) still add up under one name.
+	r.Header = make(http.Header, len(ev.Headers)+1)
+	vals := make([]string, 0, len(ev.Headers))
 	for k, v := range ev.Headers {
-		r.Header.Add(k, v)
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if prev, ok := r.Header[ck]; ok {
+			r.Header[ck] = append(prev, v)
+			continue
+		}
+		vals = append(vals, v)
+		r.Header[ck] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	if len(ev.Cookies) > 0 {
 		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // StreamAbortedError is what a streaming response body returns from Read when
@@ -96,13 +99,17 @@ func (b *streamBody) Close() error {
 	return b.pr.Close()
 }
 
-// stream runs the handler in a goroutine writing into a pipe and returns as
-// soon as the handler has committed its header (first Write, WriteHeader or
-// Flush, or its return). The request's context derives from ctx (the
-// invoke's), so a cancelled invoke cancels the handler's upstream call, and
-// it ends with proxy.ErrDeadline a margin before the invocation's deadline,
-// so that the handler ends the stream itself before Lambda cuts it.
-func (e *Edge) stream(ctx context.Context, r *http.Request) (streamHead, io.ReadCloser, error) {
+// stream runs the handler in a goroutine writing into a pipe and returns at
+// once: aws-lambda-go then opens the response to the Runtime API while the
+// handler is still waiting for its upstream, and the first Read of the
+// answer waits for the handler to commit its header (first Write,
+// WriteHeader or Flush, or its return). That header then leaves as soon as
+// it exists, instead of after a new request to the Runtime API is set up.
+// The request's context derives from ctx (the invoke's), so a cancelled
+// invoke cancels the handler's upstream call, and it ends with
+// proxy.ErrDeadline a margin before the invocation's deadline, so that the
+// handler ends the stream itself before Lambda cuts it.
+func (e *Edge) stream(ctx context.Context, r *http.Request, prelude func(streamHead, io.Reader) io.Reader) *streamResponse {
 	hctx, cancel := e.streamContext(ctx)
 	r = r.WithContext(hctx)
 	pr, pw := io.Pipe()
@@ -112,19 +119,63 @@ func (e *Edge) stream(ctx context.Context, r *http.Request) (streamHead, io.Read
 		defer func() { e.finishStream(w, r, recover()) }()
 		e.h.ServeHTTP(w, r)
 	}()
-	select {
-	case <-w.ready:
-	case <-ctx.Done():
+	// Let the handler send its upstream request before this goroutine
+	// opens the response: with one P (a small Lambda), the new goroutine
+	// would otherwise wait for that, and the upstream's wait is what the
+	// response's setup can hide behind.
+	runtime.Gosched()
+	return &streamResponse{invoke: ctx, w: w, body: &streamBody{pr: pr, cancel: cancel}, prelude: prelude}
+}
+
+// streamResponse is the answer Invoke returns for a stream. aws-lambda-go
+// streams it because it is an io.Reader that is not JSON; the answer proper
+// (the prelude with status and headers, then the body) comes from the event
+// source's aws-lambda-go type, built once the handler has committed its
+// header.
+type streamResponse struct {
+	invoke  context.Context // the invocation's
+	w       *streamWriter
+	body    *streamBody
+	prelude func(streamHead, io.Reader) io.Reader
+	resp    io.Reader // nil until the header is committed
+}
+
+// Read waits for the handler's header on the first call, then reads the
+// answer. An invocation that ends before the handler answered fails the
+// stream (aws-lambda-go reports a read error to Lambda as the invoke's
+// error) and the handler's writes.
+func (s *streamResponse) Read(p []byte) (int, error) {
+	if s.resp == nil {
 		select {
-		case <-w.ready: // both happened; the answer wins
-		default:
-			// Fail the handler's writes so its goroutine ends.
-			pr.CloseWithError(context.Cause(ctx))
-			cancel()
-			return streamHead{}, nil, fmt.Errorf("edge: invoke ended before the handler answered: %w", context.Cause(ctx))
+		case <-s.w.ready:
+		case <-s.invoke.Done():
+			select {
+			case <-s.w.ready: // both happened; the answer wins
+			default:
+				err := fmt.Errorf("edge: invoke ended before the handler answered: %w", context.Cause(s.invoke))
+				_ = s.body.pr.CloseWithError(err)
+				s.body.cancel()
+				return 0, err
+			}
 		}
+		s.resp = s.prelude(s.w.head, s.body)
 	}
-	return w.head, &streamBody{pr: pr, cancel: cancel}, nil
+	return s.resp.Read(p)
+}
+
+// Close ends the handler's context and fails its pending writes.
+func (s *streamResponse) Close() error { return s.body.Close() }
+
+// ContentType is the Runtime API's content type of a streamed HTTP answer
+// (aws-lambda-go's streaming response types use the same).
+func (s *streamResponse) ContentType() string {
+	return (&events.LambdaFunctionURLStreamingResponse{}).ContentType()
+}
+
+// MarshalJSON refuses, as aws-lambda-go's streaming types do, so that
+// lambda.Start streams the answer instead of encoding it.
+func (s *streamResponse) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("edge: a streamed answer is not JSON")
 }
 
 // finishStream ends the pipe after the handler returned or panicked. It

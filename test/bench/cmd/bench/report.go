@@ -94,6 +94,7 @@ func render(s *settings, r *Results) string {
 	renderColdStart(&m, r)
 	renderMemory(&m, r)
 	renderMicro(&m, r, raw)
+	renderTried(&m)
 	return m.String()
 }
 
@@ -211,7 +212,7 @@ func renderStreaming(m *md, r *Results) {
 	}
 	if p := s.Paths[tLambda]; p != nil && p.Fetched != nil && p.Pending == "" {
 		local := s.Paths[tProxy]
-		m.p("Where the Lambda path's time to first token goes (medians of the one-chunk streams, from queueing the invoke): the Runtime API handed out the event at %s, the response's prelude (status and headers) reached it at %s, the first chunk at %s. The local server's whole time to first token is %s, the bare Go hop's %s. What the Lambda path adds on top is its own plumbing: the event travelling to the runtime and being decoded (aws-lambda-go, then `pkg/edge`), and the response posted back as a second HTTP exchange.",
+		m.p("Where the Lambda path's time to first token goes (medians of the one-chunk streams, from queueing the invoke): the Runtime API handed out the event at %s, the response's prelude (status and headers) reached it at %s, the first chunk at %s. The local server's whole time to first token is %s, the bare Go hop's %s. What the Lambda path adds on top is its own plumbing: the event travelling to the runtime and being decoded (aws-lambda-go, then `pkg/edge`), and the response posted back as a second HTTP exchange (`pkg/edge` opens it while the handler's upstream call is in flight, so only the prelude and the chunks themselves wait for the handler; see *What was tried*).",
 			fmtUS(p.Fetched.P50), fmtUS(p.Prelude.P50), fmtUS(p.TTFT.P50), fmtUS(local.TTFT.P50), fmtUS(s.Paths[tBare].TTFT.P50))
 	}
 	for _, n := range s.Notes {
@@ -302,7 +303,7 @@ func renderMicro(m *md, r *Results, raw string) {
 		return
 	}
 	m.p("## 5. Micro-benchmarks")
-	m.p("`%s` (medians of the runs; raw output in `%s/microbench.txt`). BenchmarkHandler is one non-streamed request through the whole handler with a canned upstream transport (no sockets), BenchmarkBareReverseProxy the same through `httputil.ReverseProxy` alone, BenchmarkHandlerLoopback the handler against the stub over loopback (the stub's allocations count too). SSERelay is per event. pkg/limits/dynamo runs against moto (Python, far slower than DynamoDB): BenchmarkRoundTrip is one bare GetItem, the floor; BenchmarkReserveOneCounter one token budget (one conditional UpdateItem); BenchmarkReserve a budget and a two-window request limit (three UpdateItems sent at once, which moto serves one after another and DynamoDB in parallel); BenchmarkReserveSettle adds the settlement after the answer.", mi.Command, raw)
+	m.p("`%s` (medians of the runs; raw output in `%s/microbench.txt`). BenchmarkHandler is one non-streamed request through the whole handler with a canned upstream transport (no sockets), BenchmarkBareReverseProxy the same through `httputil.ReverseProxy` alone, BenchmarkHandlerLoopback the handler against the stub over loopback (the stub's allocations count too). SSERelay is per event. BenchmarkFunctionURLFirstChunk (pkg/edge) is the Lambda edge's work on a streamed Function URL invoke until its first chunk is read: decode the event, build the request, run a handler that writes one chunk, frame the prelude. pkg/limits/dynamo runs against moto (Python, far slower than DynamoDB): BenchmarkRoundTrip is one bare GetItem, the floor; BenchmarkReserveOneCounter one token budget (one conditional UpdateItem); BenchmarkReserve a budget and a two-window request limit (three UpdateItems sent at once, which moto serves one after another and DynamoDB in parallel); BenchmarkReserveSettle adds the settlement after the answer.", mi.Command, raw)
 	var rows [][]string
 	for _, row := range mi.Rows {
 		rows = append(rows, []string{row.Package, row.Name, fmt.Sprintf("%.0f", row.NsOp), fmt.Sprintf("%.0f", row.BytesOp), fmt.Sprintf("%.0f", row.AllocsOp)})
