@@ -418,7 +418,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		}
 	}
 	setModelHeader(res, pl)
-	if isEventStream(hdr.Get("Content-Type")) {
+	// An error sent as an event stream is an error body all the same: it
+	// is redacted whole below, not relayed live.
+	if res.StatusCode < 300 && isEventStream(hdr.Get("Content-Type")) {
 		// The length of a relayed stream is not known in advance, and an
 		// edge must not wait for one.
 		hdr.Del("Content-Length")

@@ -17,7 +17,8 @@
 //	                         no-usage (a stream without usage chunk, even
 //	                         when asked), echo-auth (a 401 whose body echoes
 //	                         the request's Authorization header and query,
-//	                         as some servers' debug errors do)
+//	                         as some servers' debug errors do), echo-auth-sse
+//	                         (the same 401 as an event stream)
 //	X-Stub-Gzip: 1           gzip a non-streamed answer when the request
 //	                         accepts gzip, as OpenAI does (opt-in, so that
 //	                         benchmarks keep measuring the proxy alone)
