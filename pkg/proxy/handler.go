@@ -427,9 +427,13 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		res.ContentLength = -1
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("X-Accel-Buffering", "no")
-		relay := newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
-		if h.observe != nil {
-			relay.collect = newStreamCollect(pl)
+		ctx := res.Request.Context()
+		relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
+		if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
+			// Kong's estimate, for a stream without usage, needs the
+			// length of the answer: for the statistics, the rate limit's
+			// settlement and a deadline's error event.
+			relay.collect, relay.sent = newStreamCollect(pl), pl.body
 			o.collect = relay.collect
 		}
 		res.Body = relay
