@@ -120,6 +120,7 @@ type outcome struct {
 	streamErr     error
 	tap           *answerTap     // the scan of a non-streamed answer
 	collect       *streamCollect // the text of a streamed answer
+	streamDone    bool           // the relayed stream reached its clean end
 	headersSent   bool
 }
 
@@ -174,6 +175,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		if o.tap != nil {
 			o.tap.parse(o)
 		}
+		estimateMissing(pl, o)
 		h.settle(pl, o)
 		if h.observe != nil {
 			h.observe(record(pl, o))

@@ -147,3 +147,16 @@ func TestStreamFailureUsage(t *testing.T) {
 		})
 	}
 }
+
+// A JSON answer without usage is counted as Kong counts it: the prompt
+// estimated (words x 1.0), no completion, marked estimated.
+func TestJSONAnswerWithoutUsageEstimated(t *testing.T) {
+	p := newStubProxy(t, "")
+	w := p.serve(context.Background(), `{"messages":[{"role":"user","content":"one two three"}]}`, "X-Stub-Answer", "no-usage")
+	if w.Code != http.StatusOK {
+		t.Fatalf("answer %d %s", w.Code, w.Body)
+	}
+	if u := p.last(t).Usage; u == nil || *u != (stats.Usage{PromptTokens: 3, TotalTokens: 3, Estimated: true}) {
+		t.Errorf("usage %+v, want Kong's estimate of the prompt", u)
+	}
+}

@@ -71,6 +71,7 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			s.out = append(s.out, s.in...)
 			s.in = s.in[:0]
 			s.done = true
+			s.outcome.streamDone = true
 			continue
 		}
 		if s.ctx.Err() != nil && !deadlineHit(s.ctx) {
