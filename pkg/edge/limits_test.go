@@ -193,7 +193,7 @@ func TestDeadlineEndsTheStream(t *testing.T) {
 			}
 			a := decode(t, res)
 			if !strings.Contains(a.body, `"content":"tok0 "`) || strings.Contains(a.body, "tok99") ||
-				!strings.HasSuffix(a.body, `"code":"deadline_exceeded"}}`+"\n\n") {
+				!strings.Contains(a.body, `"code":"deadline_exceeded"},"usage":{`) || !strings.HasSuffix(a.body, `"estimated":true}}`+"\n\n") {
 				t.Errorf("body %q: want some tokens, then a deadline_exceeded error event", a.body)
 			}
 			if ctx.Err() != nil {
