@@ -83,6 +83,7 @@ func New(src config.Source, opts Options) *Handler {
 type exchange struct {
 	plan *plan
 	out  outcome
+	w    answerWriter
 }
 
 // plan is what prepare decided for one request. Nothing changes it
@@ -121,6 +122,7 @@ type outcome struct {
 	tap           *answerTap     // the scan of a non-streamed answer
 	collect       *streamCollect // the text of a streamed answer
 	streamDone    bool           // the relayed stream reached its clean end
+	refused       bool           // the ResponseWriter refused the answer (RefusedWrite)
 	headersSent   bool
 }
 
@@ -141,7 +143,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Body = io.NopCloser(bytes.NewReader(p.body))
 	out.ContentLength = int64(len(p.body))
 	ex.out.upstreamStart = time.Now()
-	h.rp.ServeHTTP(w, out)
+	ex.w = answerWriter{ResponseWriter: w, o: &ex.out}
+	h.rp.ServeHTTP(&ex.w, out)
 }
 
 // finish recovers a panic into a 500 (or an aborted stream once headers are

@@ -79,6 +79,8 @@ func settlement(pl *plan, o *outcome) *limits.Usage {
 			used.CompletionTokens = limits.Estimate(len(pl.body), completionCap(pl.body), 0).CompletionTokens
 		}
 		return used
+	case o.refused:
+		return nil // the upstream answered in full; the client got none of it
 	case o.status >= 400 && o.status != 499 && o.status != http.StatusGatewayTimeout:
 		return &limits.Usage{}
 	}

@@ -54,6 +54,8 @@ func TestSettlement(t *testing.T) {
 		{"JSON with usage", outcome{status: 200, usage: real, tap: &answerTap{complete: true}}, &limits.Usage{PromptTokens: 11, CompletionTokens: 7}},
 		// 5 words x 1.0; the completion unknown: the reserved max_tokens.
 		{"JSON without usage", outcome{status: 200, tap: &answerTap{complete: true}}, &limits.Usage{PromptTokens: 5, CompletionTokens: 50}},
+		// The edge refused a full answer (Lambda's 6 MB): the upstream billed it.
+		{"answer refused by the edge", outcome{status: 502, refused: true, tap: &answerTap{}}, nil},
 		{"upstream error", outcome{status: 500}, &limits.Usage{}},
 		{"upstream timeout", outcome{status: 504}, nil},
 		{"client gone", outcome{status: 499}, nil},
