@@ -98,8 +98,9 @@ type recorder struct {
 	sent   http.Header
 	status int
 	body   bytes.Buffer
-	limit  int  // most body bytes held
+	limit  int  // most body bytes held, and most encoded bytes
 	over   bool // a write went past limit and was refused
+	size   encodedSize
 }
 
 // replace discards what the handler wrote for an error of the edge's own.
@@ -109,6 +110,7 @@ func (r *recorder) replace(status int, body string) {
 	r.body.Reset()
 	r.body.WriteString(body)
 	r.over = false
+	r.size = encodedSize{}
 }
 
 func (r *recorder) Header() http.Header { return r.header }
@@ -126,7 +128,10 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.over || r.body.Len()+len(p) > r.limit {
+	if !r.over {
+		r.size.add(p)
+	}
+	if r.over || r.body.Len()+len(p) > r.limit || r.size.least() > r.limit {
 		// Hold no more than Lambda could return: the handler's copy
 		// fails here, and its upstream body is closed.
 		r.over = true

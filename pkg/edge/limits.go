@@ -3,7 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/base64"
-	"errors"
+	"net/http"
 	"time"
 	"unicode/utf8"
 
@@ -39,8 +39,10 @@ const (
 // an HTTP API a lowered one).
 const GatewayTimeoutEnv = "AIPROXY_GATEWAY_TIMEOUT"
 
-// errTooLarge fails writes past the buffered limit.
-var errTooLarge = errors.New("edge: the answer exceeds Lambda's buffered response limit")
+// errTooLarge fails writes past the buffered limit. As a
+// proxy.RefusedWrite it tells the handler that the client gets a 502
+// response_too_large, which its statistics then count.
+var errTooLarge = &proxy.RefusedWrite{Status: http.StatusBadGateway, Code: "response_too_large", Reason: "edge: the answer exceeds Lambda's buffered response limit"}
 
 // margin is the margin to keep before a deadline that is left away.
 func (e *Edge) margin(left time.Duration) time.Duration {
@@ -84,7 +86,12 @@ func encodedLen(body []byte) int {
 	if !utf8.Valid(body) {
 		return base64.StdEncoding.EncodedLen(len(body)) + 2
 	}
-	n := 2
+	return escapedLen(body) + 2
+}
+
+// escapedLen is the length of body escaped in a JSON string, quotes aside.
+func escapedLen(body []byte) int {
+	n := 0
 	for i := 0; i < len(body); i++ {
 		switch c := body[i]; {
 		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
@@ -99,6 +106,69 @@ func encodedLen(body []byte) int {
 		}
 	}
 	return n
+}
+
+// encodedSize follows, write by write, the least size a body can have once
+// encoded in the response JSON (encodedLen), so that a body too large for
+// it is refused while it is written, when the handler still hears of it,
+// rather than after the handler has returned and counted it. Until a byte
+// proves the body is not UTF-8 (then base64) it may still become either.
+type encodedSize struct {
+	raw, escaped int
+	invalid      bool
+	tail         []byte // the start of a rune cut by the last write
+}
+
+func (s *encodedSize) add(p []byte) {
+	s.raw += len(p)
+	// A U+2028 cut by a write counts short: a lower bound still.
+	s.escaped += escapedLen(p)
+	if !s.invalid {
+		s.checkUTF8(p)
+	}
+}
+
+// least is a lower bound of encodedLen of the whole body, whatever comes
+// next: both lengths only grow.
+func (s *encodedSize) least() int {
+	b64 := base64.StdEncoding.EncodedLen(s.raw) + 2
+	if s.invalid {
+		return b64
+	}
+	return min(b64, s.escaped+2)
+}
+
+// checkUTF8 validates p as the continuation of what came before: a rune
+// cut by the previous write is completed first, one cut at p's end kept.
+func (s *encodedSize) checkUTF8(p []byte) {
+	if len(s.tail) > 0 {
+		buf := append(s.tail, p[:min(len(p), utf8.UTFMax-len(s.tail))]...)
+		if !utf8.FullRune(buf) {
+			s.tail = buf
+			return
+		}
+		r, size := utf8.DecodeRune(buf)
+		if r == utf8.RuneError && size == 1 {
+			s.invalid = true
+			return
+		}
+		p = p[size-len(s.tail):]
+		s.tail = s.tail[:0]
+	}
+	cut := len(p)
+	for j := len(p) - 1; j >= 0 && j >= len(p)-utf8.UTFMax+1; j-- {
+		if utf8.RuneStart(p[j]) {
+			if !utf8.FullRune(p[j:]) {
+				cut = j
+			}
+			break
+		}
+	}
+	if !utf8.Valid(p[:cut]) {
+		s.invalid = true
+		return
+	}
+	s.tail = append(s.tail[:0], p[cut:]...)
 }
 
 // OpenAI-shaped bodies of the errors the buffered paths answer themselves.

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
@@ -134,6 +136,10 @@ func TestBufferedAnswerTooLarge(t *testing.T) {
 			if a.status != 502 || !strings.Contains(a.body, `"code":"response_too_large"`) || !strings.Contains(a.body, "6 MB") {
 				t.Errorf("answer %d %.200q, want a 502 naming the 6 MB limit", a.status, a.body)
 			}
+			// Counted as the client got it, not with the upstream's 200.
+			if r := p.last(t); r.Status != 502 || r.ErrorCode != "response_too_large" {
+				t.Errorf("statistics: status %d, code %q; want 502 response_too_large", r.Status, r.ErrorCode)
+			}
 		})
 	}
 }
@@ -154,6 +160,51 @@ func TestRecorderHoldsNoMoreThanTheLimit(t *testing.T) {
 	}
 	if !refused || !rec.over {
 		t.Fatal("writes past the limit were accepted")
+	}
+}
+
+// A body within the byte limit whose JSON encoding is not (escapes,
+// base64) is refused while it is written, so that the handler hears it.
+func TestRecorderRefusesByEncodedSize(t *testing.T) {
+	for name, piece := range map[string][]byte{
+		"escaped": bytes.Repeat([]byte("\x01"), 64<<10), // 6 bytes each in JSON
+		"base64":  bytes.Repeat([]byte{0xff, 'a', 'b'}, 20<<10),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &recorder{header: http.Header{}, limit: 1 << 20}
+			var err error
+			for i := 0; err == nil && i*len(piece) < rec.limit; i++ {
+				_, err = rec.Write(piece)
+			}
+			var refused *proxy.RefusedWrite
+			if !errors.As(err, &refused) || refused.Status != 502 || refused.Code != "response_too_large" {
+				t.Fatalf("write error %v, want a 502 response_too_large refusal before the raw limit", err)
+			}
+		})
+	}
+}
+
+// encodedSize never claims more than the whole body will encode to, and
+// tells UTF-8 from not however the writes cut the runes.
+func TestEncodedSizeAcrossWrites(t *testing.T) {
+	bodies := []string{"plain text", "é日本\u2028\n\"", "a\u2028b\U0001F600c", "\xe6\x97", "ok\xffok", "\xf0\x9f\x98", "\xe2\x80\xa8\xe2\x80\xa9", "\xc3(", "\xed\xa0\x80"}
+	for _, b := range bodies {
+		body := []byte(b)
+		for cut1 := 0; cut1 <= len(body); cut1++ {
+			for cut2 := cut1; cut2 <= len(body); cut2++ {
+				var s encodedSize
+				s.add(body[:cut1])
+				s.add(body[cut1:cut2])
+				s.add(body[cut2:])
+				want := encodedLen(body)
+				if got := s.least(); got > want {
+					t.Fatalf("%q cut at %d, %d: least %d > encoded %d", body, cut1, cut2, got, want)
+				}
+				if s.invalid == utf8.Valid(body) && !(len(s.tail) > 0 && !utf8.Valid(body)) {
+					t.Fatalf("%q cut at %d, %d: invalid %v", body, cut1, cut2, s.invalid)
+				}
+			}
+		}
 	}
 }
 
@@ -193,7 +244,7 @@ func TestDeadlineEndsTheStream(t *testing.T) {
 			}
 			a := decode(t, res)
 			if !strings.Contains(a.body, `"content":"tok0 "`) || strings.Contains(a.body, "tok99") ||
-				!strings.HasSuffix(a.body, `"code":"deadline_exceeded"}}`+"\n\n") {
+				!strings.Contains(a.body, `"code":"deadline_exceeded"},"usage":{`) || !strings.HasSuffix(a.body, `"estimated":true}}`+"\n\n") {
 				t.Errorf("body %q: want some tokens, then a deadline_exceeded error event", a.body)
 			}
 			if ctx.Err() != nil {

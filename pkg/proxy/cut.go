@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // ErrDeadline is the cause an edge gives the request context when it cuts
@@ -28,15 +31,40 @@ func deadlineError() *apiError {
 }
 
 // streamFailure records why a relayed event stream stopped early and
-// returns the payload of the SSE error event that ends it.
-func streamFailure(ctx context.Context, o *outcome, err error) []byte {
+// returns the payload of the SSE error event that ends it. A deadline's
+// event carries the usage so far (soFar), since the client has the tokens
+// it was sent and may account for them: the error object plus a top-level
+// "usage" as a chunk has it, so that SDKs reading chunk usage see it.
+func streamFailure(ctx context.Context, o *outcome, err error, soFar func() *stats.Usage) []byte {
 	if deadlineHit(ctx) {
 		o.streamErr, o.status, o.errCode = ErrDeadline, http.StatusGatewayTimeout, codeDeadline
+		if o.usage == nil && soFar != nil {
+			o.usage = soFar()
+		}
 		e := deadlineError()
-		return errorJSON(e.message, e.typ, e.param, e.code)
+		return appendUsage(errorJSON(e.message, e.typ, e.param, e.code), o.usage)
 	}
 	o.streamErr = err
 	return errorJSON("upstream stream failed before completion", typeServer, "", "upstream_stream_error")
+}
+
+// appendUsage adds "usage" to a JSON object: the counts as OpenAI names
+// them, and "estimated": true when the proxy estimated them as Kong does.
+func appendUsage(obj []byte, u *stats.Usage) []byte {
+	if u == nil || len(obj) == 0 || obj[len(obj)-1] != '}' {
+		return obj
+	}
+	obj = obj[:len(obj)-1]
+	obj = append(obj, `,"usage":{"prompt_tokens":`...)
+	obj = strconv.AppendInt(obj, int64(u.PromptTokens), 10)
+	obj = append(obj, `,"completion_tokens":`...)
+	obj = strconv.AppendInt(obj, int64(u.CompletionTokens), 10)
+	obj = append(obj, `,"total_tokens":`...)
+	obj = strconv.AppendInt(obj, int64(u.TotalTokens), 10)
+	if u.Estimated {
+		obj = append(obj, `,"estimated":true`...)
+	}
+	return append(obj, "}}"...)
 }
 
 // bodyWatch wraps a non-streamed upstream answer so that a read that

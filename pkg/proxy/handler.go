@@ -83,6 +83,7 @@ func New(src config.Source, opts Options) *Handler {
 type exchange struct {
 	plan *plan
 	out  outcome
+	w    answerWriter
 }
 
 // plan is what prepare decided for one request. Nothing changes it
@@ -120,6 +121,8 @@ type outcome struct {
 	streamErr     error
 	tap           *answerTap     // the scan of a non-streamed answer
 	collect       *streamCollect // the text of a streamed answer
+	streamDone    bool           // the relayed stream reached its clean end
+	refused       bool           // the ResponseWriter refused the answer (RefusedWrite)
 	headersSent   bool
 }
 
@@ -140,7 +143,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Body = io.NopCloser(bytes.NewReader(p.body))
 	out.ContentLength = int64(len(p.body))
 	ex.out.upstreamStart = time.Now()
-	h.rp.ServeHTTP(w, out)
+	ex.w = answerWriter{ResponseWriter: w, o: &ex.out}
+	h.rp.ServeHTTP(&ex.w, out)
 }
 
 // finish recovers a panic into a 500 (or an aborted stream once headers are
@@ -174,6 +178,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		if o.tap != nil {
 			o.tap.parse(o)
 		}
+		estimateMissing(pl, o)
 		h.settle(pl, o)
 		if h.observe != nil {
 			h.observe(record(pl, o))
@@ -418,16 +423,22 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		}
 	}
 	setModelHeader(res, pl)
-	if isEventStream(hdr.Get("Content-Type")) {
+	// An error sent as an event stream is an error body all the same: it
+	// is redacted whole below, not relayed live.
+	if res.StatusCode < 300 && isEventStream(hdr.Get("Content-Type")) {
 		// The length of a relayed stream is not known in advance, and an
 		// edge must not wait for one.
 		hdr.Del("Content-Length")
 		res.ContentLength = -1
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("X-Accel-Buffering", "no")
-		relay := newSSERelay(res.Request.Context(), res.Body, o, pl.hideUsage)
-		if h.observe != nil {
-			relay.collect = newStreamCollect(pl)
+		ctx := res.Request.Context()
+		relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
+		if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
+			// Kong's estimate, for a stream without usage, needs the
+			// length of the answer: for the statistics, the rate limit's
+			// settlement and a deadline's error event.
+			relay.collect, relay.sent = newStreamCollect(pl), pl.body
 			o.collect = relay.collect
 		}
 		res.Body = relay

@@ -51,27 +51,40 @@ func (h *Handler) reserve(r *http.Request, rt *config.Route, pl *plan) *apiError
 	return nil
 }
 
-// settle replaces the reservation by what the upstream really used: the
-// reported usage; nothing when the upstream refused or could not be
-// reached (OpenAI bills neither); the reservation itself when the usage is
-// unknown (a stream cut short, a client gone, a timeout: tokens may have
-// been generated).
+// settle replaces the reservation by what the upstream really used.
 func (h *Handler) settle(pl *plan, o *outcome) {
 	if pl.limit == nil {
 		return
 	}
-	var used *limits.Usage
-	switch {
-	case o.usage != nil:
-		used = &limits.Usage{PromptTokens: int64(o.usage.PromptTokens), CompletionTokens: int64(o.usage.CompletionTokens)}
-	case o.status >= 400 && o.status != 499 && o.status != http.StatusGatewayTimeout:
-		used = &limits.Usage{}
-	}
 	// The request's own context may be cancelled already; the limiter
 	// bounds the call.
-	if err := pl.limit.Settle(context.Background(), used); err != nil {
+	if err := pl.limit.Settle(context.Background(), settlement(pl, o)); err != nil {
 		h.log.Warn("rate-limit settlement failed; the reservation stands", "request_id", pl.requestID, "error", err.Error())
 	}
+}
+
+// settlement is what a request is charged: the reported usage, or Kong's
+// estimate of it (a stream without a usage chunk, a stream the deadline
+// ended, whose upstream was cancelled); nothing when the upstream refused
+// or could not be reached (OpenAI bills neither); the reservation itself
+// (nil) when the usage is unknown (a stream cut short, a client gone, a
+// timeout: tokens may have been generated). A JSON answer without usage
+// has Kong's estimate of its prompt but none of its completion: the
+// reserved completion stands.
+func settlement(pl *plan, o *outcome) *limits.Usage {
+	switch {
+	case o.usage != nil:
+		used := &limits.Usage{PromptTokens: int64(o.usage.PromptTokens), CompletionTokens: int64(o.usage.CompletionTokens)}
+		if o.usage.Estimated && o.collect == nil {
+			used.CompletionTokens = limits.Estimate(len(pl.body), completionCap(pl.body), 0).CompletionTokens
+		}
+		return used
+	case o.refused:
+		return nil // the upstream answered in full; the client got none of it
+	case o.status >= 400 && o.status != 499 && o.status != http.StatusGatewayTimeout:
+		return &limits.Usage{}
+	}
+	return nil
 }
 
 // completionCap is the most completion tokens the body asks for: the

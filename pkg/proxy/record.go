@@ -84,7 +84,9 @@ func secrets(values ...string) []string {
 }
 
 // streamStats completes a relayed stream's statistics: Kong's estimate
-// when the upstream sent no usage, and the assembled answer as its payload.
+// when the upstream sent no usage (estimateMissing made it for a complete
+// stream; one cut short is estimated here, for the statistics only), and
+// the assembled answer as its payload.
 func streamStats(rec *stats.Record, pl *plan, o *outcome) {
 	c := o.collect
 	if c == nil || o.status != http.StatusOK {

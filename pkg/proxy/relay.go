@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // maxPendingEvent bounds how much of one unfinished SSE event the relay holds.
@@ -32,8 +34,20 @@ type sseRelay struct {
 	buf     []byte
 	passRaw bool // stopped parsing: the body is not SSE
 	done    bool
-	// collect, when statistics are on, gathers the answer's text.
+	// collect, when statistics, a rate limit or a deadline need it,
+	// gathers the answer's text; sent is the body sent upstream. They
+	// make Kong's estimate of the usage so far.
 	collect *streamCollect
+	sent    []byte
+}
+
+// usageSoFar is the estimate of what the stream has used up to now, nil
+// when nothing was collected.
+func (s *sseRelay) usageSoFar() *stats.Usage {
+	if s.collect == nil {
+		return nil
+	}
+	return estimateUsage(s.sent, s.collect)
 }
 
 func newSSERelay(ctx context.Context, body io.ReadCloser, out *outcome, hideUsage bool) *sseRelay {
@@ -57,13 +71,14 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			s.out = append(s.out, s.in...)
 			s.in = s.in[:0]
 			s.done = true
+			s.outcome.streamDone = true
 			continue
 		}
 		if s.ctx.Err() != nil && !deadlineHit(s.ctx) {
 			// The client went away; nobody is left to tell.
 			return 0, err
 		}
-		failure := streamFailure(s.ctx, s.outcome, err)
+		failure := streamFailure(s.ctx, s.outcome, err, s.usageSoFar)
 		s.out = append(s.out, s.in...)
 		s.in = s.in[:0]
 		if len(s.out) > 0 && !bytes.HasSuffix(s.out, []byte("\n\n")) {

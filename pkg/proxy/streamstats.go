@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
@@ -155,6 +156,28 @@ func jsonString(v []byte) string {
 		return ""
 	}
 	return s
+}
+
+// estimateMissing fills in Kong's estimate for a complete 200 answer that
+// carried no usage, for the statistics and the rate limit's settlement. A
+// stream: prompt words x 1.8 and the answer's bytes / 4. A JSON answer:
+// prompt words x 1.0 and no completion count, as Kong has it
+// (normalize-request.lua sets the prompt count before proxying; only the
+// answer's usage object replaces it, parse-json-response.lua). An answer
+// cut short keeps no usage: how much the upstream generated is unknown.
+func estimateMissing(pl *plan, o *outcome) {
+	if o.usage != nil || o.status != http.StatusOK {
+		return
+	}
+	switch {
+	case o.collect != nil:
+		if o.streamDone && o.streamErr == nil {
+			o.usage = estimateUsage(pl.body, o.collect)
+		}
+	case o.tap != nil && o.tap.complete:
+		prompt := int(math.Floor(promptCount(pl.body, 1) + 0.5))
+		o.usage = &stats.Usage{PromptTokens: prompt, TotalTokens: prompt, Estimated: true}
+	}
 }
 
 // estimateUsage is Kong's estimate for a stream that carried no usage:

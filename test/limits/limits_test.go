@@ -260,6 +260,28 @@ func TestStreamSettlesToRealUsage(t *testing.T) {
 	settled(t, name, aiPrefix, 11+7)
 }
 
+// A stream without a usage chunk settles to Kong's estimate, not to its
+// worst case: "Hello" is 1 word x 1.8 = 2 prompt tokens, "tok0 ... tok6"
+// stripped is 34 bytes / 4 = 9 completion tokens.
+func TestStreamWithoutUsageSettlesToEstimate(t *testing.T) {
+	_, up := upstream(t)
+	name, endpoint := table(t)
+	p := startProxy(t, document(up, "", `
+      - name: ai-rate-limiting-advanced
+        config:
+          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
+          strategy: dynamodb`), name, endpoint)
+	client := p.client(teamAKey, option.WithHeader("X-Stub-Chunks", "7"), option.WithHeader("X-Stub-Answer", "no-usage"))
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hello")}, MaxTokens: openai.Int(500)})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, name, aiPrefix, 2+9)
+}
+
 // Settlement never undercounts: an upstream error gives the tokens back
 // (OpenAI bills none), a stream the client abandons keeps its whole
 // reservation (the upstream may have generated it all).

@@ -41,6 +41,11 @@ func (s *Server) canned(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":{"message":` + string(msg) + `,"type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`))
+	case "echo-auth-sse":
+		msg, _ := json.Marshal("invalid key " + r.Header.Get("Authorization") + " from query " + r.URL.RawQuery)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`data: {"error":{"message":` + string(msg) + `,"type":"invalid_request_error","param":null,"code":"invalid_api_key"}}` + "\n\n"))
 	default:
 		return false
 	}

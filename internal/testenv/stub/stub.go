@@ -14,10 +14,11 @@
 //	X-Stub-Chunk-Bytes: 1000 pad each chunk's content to about this size
 //	X-Stub-Answer: html      answer 200 with Kong's fixture HTML page; or
 //	                         no-choices (Kong's bad_upstream_response.json),
-//	                         no-usage (a stream without usage chunk, even
-//	                         when asked), echo-auth (a 401 whose body echoes
+//	                         no-usage (an answer without usage, a stream
+//	                         without usage chunk even when asked), echo-auth (a 401 whose body echoes
 //	                         the request's Authorization header and query,
-//	                         as some servers' debug errors do)
+//	                         as some servers' debug errors do), echo-auth-sse
+//	                         (the same 401 as an event stream)
 //	X-Stub-Gzip: 1           gzip a non-streamed answer when the request
 //	                         accepts gzip, as OpenAI does (opt-in, so that
 //	                         benchmarks keep measuring the proxy alone)
@@ -89,6 +90,7 @@ type chatRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	noUsage bool // X-Stub-Answer: no-usage
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -126,6 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	chat := strings.HasSuffix(r.URL.Path, "/chat/completions")
+	req.noUsage = r.Header.Get("X-Stub-Answer") == "no-usage"
 	if req.Stream {
 		s.stream(w, r, req, chat)
 		return
@@ -207,11 +210,15 @@ func (s *Server) answer(w http.ResponseWriter, req chatRequest, chat bool, n, pa
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-Id", "req_stub")
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	doc := map[string]any{
 		"id": "chatcmpl-stub", "object": object, "created": time.Now().Unix(), "model": req.Model,
 		"choices": []any{choice},
 		"usage":   map[string]int{"prompt_tokens": PromptTokens, "completion_tokens": n, "total_tokens": PromptTokens + n},
-	})
+	}
+	if req.noUsage {
+		delete(doc, "usage")
+	}
+	_ = json.NewEncoder(w).Encode(doc)
 }
 
 // stream writes the answer as OpenAI does: one chunk per token, each with
