@@ -127,3 +127,17 @@ func (w *wantTwo) gotValue(_, raw []byte, _ bool) {
 		w.got++
 	}
 }
+
+// A top-level key shorter than maxKey bytes is reported whole, however
+// it is split; a longer one is reported as no key at all, never cut to a
+// prefix that might match a member the proxy looks for.
+func TestJSONStreamKeyLength(t *testing.T) {
+	fits, long := strings.Repeat("k", maxKey-1), strings.Repeat("k", maxKey)
+	doc := `{"` + fits + `":1,"` + long + `":2,"` + long + `x":3}`
+	for _, n := range []int{1, 5, 1 << 20} {
+		s, got := streamScan(doc, n)
+		if !s.valid() || len(got) != 1 || got[fits] != "1" {
+			t.Errorf("pieces of %d: members %v, want only %q", n, got, fits)
+		}
+	}
+}
