@@ -82,43 +82,71 @@ func run(bin, listen, model string) error {
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, demoConfig, upstreamKey, upstream), 0o600); err != nil {
 		return err
 	}
+	listen, stop, err := startProxy(bin, cfg, listen, dir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	baseURL := "http://" + listen + "/" + model
+	fmt.Printf("stub upstream: %s\nproxy:         http://%s\nopenai-go:     base_url=%s\n\n", upstream, listen, baseURL)
+	n, err := streamChat(baseURL, model)
+	if err != nil {
+		return err
+	}
+	if got := st.Last(); got.Header.Get("Authorization") != "Bearer "+upstreamKey {
+		return fmt.Errorf("the answer did not come through this demo's proxy and stub: is another process on %s?", listen)
+	}
+	fmt.Printf("\n%d chunks streamed through the proxy, each printed as it arrived.\n", n)
+	return nil
+}
+
+// startProxy starts the proxy binary on the configuration file cfg, its
+// log going to a file in dir, and returns the address it really listens
+// on and a function that stops it and prints its log.
+func startProxy(bin, cfg, listen, dir string) (addr string, stop func(), err error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "AIPROXY_CONFIG_FILE="+cfg, "AIPROXY_LISTEN="+listen)
 	logs, err := os.Create(filepath.Join(dir, "proxy.log"))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		logs.Close()
+		return "", nil, err
 	}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", bin, err)
+		logs.Close()
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	defer func() {
+	stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 		logs.Close()
 		if b, err := os.ReadFile(logs.Name()); err == nil {
 			fmt.Printf("\n--- proxy log ---\n%s", b)
 		}
-	}()
+	}
 	addrc := make(chan string, 1)
 	go watchListening(stdout, logs, addrc)
-	var addr string
 	select {
 	case addr = <-addrc:
 	case <-time.After(10 * time.Second):
-		return fmt.Errorf("the proxy did not log \"listening\" within 10s (log: %s)", logs.Name())
+		stop()
+		return "", nil, fmt.Errorf("the proxy did not log \"listening\" within 10s (log: %s)", logs.Name())
 	}
 	if addr == "" {
-		return fmt.Errorf("the proxy exited before listening")
+		stop()
+		return "", nil, fmt.Errorf("the proxy exited before listening")
 	}
-	listen = strings.TrimPrefix(addr, "http://")
+	return strings.TrimPrefix(addr, "http://"), stop, nil
+}
 
-	baseURL := "http://" + listen + "/" + model
-	fmt.Printf("stub upstream: %s\nproxy:         http://%s\nopenai-go:     base_url=%s\n\n", upstream, listen, baseURL)
+// streamChat streams a slow chat answer from baseURL through openai-go,
+// printing each chunk as it arrives, and returns how many carried content.
+func streamChat(baseURL, model string) (int, error) {
 	client := openai.NewClient(
 		option.WithBaseURL(baseURL),
 		option.WithAPIKey("any-client-key"),
@@ -139,13 +167,9 @@ func run(bin, listen, model string) error {
 		}
 	}
 	if err := stream.Err(); err != nil {
-		return fmt.Errorf("stream: %w", err)
+		return n, fmt.Errorf("stream: %w", err)
 	}
-	if got := st.Last(); got.Header.Get("Authorization") != "Bearer "+upstreamKey {
-		return fmt.Errorf("the answer did not come through this demo's proxy and stub: is another process on %s?", listen)
-	}
-	fmt.Printf("\n%d chunks streamed through the proxy, each printed as it arrived.\n", n)
-	return nil
+	return n, nil
 }
 
 // watchListening copies the proxy's log to w and sends the address of its

@@ -56,54 +56,62 @@ func (e envFlags) has(key string) bool {
 	return false
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// invokeArgs are the command's flags.
+type invokeArgs struct {
+	bootstrap, eventPath, upstream, apiKey string
+	useStub, raw, verbose                  bool
+	timeout                                time.Duration
+	env                                    envFlags
+}
+
+func parseArgs(args []string, stderr io.Writer) (invokeArgs, error) {
+	var a invokeArgs
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	bootstrap := fs.String("bootstrap", "", "the function's bootstrap binary (required)")
-	eventPath := fs.String("event", "", "event JSON file, - for standard input (required)")
-	upstream := fs.String("upstream", "", "OpenAI-compatible base URL (e.g. a stub); writes a config for it unless -env sets "+configFileEnv)
-	useStub := fs.Bool("stub", false, "serve the stub upstream (internal/testenv/stub) on a loopback port and use it as -upstream")
-	apiKey := fs.String("key", "test-key", "API key sent upstream by the -upstream config")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the invocation after this long")
-	raw := fs.Bool("raw", false, "print the emulator's answer undecoded")
-	verbose := fs.Bool("v", false, "print the emulator's and the function's logs to standard error")
-	var env envFlags
-	fs.Var(&env, "env", "KEY=VAL for the function's environment (repeatable)")
+	fs.StringVar(&a.bootstrap, "bootstrap", "", "the function's bootstrap binary (required)")
+	fs.StringVar(&a.eventPath, "event", "", "event JSON file, - for standard input (required)")
+	fs.StringVar(&a.upstream, "upstream", "", "OpenAI-compatible base URL (e.g. a stub); writes a config for it unless -env sets "+configFileEnv)
+	fs.BoolVar(&a.useStub, "stub", false, "serve the stub upstream (internal/testenv/stub) on a loopback port and use it as -upstream")
+	fs.StringVar(&a.apiKey, "key", "test-key", "API key sent upstream by the -upstream config")
+	fs.DurationVar(&a.timeout, "timeout", 2*time.Minute, "give up on the invocation after this long")
+	fs.BoolVar(&a.raw, "raw", false, "print the emulator's answer undecoded")
+	fs.BoolVar(&a.verbose, "v", false, "print the emulator's and the function's logs to standard error")
+	fs.Var(&a.env, "env", "KEY=VAL for the function's environment (repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return a, err
 	}
-	if *bootstrap == "" || *eventPath == "" {
+	if a.bootstrap == "" || a.eventPath == "" {
 		fs.Usage()
-		return errors.New("-bootstrap and -event are required")
+		return a, errors.New("-bootstrap and -event are required")
 	}
-	event, err := readEvent(*eventPath)
+	if a.useStub && a.upstream != "" {
+		return a, errors.New("-stub and -upstream exclude each other")
+	}
+	return a, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	a, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	if *useStub {
-		if *upstream != "" {
-			return errors.New("-stub and -upstream exclude each other")
-		}
-		srv := httptest.NewServer(stub.New())
-		defer srv.Close()
-		*upstream = srv.URL
+	event, err := readEvent(a.eventPath)
+	if err != nil {
+		return err
 	}
-	if *upstream != "" && !env.has(configFileEnv) {
-		path, cleanup, err := writeUpstreamConfig(*upstream, *apiKey)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		env = append(env, configFileEnv+"="+path)
+	env, cleanup, err := upstreamEnv(a)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 
-	opts := rie.Options{Bootstrap: *bootstrap, Env: env}
-	if *verbose {
+	opts := rie.Options{Bootstrap: a.bootstrap, Env: env}
+	if a.verbose {
 		opts.Output = stderr
 	}
 	emu, err := rie.StartWithOptions(ctx, opts)
@@ -119,11 +127,39 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w\n%s", err, emu.Output())
 		}
 	}
-	if *raw {
+	if a.raw {
 		_, _ = stdout.Write(answer)
 		return err
 	}
 	return printAnswer(stdout, answer, err)
+}
+
+// upstreamEnv is the function's environment: the -env flags, plus a
+// configuration file for -upstream (or the stub it starts for -stub)
+// unless they name one. cleanup stops the stub and removes the file.
+func upstreamEnv(a invokeArgs) (env envFlags, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	env, upstream := a.env, a.upstream
+	if a.useStub {
+		srv := httptest.NewServer(stub.New())
+		undo = append(undo, srv.Close)
+		upstream = srv.URL
+	}
+	if upstream != "" && !env.has(configFileEnv) {
+		path, remove, err := writeUpstreamConfig(upstream, a.apiKey)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		undo = append(undo, remove)
+		env = append(env, configFileEnv+"="+path)
+	}
+	return env, cleanup, nil
 }
 
 func readEvent(path string) ([]byte, error) {

@@ -48,25 +48,11 @@ func (d *deck) readRoute(path string, v any, service string) {
 // readMatchFields reads what a route matches requests on.
 func readMatchFields(o *object, r *route.Route) {
 	w := o.w
-	for i, p := range o.strings("paths") {
-		cp, err := route.Compile(p)
-		if err != nil {
-			w.fail(fmt.Sprintf("%s.paths[%d]", o.path, i), "%v", err)
-			continue
-		}
-		r.Paths = append(r.Paths, cp)
-	}
+	r.Paths = append(r.Paths, compileEach(o, "paths", route.Compile)...)
 	for _, m := range o.strings("methods") {
 		r.Methods = append(r.Methods, strings.ToUpper(m))
 	}
-	for i, h := range o.strings("hosts") {
-		ch, err := route.CompileHost(h)
-		if err != nil {
-			w.fail(fmt.Sprintf("%s.hosts[%d]", o.path, i), "%v", err)
-			continue
-		}
-		r.Hosts = append(r.Hosts, ch)
-	}
+	r.Hosts = append(r.Hosts, compileEach(o, "hosts", route.CompileHost)...)
 	r.Headers = readHeaders(o.child("headers"))
 	if n := o.integer("regex_priority", -1<<31, 1<<31-1); n != nil {
 		r.RegexPriority = *n
@@ -85,6 +71,21 @@ func readMatchFields(o *object, r *route.Route) {
 			w.fail(join(o.path, f), "expression routes are not supported; use paths, hosts, headers and methods")
 		}
 	}
+}
+
+// compileEach compiles each string of the list key, reporting a bad one
+// at its own index and leaving it out.
+func compileEach[T any](o *object, key string, compile func(string) (T, error)) []T {
+	var out []T
+	for i, s := range o.strings(key) {
+		c, err := compile(s)
+		if err != nil {
+			o.w.fail(fmt.Sprintf("%s.%s[%d]", o.path, key, i), "%v", err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // readHeaders reads a route's headers, a map of names to lists of values.

@@ -269,18 +269,25 @@ func (o *object) boolean(key string, def bool) bool {
 	return b
 }
 
+// asNumber reads a decoded number as a float64: normalize leaves a number
+// as int64 when it is whole and fits, as float64 otherwise.
+func asNumber(v any) (float64, bool) {
+	switch t := v.(type) {
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
 func (o *object) number(key string, min, max float64) *float64 {
 	v, ok := o.get(key)
 	if !ok {
 		return nil
 	}
-	var f float64
-	switch t := v.(type) {
-	case int64:
-		f = float64(t)
-	case float64:
-		f = t
-	default:
+	f, isNumber := asNumber(v)
+	if !isNumber {
 		o.w.fail(join(o.path, key), "expected a number, got %s", kind(v))
 		return nil
 	}

@@ -183,13 +183,8 @@ func numbers(o *object, key string, whole bool) []float64 {
 		if isList {
 			path = fmt.Sprintf("%s[%d]", path, i)
 		}
-		var f float64
-		switch t := e.(type) {
-		case int64:
-			f = float64(t)
-		case float64:
-			f = t
-		default:
+		f, isNumber := asNumber(e)
+		if !isNumber {
 			o.w.fail(path, "expected a number, got %s", kind(e))
 			continue
 		}

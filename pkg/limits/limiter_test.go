@@ -10,22 +10,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/testclock"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// newClock is fixed 15 s into a minute, so a test never crosses a window
+// edge by accident.
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 10, 12, 0, 15, 0, time.UTC))
 }
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 10, 12, 0, 15, 0, time.UTC)} }
 
 // countingStore wraps a store, counting calls and failing on demand.
 type countingStore struct {
@@ -74,8 +67,8 @@ func tokenPolicy(limit float64, m Metric, shared bool) *Policy {
 		Rules: []Rule{{Name: "60-openai", Window: SecondsWindow(60), Limit: limit, Metric: m}}}
 }
 
-func newTestLimiter(c *clock, shared Store) *Limiter {
-	return New(Options{Shared: shared, Now: c.now, Logger: slog.New(slog.DiscardHandler)})
+func newTestLimiter(c *testclock.Clock, shared Store) *Limiter {
+	return New(Options{Shared: shared, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 }
 
 var teamA = Subject{Consumer: "team-a", IP: "192.0.2.1"}
@@ -112,7 +105,7 @@ func TestRequestLimitAndHeaders(t *testing.T) {
 		t.Fatal("team-b refused by team-a's count")
 	}
 	// The next minute starts afresh.
-	c.add(45 * time.Second)
+	c.Add(45 * time.Second)
 	if d := l.Reserve(context.Background(), req); d.Refusal != nil || d.Header.Get("RateLimit-Remaining") != "1" {
 		t.Fatalf("after rollover: refusal %v, headers %v", d.Refusal, d.Header)
 	}
@@ -189,13 +182,13 @@ func TestSlidingWindowWeighsThePreviousOne(t *testing.T) {
 	p := minutePolicy(10, false)
 	p.Sliding = true
 	req := Request{Policies: []*Policy{p}, Subject: teamA}
-	c.add(-time.Minute)
+	c.Add(-time.Minute)
 	for range 8 {
 		if d := l.Reserve(context.Background(), req); d.Refusal != nil {
 			t.Fatal("refused in the previous minute")
 		}
 	}
-	c.add(time.Minute)
+	c.Add(time.Minute)
 	served := 0
 	for range 10 {
 		if d := l.Reserve(context.Background(), req); d.Refusal == nil {
@@ -254,7 +247,7 @@ func TestStoreDown(t *testing.T) {
 			var logs bytes.Buffer
 			s := &countingStore{Store: NewMemory(10)}
 			c := newClock()
-			l := New(Options{Shared: s, Now: c.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			l := New(Options{Shared: s, Now: c.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			p := minutePolicy(100, true)
 			p.FaultTolerant = tolerant
 			req := Request{Policies: []*Policy{p}, Subject: teamA}
@@ -275,7 +268,7 @@ func TestStoreDown(t *testing.T) {
 				t.Fatalf("%d store calls in the first second of an outage, want 1", s.calls)
 			}
 			s.fail(nil)
-			c.add(probeInterval)
+			c.Add(probeInterval)
 			if d := l.Reserve(context.Background(), req); d.Refusal != nil || d.StoreDown {
 				t.Fatalf("after recovery: %+v", d)
 			}
@@ -295,7 +288,7 @@ func TestStoreDown(t *testing.T) {
 func TestCancelledCallerIsNoOutage(t *testing.T) {
 	var logs bytes.Buffer
 	s := &countingStore{Store: NewMemory(10)}
-	l := New(Options{Shared: s, Now: newClock().now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	l := New(Options{Shared: s, Now: newClock().Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.fail(context.Canceled)

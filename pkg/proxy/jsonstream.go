@@ -73,101 +73,34 @@ const maxKey = 64
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
-// Write feeds the next bytes of the document. It never fails; Err-like
-// state is read with failed once the document ends.
+// Write feeds the next bytes of the document. It never fails; whether the
+// document was well formed is read with valid once Close has ended it.
+// Each state's method scans b[i] and returns where the capture of this
+// piece now starts.
 func (s *jsonStream) Write(b []byte) (int, error) {
 	start := 0 // where the capture of this piece starts
 	for i := 0; i < len(b) && !s.failed; i++ {
-		c := b[i]
-	again:
 		switch s.state {
 		case jsValue, jsArrValueOrEnd:
-			switch {
-			case isSpace(c):
-				continue
-			case c == ']' && s.state == jsArrValueOrEnd:
-				s.stack = s.stack[:len(s.stack)-1]
-				start = s.endValue(b, start, i+1)
-				continue
-			}
-			if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 && s.sink != nil {
-				s.sink.sawKey(s.member, c)
-				s.capLimit = s.sink.wantValue(s.member)
-				start = i
-			}
-			s.beginValue(c)
+			start = s.atValue(b, start, i)
 		case jsObjKeyOrEnd, jsObjKey:
-			switch {
-			case isSpace(c):
-			case c == '"':
-				s.state, s.inKey = jsString, true
-				s.key = s.keyBuf[:0]
-			case c == '}' && s.state == jsObjKeyOrEnd:
-				s.stack = s.stack[:len(s.stack)-1]
-				start = s.endValue(b, start, i+1)
-			default:
-				s.failed = true
-			}
+			start = s.atKey(b, start, i)
 		case jsColon:
-			switch {
-			case isSpace(c):
-			case c == ':':
-				s.state = jsValue
-			default:
-				s.failed = true
-			}
+			s.atColon(b[i])
 		case jsObjNext, jsArrNext:
-			closer := byte('}')
-			if s.state == jsArrNext {
-				closer = ']'
-			}
-			switch {
-			case isSpace(c):
-			case c == ',' && closer == '}':
-				s.state = jsObjKey
-			case c == ',':
-				s.state = jsValue
-			case c == closer:
-				s.stack = s.stack[:len(s.stack)-1]
-				start = s.endValue(b, start, i+1)
-			default:
-				s.failed = true
-			}
+			start = s.afterElement(b, start, i)
 		case jsString, jsStringEsc, jsStringHex:
-			if s.inKey && len(s.stack) == 1 && len(s.key) <= maxKey {
-				s.key = append(s.key, c)
-			}
-			if s.stringByte(c) {
-				if s.inKey {
-					s.inKey = false
-					s.state = jsColon
-					if len(s.stack) == 1 {
-						s.member = s.decodeKey()
-					}
-				} else {
-					start = s.endValue(b, start, i+1)
-				}
-			}
+			start, i = s.inString(b, start, i)
 		case jsLiteral:
-			if c != s.lit[0] {
-				s.failed = true
-				break
-			}
-			s.lit = s.lit[1:]
-			if s.lit == "" {
-				start = s.endValue(b, start, i+1)
-			}
+			start = s.inLiteral(b, start, i)
 		case jsEnd:
-			if !isSpace(c) {
-				s.failed = true
-			}
+			s.failed = !isSpace(b[i])
 		default: // a number
-			if !s.numberByte(c) {
-				if s.failed {
-					break
-				}
+			if !s.numberByte(b[i]) && !s.failed {
+				// b[i] ends the number and is scanned again as what
+				// follows it.
 				start = s.endValue(b, start, i)
-				goto again
+				i--
 			}
 		}
 	}
@@ -175,6 +108,134 @@ func (s *jsonStream) Write(b []byte) (int, error) {
 		s.keep(b[start:])
 	}
 	return len(b), nil
+}
+
+// atValue scans b[i] where a value is expected, or, first in an array,
+// its closing ']'. A top-level member's value is offered to the sink.
+func (s *jsonStream) atValue(b []byte, start, i int) int {
+	c := b[i]
+	switch {
+	case isSpace(c):
+		return start
+	case c == ']' && s.state == jsArrValueOrEnd:
+		return s.closeContainer(b, start, i)
+	}
+	if s.inMember() && s.sink != nil {
+		s.sink.sawKey(s.member, c)
+		s.capLimit = s.sink.wantValue(s.member)
+		start = i
+	}
+	s.beginValue(c)
+	return start
+}
+
+// atKey scans b[i] where an object key is expected, or, first in an
+// object, its closing '}'.
+func (s *jsonStream) atKey(b []byte, start, i int) int {
+	switch c := b[i]; {
+	case isSpace(c):
+	case c == '"':
+		s.state, s.inKey = jsString, true
+		s.key = s.keyBuf[:0]
+	case c == '}' && s.state == jsObjKeyOrEnd:
+		return s.closeContainer(b, start, i)
+	default:
+		s.failed = true
+	}
+	return start
+}
+
+// atColon scans c between a key and its value.
+func (s *jsonStream) atColon(c byte) {
+	switch {
+	case isSpace(c):
+	case c == ':':
+		s.state = jsValue
+	default:
+		s.failed = true
+	}
+}
+
+// afterElement scans b[i] after an object member or array element: a
+// ',' before the next one, or the container's closer.
+func (s *jsonStream) afterElement(b []byte, start, i int) int {
+	closer := byte('}')
+	if s.state == jsArrNext {
+		closer = ']'
+	}
+	switch c := b[i]; {
+	case isSpace(c):
+	case c == ',' && closer == '}':
+		s.state = jsObjKey
+	case c == ',':
+		s.state = jsValue
+	case c == closer:
+		return s.closeContainer(b, start, i)
+	default:
+		s.failed = true
+	}
+	return start
+}
+
+// inString scans string bytes from b[i]: a run of plain bytes at once (the
+// bulk of an answer), then one byte that may end the run. It also returns
+// the index of the last byte it scanned.
+func (s *jsonStream) inString(b []byte, start, i int) (int, int) {
+	if s.state == jsString {
+		j := i
+		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+			j++
+		}
+		s.keepKey(b[i:j])
+		if j == len(b) {
+			return start, j - 1
+		}
+		i = j
+	}
+	s.keepKey(b[i : i+1])
+	if !s.stringByte(b[i]) {
+		return start, i
+	}
+	if !s.inKey {
+		return s.endValue(b, start, i+1), i
+	}
+	s.inKey, s.state = false, jsColon
+	if len(s.stack) == 1 {
+		s.member = s.decodeKey()
+	}
+	return start, i
+}
+
+// keepKey adds p to the raw top-level key being read, keeping one byte
+// past maxKey so that decodeKey can tell a key that is too long.
+func (s *jsonStream) keepKey(p []byte) {
+	if s.inKey && len(s.stack) == 1 && len(s.key) <= maxKey {
+		s.key = append(s.key, p[:min(len(p), maxKey+1-len(s.key))]...)
+	}
+}
+
+// inLiteral scans b[i] inside true, false or null.
+func (s *jsonStream) inLiteral(b []byte, start, i int) int {
+	if b[i] != s.lit[0] {
+		s.failed = true
+		return start
+	}
+	s.lit = s.lit[1:]
+	if s.lit == "" {
+		return s.endValue(b, start, i+1)
+	}
+	return start
+}
+
+// closeContainer pops the container that b[i] closes, which ends a value.
+func (s *jsonStream) closeContainer(b []byte, start, i int) int {
+	s.stack = s.stack[:len(s.stack)-1]
+	return s.endValue(b, start, i+1)
+}
+
+// inMember reports whether the scan is inside a top-level member's value.
+func (s *jsonStream) inMember() bool {
+	return len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0
 }
 
 // Close ends the document: a number at the top level ends here.
@@ -243,7 +304,7 @@ func (s *jsonStream) endValue(b []byte, start, end int) int {
 	default:
 		s.state = jsObjNext
 	}
-	if len(s.stack) == 1 && s.stack[0] == '{' && len(s.member) > 0 {
+	if s.inMember() {
 		if s.capLimit > 0 {
 			s.keep(b[start:end])
 			raw := s.capture
@@ -268,90 +329,6 @@ func (s *jsonStream) keep(b []byte) {
 		return
 	}
 	s.capture = append(s.capture, b...)
-}
-
-// stringByte scans one byte inside a string literal and reports whether
-// it closed the string.
-func (s *jsonStream) stringByte(c byte) bool {
-	switch s.state {
-	case jsStringEsc:
-		switch c {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			s.state = jsString
-		case 'u':
-			s.state, s.hexes = jsStringHex, 4
-		default:
-			s.failed = true
-		}
-	case jsStringHex:
-		if !isHex(c) {
-			s.failed = true
-		} else if s.hexes--; s.hexes == 0 {
-			s.state = jsString
-		}
-	default:
-		switch {
-		case c == '"':
-			return true
-		case c == '\\':
-			s.state = jsStringEsc
-		case c < 0x20:
-			s.failed = true
-		}
-	}
-	return false
-}
-
-// numberByte scans one byte of a number and reports whether it belongs to
-// it; a number that cannot end here fails.
-func (s *jsonStream) numberByte(c byte) bool {
-	digit := c >= '0' && c <= '9'
-	switch s.state {
-	case jsNumMinus:
-		switch {
-		case c == '0':
-			s.state = jsNumZero
-		case digit:
-			s.state = jsNumInt
-		default:
-			s.failed = true
-		}
-		return true
-	case jsNumInt, jsNumZero:
-		switch {
-		case digit && s.state == jsNumInt:
-		case c == '.':
-			s.state = jsNumDot
-		case c == 'e' || c == 'E':
-			s.state = jsNumE
-		default:
-			return false
-		}
-		return true
-	case jsNumDot, jsNumE, jsNumESign:
-		switch {
-		case digit && s.state == jsNumDot:
-			s.state = jsNumFrac
-		case digit:
-			s.state = jsNumExp
-		case (c == '+' || c == '-') && s.state == jsNumE:
-			s.state = jsNumESign
-		default:
-			s.failed = true
-		}
-		return true
-	case jsNumFrac:
-		switch {
-		case digit:
-		case c == 'e' || c == 'E':
-			s.state = jsNumE
-		default:
-			return false
-		}
-		return true
-	default: // jsNumExp
-		return digit
-	}
 }
 
 // decodeKey decodes the key just read (raw bytes with its closing quote)

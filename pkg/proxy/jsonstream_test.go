@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -79,3 +80,64 @@ type captureAll map[string]string
 func (c captureAll) sawKey([]byte, byte)            {}
 func (c captureAll) wantValue([]byte) int           { return 1 << 20 }
 func (c captureAll) gotValue(k, raw []byte, _ bool) { c[string(k)] = string(raw) }
+
+// BenchmarkJSONStream is the scan of a non-streamed answer as answerTap
+// runs it: a completion with escapes, numbers and literals, fed whole and
+// in the small pieces a slow upstream delivers, capturing "model" and
+// "usage" as the tap does.
+func BenchmarkJSONStream(b *testing.B) {
+	content := strings.Repeat(`word \"quoted\" \u00e9 tok `, 400)
+	doc := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"` + content + `","refusal":null},` +
+		`"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":-3.5e+2,"total_tokens":true}}`)
+	for _, piece := range []int{len(doc), 512, 7} {
+		b.Run("piece="+strconv.Itoa(piece), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			var sink wantTwo
+			for b.Loop() {
+				s := jsonStream{sink: &sink}
+				for rest := doc; len(rest) > 0; {
+					k := min(piece, len(rest))
+					_, _ = s.Write(rest[:k])
+					rest = rest[k:]
+				}
+				_ = s.Close()
+				if !s.valid() || sink.got != 2 {
+					b.Fatalf("valid %v, captured %d", s.valid(), sink.got)
+				}
+				sink.got = 0
+			}
+		})
+	}
+}
+
+// wantTwo captures "model" and "usage", the members answerTap asks for.
+type wantTwo struct{ got int }
+
+func (w *wantTwo) sawKey([]byte, byte) {}
+func (w *wantTwo) wantValue(k []byte) int {
+	if string(k) == "model" || string(k) == "usage" {
+		return 4 << 10
+	}
+	return 0
+}
+func (w *wantTwo) gotValue(_, raw []byte, _ bool) {
+	if raw != nil {
+		w.got++
+	}
+}
+
+// A top-level key shorter than maxKey bytes is reported whole, however
+// it is split; a longer one is reported as no key at all, never cut to a
+// prefix that might match a member the proxy looks for.
+func TestJSONStreamKeyLength(t *testing.T) {
+	fits, long := strings.Repeat("k", maxKey-1), strings.Repeat("k", maxKey)
+	doc := `{"` + fits + `":1,"` + long + `":2,"` + long + `x":3}`
+	for _, n := range []int{1, 5, 1 << 20} {
+		s, got := streamScan(doc, n)
+		if !s.valid() || len(got) != 1 || got[fits] != "1" {
+			t.Errorf("pieces of %d: members %v, want only %q", n, got, fits)
+		}
+	}
+}

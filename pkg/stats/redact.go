@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"bytes"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -14,17 +13,7 @@ const redacted = "[REDACTED]"
 // `/`, `\"`, `\u0073` for `s`, a surrogate pair): every such spelling is
 // blanked too, not only the literal one.
 func redact(b []byte, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) < 4 {
-			continue
-		}
-		if bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte(redacted))
-		}
-		if bytes.IndexByte(b, '\\') >= 0 {
-			b = redactEscaped(b, s)
-		}
-	}
+	b = Redact(b, secrets)
 	if len(b) > MaxPayloadLog {
 		// Invalid UTF-8 at the cut is written as U+FFFD.
 		b = b[:MaxPayloadLog]

@@ -20,7 +20,6 @@
 package kong
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,9 +29,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
@@ -249,24 +248,13 @@ func (e *env) statsLine() map[string]any {
 }
 
 // lineBuffer keeps the statistics lines written to it.
-type lineBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lineBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type lineBuffer struct{ syncbuf.Buffer }
 
 func (b *lineBuffer) lines() [][]byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out [][]byte
-	for _, l := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
-		if len(bytes.TrimSpace(l)) > 0 {
-			out = append(out, append([]byte(nil), l...))
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, []byte(l))
 		}
 	}
 	return out

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/motoserver"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/testclock"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits/dynamo"
 )
@@ -53,22 +54,9 @@ func newTable(t *testing.T) (*dynamo.Store, string) {
 	return dynamo.New(motoserver.DynamoDBAt(moto.Serialized(t)), name), name
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *clock {
+func newClock() *testclock.Clock {
 	// 15 s into a minute, so that the minute does not end during a test.
-	now := time.Now().UTC().Truncate(time.Minute).Add(15 * time.Second)
-	return &clock{t: now}
+	return testclock.New(time.Now().UTC().Truncate(time.Minute).Add(15 * time.Second))
 }
 
 func tokenPolicy(limit float64, m limits.Metric) *limits.Policy {
@@ -146,7 +134,7 @@ func TestTableFromTemplate(t *testing.T) {
 // limit.
 func TestConcurrentReservationsAtTheEdge(t *testing.T) {
 	store, table := newTable(t)
-	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().now})
+	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().Now})
 	req := limits.Request{Policies: []*limits.Policy{tokenPolicy(1000, limits.TotalTokens)}, Subject: teamA, Worst: limits.Usage{PromptTokens: 10, CompletionTokens: 20}}
 	var served, refused atomic.Int64
 	var wg sync.WaitGroup
@@ -180,7 +168,7 @@ func TestConcurrentReservationsAtTheEdge(t *testing.T) {
 
 func TestSettleToRealUsage(t *testing.T) {
 	store, table := newTable(t)
-	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().now})
+	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().Now})
 	req := limits.Request{Policies: []*limits.Policy{tokenPolicy(0.05, limits.Cost)}, Subject: teamA,
 		Worst: limits.Usage{PromptTokens: 1000, CompletionTokens: 2000}, Prices: limits.Prices{Input: 5, Output: 15}}
 	d := l.Reserve(context.Background(), req)
@@ -202,7 +190,7 @@ func TestSettleToRealUsage(t *testing.T) {
 // reservation is given back.
 func TestOneRuleRefusesOthersGivenBack(t *testing.T) {
 	store, table := newTable(t)
-	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().now})
+	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: newClock().Now})
 	req := limits.Request{Policies: []*limits.Policy{requestPolicy(10, 2)}, Subject: teamA}
 	for i := range 3 {
 		d := l.Reserve(context.Background(), req)
@@ -224,14 +212,14 @@ func TestOneRuleRefusesOthersGivenBack(t *testing.T) {
 func TestWindowsRollOver(t *testing.T) {
 	store, table := newTable(t)
 	c := newClock()
-	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: c.now})
+	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: c.Now})
 	req := limits.Request{Policies: []*limits.Policy{requestPolicy(2, 100)}, Subject: teamA}
 	for i := range 3 {
 		if d := l.Reserve(context.Background(), req); (d.Refusal != nil) != (i == 2) {
 			t.Fatalf("request %d: refusal %v", i, d.Refusal)
 		}
 	}
-	c.add(45 * time.Second)
+	c.Add(45 * time.Second)
 	d := l.Reserve(context.Background(), req)
 	if d.Refusal != nil || d.Header.Get("X-RateLimit-Remaining-Minute") != "1" || d.Header.Get("X-RateLimit-Remaining-Hour") != "97" {
 		t.Fatalf("next minute: refusal %v, headers %v", d.Refusal, d.Header)
@@ -244,8 +232,8 @@ func TestWindowsRollOver(t *testing.T) {
 func TestSlidingWindowReadsPreviousOnce(t *testing.T) {
 	store, _ := newTable(t)
 	c := newClock()
-	c.add(-time.Minute)
-	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: c.now})
+	c.Add(-time.Minute)
+	l := limits.New(limits.Options{Shared: store, Logger: quiet(), Now: c.Now})
 	p := requestPolicy(10, 1000)
 	p.Sliding = true
 	req := limits.Request{Policies: []*limits.Policy{p}, Subject: teamA}
@@ -254,7 +242,7 @@ func TestSlidingWindowReadsPreviousOnce(t *testing.T) {
 			t.Fatal("refused in the previous minute")
 		}
 	}
-	c.add(time.Minute) // 15 s in: 3/4 of the previous minute's 8 still count
+	c.Add(time.Minute) // 15 s in: 3/4 of the previous minute's 8 still count
 	served := 0
 	for range 10 {
 		if d := l.Reserve(context.Background(), req); d.Refusal == nil {
