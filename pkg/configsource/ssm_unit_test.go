@@ -193,7 +193,7 @@ func TestSSMSourceScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, st := range tc.steps {
-				clock.Advance(st.advance)
+				clock.Add(st.advance)
 				if st.put != "" {
 					fake.put(unitParam, st.put)
 				}
@@ -246,7 +246,7 @@ func TestStaleServedWhileOneRefreshRuns(t *testing.T) {
 	gate := make(chan struct{})
 	fake.setGate(gate)
 	fake.put(unitParam, doc("B", unitRef))
-	clock.Advance(unitTTL)
+	clock.Add(unitTTL)
 
 	var wg sync.WaitGroup
 	for range 50 {
@@ -297,7 +297,7 @@ func TestNoConfigCallersShareOneLoad(t *testing.T) {
 	fake.setGate(gate)
 	fake.setErr(nil)
 	fake.put(unitParam, doc("A", unitRef))
-	clock.Advance(DefaultRetryMin)
+	clock.Add(DefaultRetryMin)
 
 	// A caller whose context ends gives up with ErrNoConfig.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -375,7 +375,7 @@ func TestMaxStaleRefusesKeys(t *testing.T) {
 		{time.Second, ""},
 		{time.Minute, ""},
 	} {
-		clock.Advance(st.advance)
+		clock.Add(st.advance)
 		if got := consumerOf(t, src, key); got != st.want {
 			t.Fatalf("after %v more: key identifies %q, want %q", st.advance, got, st.want)
 		}
@@ -389,7 +389,7 @@ func TestMaxStaleRefusesKeys(t *testing.T) {
 		t.Errorf("%d staleness errors logged, want 1:\n%s", n, logs.String())
 	}
 	fake.setErr(nil)
-	clock.Advance(10 * time.Minute)
+	clock.Add(10 * time.Minute)
 	consumerOf(t, src, key) // starts the refresh
 	src.waitIdle()
 	if got := consumerOf(t, src, key); got != "team-a" {
