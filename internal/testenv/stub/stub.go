@@ -7,6 +7,9 @@
 //
 //	X-Stub-Chunks: 10        content chunks in a stream (default 5)
 //	X-Stub-Interval: 20ms    delay between chunks (default 0)
+//	X-Stub-Lockstep: 1       write chunk i+1 only after the test called Step
+//	                         (i.e. after its client saw chunk i): streaming
+//	                         proven by order, not by timing
 //	X-Stub-Fail-After: 3     cut the connection after that many chunks; on a
 //	                         non-streamed answer (any value), after half of it
 //	X-Stub-Status: 429       answer with this error status, OpenAI-shaped
@@ -58,6 +61,41 @@ type Server struct {
 	Record bool
 	// cancelled counts streams that stopped because the caller went away.
 	cancelled atomic.Int64
+	// steps releases lockstep chunks; stalled counts lockstep streams that
+	// waited lockstepWait for a Step that never came (the chunk before it
+	// never reached the client: something buffered).
+	stepsOnce sync.Once
+	steps     chan struct{}
+	stalled   atomic.Int64
+}
+
+// lockstepWait bounds how long a lockstep stream waits for the next Step.
+const lockstepWait = 10 * time.Second
+
+func (s *Server) stepper() chan struct{} {
+	s.stepsOnce.Do(func() { s.steps = make(chan struct{}, 1024) })
+	return s.steps
+}
+
+// Step lets a lockstep stream write its next chunk. A test calls it once
+// its client has seen the previous chunk.
+func (s *Server) Step() { s.stepper() <- struct{}{} }
+
+// Stalled returns how many lockstep streams gave up waiting for a Step.
+func (s *Server) Stalled() int64 { return s.stalled.Load() }
+
+// awaitStep waits for the test's Step; false ends the stream.
+func (s *Server) awaitStep(r *http.Request) bool {
+	select {
+	case <-s.stepper():
+		return true
+	case <-r.Context().Done():
+		s.cancelled.Add(1)
+		return false
+	case <-time.After(lockstepWait):
+		s.stalled.Add(1)
+		return false
+	}
 }
 
 // Cancelled returns how many streams ended because their request context
@@ -231,6 +269,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 	if d, err := time.ParseDuration(r.Header.Get("X-Stub-Interval")); err == nil {
 		interval = d
 	}
+	lockstep := r.Header.Get("X-Stub-Lockstep") == "1"
 	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && r.Header.Get("X-Stub-Answer") != "no-usage"
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -243,6 +282,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 	}
 	buf := make([]byte, 0, 256+pad)
 	for i := 0; i < n; i++ {
+		if i > 0 && lockstep && !s.awaitStep(r) {
+			return
+		}
 		if i > 0 && interval > 0 {
 			select {
 			case <-time.After(interval):
