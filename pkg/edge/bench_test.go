@@ -106,14 +106,19 @@ func BenchmarkRuntimeFirstChunk(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeFunctionURL is classification and decoding alone.
+// BenchmarkDecodeFunctionURL is classification and decoding alone (into
+// the one event type, then the Function URL type filled from it).
 func BenchmarkDecodeFunctionURL(b *testing.B) {
 	payload := benchEvent(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, ev, err := decodeEvent(payload); ev == nil {
-			b.Fatalf("not decoded as a Function URL event: %v", err)
+		k, ev, err := decodeEvent(payload)
+		if err != nil || k != kindFunctionURL {
+			b.Fatalf("kind %v, %v", k, err)
+		}
+		if _, err := ev.functionURL(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
