@@ -62,6 +62,9 @@ var errUnsupportedSource = &UnsupportedEventError{Reason: "want a Function URL, 
 // API 1.0 payloads differ only by the version field, which REST events
 // lack; an ALB event looks like a REST event but names its load balancer.
 func (ev *event) kind() (kind, error) {
+	if ev == nil { // a JSON null, which aws-lambda-go decodes into no event
+		return 0, errUnsupportedSource
+	}
 	var domain, method string
 	var elb bool
 	rc := ev.RequestContext

@@ -83,6 +83,7 @@ func TestDecodeEventAgreesWithDetect(t *testing.T) {
 		"alb":                        `{"httpMethod":"GET","path":"/","requestContext":{"elb":{"targetGroupArn":"arn"}}}`,
 		"not an object":              `[]`,
 		"string":                     `"hello"`,
+		"null":                       `null`,
 		"garbage":                    `{`,
 	}
 	for name, p := range payloads {
@@ -146,10 +147,14 @@ func TestRuntimeHandlerServesEverySource(t *testing.T) {
 			}
 		})
 	}
-	// An event of another source still fails as unsupported there.
+	// An event of another source, or a JSON null (which the library
+	// decodes into a nil event), fails as unsupported there, not as a
+	// panic that would end the runtime.
 	rh := lambda.NewHandler(New(http.NotFoundHandler(), Options{}).runtimeHandler())
-	if _, err := rh.Invoke(context.Background(), []byte(`{"Records":[]}`)); !errors.Is(err, ErrUnsupportedEvent) {
-		t.Fatalf("err = %v, want ErrUnsupportedEvent", err)
+	for _, p := range []string{`{"Records":[]}`, `null`, `{"requestContext":null}`} {
+		if _, err := rh.Invoke(context.Background(), []byte(p)); !errors.Is(err, ErrUnsupportedEvent) {
+			t.Errorf("%s: err = %v, want ErrUnsupportedEvent", p, err)
+		}
 	}
 }
 
