@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
@@ -78,14 +80,45 @@ func BenchmarkFunctionURLFirstChunk(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeFunctionURL is classification and decoding alone.
+// BenchmarkRuntimeFirstChunk is BenchmarkFunctionURLFirstChunk with the
+// payload handed to the handler Start registers, as aws-lambda-go's runtime
+// loop does (lambda.NewHandler: its own decode of the payload into the
+// handler's event type, then the call), and the answer read to its end.
+func BenchmarkRuntimeFirstChunk(b *testing.B) {
+	chunk := []byte("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(chunk)
+	})
+	rh := lambda.NewHandler(New(h, Options{}).runtimeHandler())
+	payload := benchEvent(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		out, err := rh.Invoke(ctx, payload)
+		if err != nil || !bytes.HasSuffix(out, chunk) {
+			b.Fatalf("answer %q, %v", out, err)
+		}
+	}
+}
+
+// BenchmarkDecodeFunctionURL is classification and decoding alone (into
+// the one event type, then the Function URL type filled from it).
 func BenchmarkDecodeFunctionURL(b *testing.B) {
 	payload := benchEvent(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, ev, err := decodeEvent(payload); ev == nil {
-			b.Fatalf("not decoded as a Function URL event: %v", err)
+		k, ev, err := decodeEvent(payload)
+		if err != nil || k != kindFunctionURL {
+			b.Fatalf("kind %v, %v", k, err)
+		}
+		if _, err := ev.functionURL(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -108,12 +141,11 @@ func BenchmarkDecodeREST(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		k, _, err := decodeEvent(payload)
+		k, ev, err := decodeEvent(payload)
 		if err != nil || k != kindREST {
 			b.Fatalf("kind %v, %v", k, err)
 		}
-		var ev events.APIGatewayProxyRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		if _, err := ev.proxyRequest(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -113,60 +113,72 @@ func New(h http.Handler, opts Options) *Edge {
 	return e
 }
 
-// Start runs the Lambda runtime loop with New(h, opts).Invoke. It does not
-// return.
+// Start runs the Lambda runtime loop with New(h, opts). It does not return.
 func Start(h http.Handler, opts Options) {
-	lambda.Start(New(h, opts).Invoke)
+	lambda.Start(New(h, opts).runtimeHandler())
 }
 
-// Invoke answers one Lambda event. A streamed answer is returned before the
+// runtimeHandler is the handler Start gives aws-lambda-go: it takes the
+// decoded event, so that the library's decode is the only one.
+func (e *Edge) runtimeHandler() any { return e.handle }
+
+// Invoke answers one Lambda event given as its raw JSON payload (Start's
+// handler takes it decoded instead, by aws-lambda-go). A streamed answer is returned before the
 // handler has answered, as a reader that lambda.Start streams and that
 // frames the answer with events.LambdaFunctionURLStreamingResponse or
 // events.APIGatewayProxyStreamingResponse once the header is committed (see
 // stream); a buffered one is an events.APIGatewayProxyResponse /
 // events.APIGatewayV2HTTPResponse (which lambda.Start encodes as JSON).
 func (e *Edge) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	k, ev, err := decodeEvent(payload)
+	_, ev, err := decodeEvent(payload)
+	if err != nil {
+		return nil, err
+	}
+	return e.handle(ctx, ev)
+}
+
+// handle is Invoke on an event aws-lambda-go has already decoded: the
+// handler Start registers, so that a payload is decoded once.
+func (e *Edge) handle(ctx context.Context, ev *event) (any, error) {
+	k, err := ev.kind()
 	if err != nil {
 		return nil, err
 	}
 	switch k {
 	case kindFunctionURL:
-		if ev == nil { // not decoded with the classification
-			ev = &events.LambdaFunctionURLRequest{}
-			if err := json.Unmarshal(payload, ev); err != nil {
-				return nil, fmt.Errorf("edge: decode Function URL event: %w", err)
-			}
+		u, err := ev.functionURL()
+		if err != nil {
+			return nil, err
 		}
-		return e.functionURL(ctx, ev)
+		return e.functionURL(ctx, u)
 	case kindHTTPAPI:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("edge: decode HTTP API event: %w", err)
+		v2, err := ev.httpAPI()
+		if err != nil {
+			return nil, err
 		}
-		stripStage(&ev)
+		stripStage(v2)
 		ctx, cancel := e.bufferedContext(ctx, HTTPAPIGatewayTimeout)
 		defer cancel()
-		resp, err := httpadapter.NewV2(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		resp, err := httpadapter.NewV2(withPathValues(e.guard, v2.PathParameters)).ProxyWithContext(ctx, *v2)
 		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: HTTP API event: %w", err)
 		}
 		return resp, nil
 	default: // kindREST, kindHTTPAPIv1
-		var ev events.APIGatewayProxyRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("edge: decode API Gateway event: %w", err)
+		v1, err := ev.proxyRequest()
+		if err != nil {
+			return nil, err
 		}
 		if k == kindREST && e.opts.RESTStreaming {
-			return e.restStream(ctx, ev)
+			return e.restStream(ctx, *v1)
 		}
 		if k == kindREST {
-			dropAcceptEncoding(&ev)
+			dropAcceptEncoding(v1)
 		}
 		ctx, cancel := e.bufferedContext(ctx, RESTGatewayTimeout)
 		defer cancel()
-		resp, err := httpadapter.New(withPathValues(e.guard, ev.PathParameters)).ProxyWithContext(ctx, ev)
+		resp, err := httpadapter.New(withPathValues(e.guard, v1.PathParameters)).ProxyWithContext(ctx, *v1)
 		e.flush()
 		if err != nil {
 			return nil, fmt.Errorf("edge: API Gateway event: %w", err)

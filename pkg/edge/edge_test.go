@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
@@ -38,7 +41,7 @@ func TestDetect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := detect([]byte(tt.payload))
+			got, _, err := decodeEvent([]byte(tt.payload))
 			if tt.want == 0 {
 				if !errors.Is(err, ErrUnsupportedEvent) {
 					t.Fatalf("detect = %v, %v; want ErrUnsupportedEvent", got, err)
@@ -52,9 +55,11 @@ func TestDetect(t *testing.T) {
 	}
 }
 
-// TestDecodeEventAgreesWithDetect holds the one-pass decoder to what detect
-// and the Function URL event type say: every event gets detect's kind (or
-// its error), and a Function URL event the values its own type decodes.
+// TestDecodeEventAgreesWithDetect holds the one-type decoder to the
+// reference (referenceDecode: a probe of the classifying fields, then the
+// source's own aws-lambda-go type): every event gets the reference's kind
+// (or fails where it fails), and the source's type, filled from the one
+// type, equals what that type decodes itself.
 func TestDecodeEventAgreesWithDetect(t *testing.T) {
 	url := `"requestContext":{"domainName":"x.lambda-url.us-east-1.on.aws","http":{"method":"POST","path":"/p","sourceIp":"203.0.113.7"},"timeEpoch":1}`
 	payloads := map[string]string{
@@ -65,34 +70,91 @@ func TestDecodeEventAgreesWithDetect(t *testing.T) {
 		"alb with a lambda-url name": `{"version":"2.0","httpMethod":"GET",` + strings.Replace(url, `"timeEpoch"`, `"elb":{"targetGroupArn":"a"},"timeEpoch"`, 1) + `}`,
 		"no method":                  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{}}}`,
 		"null request context":       `{"version":"2.0","requestContext":null}`,
+		"null authorizer":            `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":null}}`,
+		"url iam authorizer":         `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":{"iam":{"userArn":"arn:u"}}}}`,
+		"http api jwt authorizer":    `{"version":"2.0","requestContext":{"domainName":"x.execute-api.y","http":{"method":"POST"},"authorizer":{"jwt":{"claims":{"sub":"u"}}}}}`,
+		"rest lambda authorizer":     `{"resource":"/x","httpMethod":"POST","requestContext":{"authorizer":{"principalId":"u","n":1}}}`,
 		"wrong type in the context":  `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"timeEpoch":"soon"}}`,
 		"REST authorizer shape":      `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.y","http":{"method":"POST"},"authorizer":{"iam":"x"}}}`,
 		"http api 1.0":               `{"version":"1.0","resource":"/x","httpMethod":"POST","requestContext":{}}`,
 		"rest without resource":      `{"httpMethod":"GET","requestContext":{"stage":"v1"}}`,
+		"rest without context":       `{"resource":"/x","httpMethod":"GET"}`,
 		"sqs":                        `{"Records":[]}`,
 		"alb":                        `{"httpMethod":"GET","path":"/","requestContext":{"elb":{"targetGroupArn":"arn"}}}`,
 		"not an object":              `[]`,
+		"string":                     `"hello"`,
+		"null":                       `null`,
 		"garbage":                    `{`,
 	}
 	for name, p := range payloads {
-		t.Run(name, func(t *testing.T) {
-			wantKind, wantErr := detect([]byte(p))
-			k, got, err := decodeEvent([]byte(p))
-			if k != wantKind || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
-				t.Fatalf("decodeEvent = %v, %v; detect = %v, %v", k, err, wantKind, wantErr)
+		t.Run(name, func(t *testing.T) { checkAgreesWithReference(t, []byte(p)) })
+	}
+	// Every field of every source's type, each with a value of its own.
+	for _, src := range []kind{kindFunctionURL, kindHTTPAPI, kindHTTPAPIv1, kindREST} {
+		t.Run("every field of "+src.String(), func(t *testing.T) {
+			raw := fullEvent(t, src)
+			if k, _, _ := decodeEvent(raw); k != src {
+				t.Fatalf("kind %v, want %v", k, src)
 			}
-			var want events.LambdaFunctionURLRequest
-			wantDecoded := k == kindFunctionURL && json.Unmarshal([]byte(p), &want) == nil
-			if got == nil {
-				if wantDecoded && name == "function url" {
-					t.Fatal("a plain Function URL event was not decoded with its classification")
-				}
-				return
+			checkAgreesWithReference(t, raw)
+		})
+	}
+	// The repository's sample events (TestSampleEvents runs them through
+	// the handler).
+	files, err := filepath.Glob("../../events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !wantDecoded || !reflect.DeepEqual(*got, want) {
-				t.Errorf("decoded\n%+v\nwant (decodable: %v)\n%+v", *got, wantDecoded, want)
+			checkAgreesWithReference(t, raw)
+		})
+	}
+}
+
+// TestRuntimeHandlerServesEverySource runs each source's event through the
+// handler Start registers, as aws-lambda-go calls it (lambda.NewHandler: the
+// library decodes the payload into the handler's event type), and checks
+// that the handler sees the same request as through Invoke.
+func TestRuntimeHandlerServesEverySource(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			var viaInvoke, viaRuntime seen
+			res, err := New(recordingHandler(&viaInvoke), m.opts).Invoke(context.Background(), m.event(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			decode(t, res)
+			rh := lambda.NewHandler(New(recordingHandler(&viaRuntime), m.opts).runtimeHandler())
+			out, err := rh.Invoke(context.Background(), m.event(t))
+			if err != nil {
+				t.Fatalf("runtime handler: %v", err)
+			}
+			if !strings.Contains(string(out), "204") {
+				t.Errorf("answer %q, want the handler's 204", out)
+			}
+			// A REST query is rebuilt from a map, in no fixed order.
+			if q, want := mustParseQuery(t, viaRuntime.rawQuery), mustParseQuery(t, viaInvoke.rawQuery); !reflect.DeepEqual(q, want) {
+				t.Errorf("query %v, through Invoke %v", q, want)
+			}
+			viaInvoke.ctx, viaRuntime.ctx, viaInvoke.rawQuery, viaRuntime.rawQuery = nil, nil, "", ""
+			if !reflect.DeepEqual(viaRuntime, viaInvoke) {
+				t.Errorf("through the runtime handler the handler saw\n%+v\nthrough Invoke\n%+v", viaRuntime, viaInvoke)
 			}
 		})
+	}
+	// An event of another source, or a JSON null (which the library
+	// decodes into a nil event), fails as unsupported there, not as a
+	// panic that would end the runtime.
+	rh := lambda.NewHandler(New(http.NotFoundHandler(), Options{}).runtimeHandler())
+	for _, p := range []string{`{"Records":[]}`, `null`, `{"requestContext":null}`} {
+		if _, err := rh.Invoke(context.Background(), []byte(p)); !errors.Is(err, ErrUnsupportedEvent) {
+			t.Errorf("%s: err = %v, want ErrUnsupportedEvent", p, err)
+		}
 	}
 }
 

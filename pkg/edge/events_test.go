@@ -39,7 +39,7 @@ func TestSampleEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k, err := detect(raw); err != nil || k != w.kind {
+			if k, _, err := decodeEvent(raw); err != nil || k != w.kind {
 				t.Fatalf("detected %v, %v; want %v", k, err, w.kind)
 			}
 			var got seen

@@ -212,7 +212,7 @@ func renderStreaming(m *md, r *Results) {
 	}
 	if p := s.Paths[tLambda]; p != nil && p.Fetched != nil && p.Pending == "" {
 		local := s.Paths[tProxy]
-		m.p("Where the Lambda path's time to first token goes (medians of the one-chunk streams, from queueing the invoke): the Runtime API handed out the event at %s, the response's prelude (status and headers) reached it at %s, the first chunk at %s. The local server's whole time to first token is %s, the bare Go hop's %s. What the Lambda path adds on top is its own plumbing: the event travelling to the runtime and being decoded (aws-lambda-go, then `pkg/edge`), and the response posted back as a second HTTP exchange (`pkg/edge` opens it while the handler's upstream call is in flight, so only the prelude and the chunks themselves wait for the handler; see *What was tried*).",
+		m.p("Where the Lambda path's time to first token goes (medians of the one-chunk streams, from queueing the invoke): the Runtime API handed out the event at %s, the response's prelude (status and headers) reached it at %s, the first chunk at %s. The local server's whole time to first token is %s, the bare Go hop's %s. What the Lambda path adds on top is its own plumbing: the event travelling to the runtime and being decoded (once, by aws-lambda-go, into `pkg/edge`'s event type), and the response posted back as a second HTTP exchange (`pkg/edge` opens it while the handler's upstream call is in flight, so only the prelude and the chunks themselves wait for the handler; see *What was tried*).",
 			fmtUS(p.Fetched.P50), fmtUS(p.Prelude.P50), fmtUS(p.TTFT.P50), fmtUS(local.TTFT.P50), fmtUS(s.Paths[tBare].TTFT.P50))
 	}
 	for _, n := range s.Notes {
