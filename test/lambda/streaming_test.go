@@ -42,6 +42,7 @@ func TestChunksLeaveAsTheyArrive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			st.DrainSteps()
 			stalled := st.Stalled()
 			// Once chunk k has reached the Runtime API the stub may write
 			// chunk k+1 (the stub waits for no Step after its last chunk,
