@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,6 +208,9 @@ func TestMotoBatchedReferences(t *testing.T) {
 	assertNoSecret(t, secret, logs.String())
 }
 
+// TestMotoChangeVisibleAfterTTL shows a change in SSM served once the TTL
+// has passed and not before, on a test clock: the order of events decides,
+// not how long moto took to answer on a loaded machine.
 func TestMotoChangeVisibleAfterTTL(t *testing.T) {
 	sharedMoto(t)
 	c, counting := realClient(t)
@@ -213,23 +218,28 @@ func TestMotoChangeVisibleAfterTTL(t *testing.T) {
 	putParam(t, c, p+"/key", secret, ssmtypes.ParameterTypeSecureString)
 	putParam(t, c, p+"/config", doc("v1", ref(p+"/key")), ssmtypes.ParameterTypeString)
 	var logs logBuffer
-	src, err := NewSSM(context.Background(), fastOpts(counting, p+"/config", &logs))
+	opts := fastOpts(counting, p+"/config", &logs)
+	clock := newClock()
+	src, err := newSSM(context.Background(), opts, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	putParam(t, c, p+"/config", doc("v2", ref(p+"/key")), ssmtypes.ParameterTypeString)
-	// Before the TTL passes the cached version is served without a call.
-	if cfg, _ := src.Current(context.Background()); modelOf(cfg) != "v1" && time.Since(start) < 150*time.Millisecond {
-		t.Fatalf("new version %q visible before the TTL", modelOf(cfg))
+	// Until the TTL passes the cached version is served without a call.
+	gets, _ := counting.counts()
+	clock.Add(opts.TTL - time.Nanosecond)
+	if cfg, err := src.Current(context.Background()); err != nil || modelOf(cfg) != "v1" {
+		t.Fatalf("Current before the TTL = %q, %v; want v1", modelOf(cfg), err)
 	}
-	eventually(t, 3*time.Second, "the new version", func() bool {
+	src.waitIdle()
+	if now, _ := counting.counts(); now != gets {
+		t.Errorf("%d GetParameter calls before the TTL passed, want none", now-gets)
+	}
+	clock.Add(time.Nanosecond)
+	eventually(t, 10*time.Second, "the new version", func() bool {
 		cfg, err := src.Current(context.Background())
 		return err == nil && modelOf(cfg) == "v2"
 	})
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("new version visible after %v, before the 200ms TTL", d)
-	}
 	if !strings.Contains(logs.String(), "config refreshed") {
 		t.Errorf("no refresh log line:\n%s", logs.String())
 	}
@@ -288,14 +298,12 @@ func TestMotoSSMStoppedKeepsServing(t *testing.T) {
 	}
 	srv.Stop()
 	deadline := time.Now().Add(1200 * time.Millisecond)
+	// That no request waits on SSM meanwhile is TestMotoSSMHangingNeverBlocksCurrent's
+	// to prove: a refused connection is too quick to tell waiting apart.
 	for time.Now().Before(deadline) {
-		start := time.Now()
 		cfg, err := src.Current(context.Background())
 		if err != nil || modelOf(cfg) != "kept" || headerOf(cfg) != "Bearer "+secret {
 			t.Fatalf("Current with SSM down = %q, %v; want the last good config", modelOf(cfg), err)
-		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Fatalf("Current took %v with SSM down: a request waited on SSM", d)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -313,6 +321,117 @@ func TestMotoSSMStoppedKeepsServing(t *testing.T) {
 		t.Errorf("warning does not give the reason:\n%s", logs.String())
 	}
 	assertNoSecret(t, secret, logs.String())
+}
+
+// TestMotoSSMHangingNeverBlocksCurrent proves that a request never waits on
+// SSM while there is a config to serve, by making SSM hang rather than by
+// timing Current: after a load from moto, the client's endpoint becomes a
+// loopback listener that accepts and never answers. Once a refresh is stuck
+// there (the listener accepted it), Current must still return the last good
+// config; one that waited would block for the minute-long LoadTimeout, far
+// past this test's bound.
+func TestMotoSSMHangingNeverBlocksCurrent(t *testing.T) {
+	sharedMoto(t)
+	c, counting := realClient(t)
+	p, secret := prefix(t), canary(t)
+	putParam(t, c, p+"/key", secret, ssmtypes.ParameterTypeSecureString)
+	putParam(t, c, p+"/config", doc("kept", ref(p+"/key")), ssmtypes.ParameterTypeString)
+	hang := &hangingClient{SSMAPI: counting}
+	var logs logBuffer
+	opts := fastOpts(hang, p+"/config", &logs)
+	opts.LoadTimeout = time.Minute
+	src, err := NewSSM(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := hang.hangFrom(t)
+	current := func() {
+		t.Helper()
+		type answer struct {
+			model, header string
+			err           error
+		}
+		got := make(chan answer, 1)
+		go func() {
+			cfg, err := src.Current(context.Background())
+			got <- answer{modelOf(cfg), headerOf(cfg), err}
+		}()
+		select {
+		case a := <-got:
+			if a.err != nil || a.model != "kept" || a.header != "Bearer "+secret {
+				t.Fatalf("Current with SSM hanging = %q, %v; want the last good config", a.model, a.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Current blocked with a refresh hanging on SSM: a request waited on SSM")
+		}
+	}
+	// Past the TTL a Current starts the refresh that hangs.
+	eventually(t, 10*time.Second, "a refresh to reach the hanging SSM", func() bool {
+		current()
+		return accepted() > 0
+	})
+	for range 5 {
+		current()
+	}
+	assertNoSecret(t, secret, logs.String())
+}
+
+// hangingClient passes calls to its SSMAPI, pointed (once hangFrom was
+// called) at a loopback listener that accepts connections and never
+// answers: an SSM endpoint that hangs, not a fake of SSM's API.
+type hangingClient struct {
+	SSMAPI
+	endpoint atomic.Pointer[string]
+}
+
+// hangFrom opens the listener and sends later calls to it; accepted counts
+// the connections it took.
+func (h *hangingClient) hangFrom(t *testing.T) (accepted func() int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn) // held open, never read or answered
+			mu.Unlock()
+			n.Add(1)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	h.endpoint.Store(aws.String("http://" + ln.Addr().String()))
+	return n.Load
+}
+
+func (h *hangingClient) opts(o []func(*ssm.Options)) []func(*ssm.Options) {
+	if ep := h.endpoint.Load(); ep != nil {
+		return append(o, func(opt *ssm.Options) { opt.BaseEndpoint = ep })
+	}
+	return o
+}
+
+func (h *hangingClient) GetParameter(ctx context.Context, in *ssm.GetParameterInput, o ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	return h.SSMAPI.GetParameter(ctx, in, h.opts(o)...)
+}
+
+func (h *hangingClient) GetParameters(ctx context.Context, in *ssm.GetParametersInput, o ...func(*ssm.Options)) (*ssm.GetParametersOutput, error) {
+	return h.SSMAPI.GetParameters(ctx, in, h.opts(o)...)
 }
 
 func TestMotoDownAtColdStartRecovers(t *testing.T) {

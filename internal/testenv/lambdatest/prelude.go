@@ -38,14 +38,6 @@ func SplitPrelude(raw []byte) (Prelude, []byte, error) {
 	return p, raw[i+len(preludeSeparator):], nil
 }
 
-// Spread is the time between the first and the last chunk.
-func Spread(chunks []Chunk) time.Duration {
-	if len(chunks) < 2 {
-		return 0
-	}
-	return chunks[len(chunks)-1].At.Sub(chunks[0].At)
-}
-
 // ArrivalGroups counts bursts: runs of chunks each less than gap after the
 // previous one. A response buffered until the end arrives as one group; one
 // streamed with a pause between writes arrives as one group per write.

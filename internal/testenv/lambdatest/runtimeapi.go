@@ -71,6 +71,7 @@ type RuntimeAPI struct {
 type invocation struct {
 	id      string
 	payload []byte
+	onChunk func(Chunk)
 	done    chan struct{}
 	result  *Result
 }
@@ -216,9 +217,20 @@ func (s *RuntimeAPI) InitError() *FunctionError {
 // Invoke queues an event and waits until the runtime has answered it (or
 // reported an error for it), ctx ends, or the runtime reports an init error.
 func (s *RuntimeAPI) Invoke(ctx context.Context, payload []byte) (*Result, error) {
+	return s.InvokeStream(ctx, payload, nil)
+}
+
+// InvokeStream is Invoke that also calls onChunk (when not nil) with each
+// piece of the response body as it arrives, before the next is read. A test
+// uses it to prove streaming by order: the function writes its next piece
+// only after onChunk has seen the previous one, so a function that buffers
+// waits in vain, instead of passing or failing by how fast the machine is.
+// onChunk runs on the server's goroutine; while it runs, the body is not read.
+func (s *RuntimeAPI) InvokeStream(ctx context.Context, payload []byte, onChunk func(Chunk)) (*Result, error) {
 	inv := &invocation{
 		id:      "lambdatest-" + strconv.FormatInt(s.seq.Add(1), 10),
 		payload: payload,
+		onChunk: onChunk,
 		done:    make(chan struct{}),
 	}
 	s.mu.Lock()
@@ -298,7 +310,11 @@ func (s *RuntimeAPI) response(w http.ResponseWriter, r *http.Request) {
 		n, err := r.Body.Read(buf)
 		at := time.Now()
 		if n > 0 {
-			res.Chunks = append(res.Chunks, Chunk{Data: bytes.Clone(buf[:n]), At: at})
+			c := Chunk{Data: bytes.Clone(buf[:n]), At: at}
+			res.Chunks = append(res.Chunks, c)
+			if inv.onChunk != nil {
+				inv.onChunk(c)
+			}
 		}
 		if err == io.EOF {
 			break

@@ -81,6 +81,19 @@ func (s *Server) stepper() chan struct{} {
 // its client has seen the previous chunk.
 func (s *Server) Step() { s.stepper() <- struct{}{} }
 
+// DrainSteps drops Steps no stream took (a test stepped for a chunk that
+// arrived only after its stream stalled), so that they cannot release a
+// later stream's chunks early. Call it while no lockstep stream runs.
+func (s *Server) DrainSteps() {
+	for {
+		select {
+		case <-s.stepper():
+		default:
+			return
+		}
+	}
+}
+
 // Stalled returns how many lockstep streams gave up waiting for a Step.
 func (s *Server) Stalled() int64 { return s.stalled.Load() }
 
