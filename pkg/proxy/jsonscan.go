@@ -91,7 +91,25 @@ func decodeKey(raw []byte) (string, bool, error) {
 			return unescapeKey(raw)
 		}
 	}
-	return string(raw[1 : len(raw)-1]), false, nil
+	return internKey(raw[1 : len(raw)-1]), false, nil
+}
+
+// commonKeys are the member names of nearly every chat request, answer and
+// usage object; decodeKey returns these strings instead of allocating a copy.
+var commonKeys = [...]string{
+	"model", "messages", "stream", "stream_options", "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens",
+	"user", "prompt", "n", "stop", "tools", "tool_choice", "response_format", "seed",
+	"id", "object", "created", "choices", "usage", "system_fingerprint", "service_tier",
+	"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details", "cached_tokens", "audio_tokens",
+}
+
+func internKey(k []byte) string {
+	for _, c := range commonKeys {
+		if string(k) == c {
+			return c
+		}
+	}
+	return string(k)
 }
 
 // unescapeKey is decodeKey's rare path, apart so that its heap variable
