@@ -116,6 +116,15 @@ func decodeUsage(raw []byte) *stats.Usage {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil
 	}
+	if u, ok := scanUsage(raw); ok {
+		return u
+	}
+	return unmarshalUsage(raw)
+}
+
+// unmarshalUsage is decodeUsage through encoding/json, which decides every
+// usage object scanUsage leaves to it.
+func unmarshalUsage(raw []byte) *stats.Usage {
 	var u struct {
 		stats.Usage
 		Details *struct {
