@@ -464,6 +464,10 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 // exactly as ReverseProxy decides to flush an answer at once: by the media
 // type, whatever its parameters.
 func isEventStream(ct string) bool {
+	// The usual answer's type needs no parse (and its map of parameters).
+	if ct == "application/json" || strings.HasPrefix(ct, "application/json;") {
+		return false
+	}
 	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "text/event-stream"
 }

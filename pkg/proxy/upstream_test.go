@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -176,5 +177,15 @@ func TestReadBodyOneBuffer(t *testing.T) {
 	got, e := readBody(r, 1<<20)
 	if e != nil || string(got) != body || cap(got) != len(body)+1 {
 		t.Fatalf("len %d cap %d (%v), want %d in a buffer of %d", len(got), cap(got), e, len(body), len(body)+1)
+	}
+}
+
+// The answer type's shortcut decides as mime.ParseMediaType would.
+func TestIsEventStreamJSONShortcut(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8", "application/jsonx", "text/event-stream"} {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if got, want := isEventStream(ct), mt == "text/event-stream"; got != want {
+			t.Errorf("isEventStream(%q) = %v, want %v", ct, got, want)
+		}
 	}
 }
