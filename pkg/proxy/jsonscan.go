@@ -200,6 +200,18 @@ func scanContainer(b []byte, i, depth int) (int, bool) {
 // index after its closing quote.
 func scanString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
+		// Most of a body is string contents: skip plain bytes eight at a
+		// time through a table before deciding on the one that is not.
+		for i+8 <= len(b) && plainByte[b[i]] && plainByte[b[i+1]] && plainByte[b[i+2]] && plainByte[b[i+3]] &&
+			plainByte[b[i+4]] && plainByte[b[i+5]] && plainByte[b[i+6]] && plainByte[b[i+7]] {
+			i += 8
+		}
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
@@ -224,6 +236,16 @@ func scanString(b []byte, i int) (int, bool) {
 	}
 	return i, false
 }
+
+// plainByte marks the bytes a JSON string holds as they are: all but the
+// quote, the backslash and control characters (json.Valid accepts any
+// other byte, invalid UTF-8 included).
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
