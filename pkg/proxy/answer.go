@@ -43,6 +43,10 @@ type answerTap struct {
 	scratch []byte
 
 	scan jsonStream
+	// size is the answer's declared length (-1: unknown); began is set once
+	// the stream scan has been fed.
+	size  int64
+	began bool
 	// late, when set, hears why an answer relayed with its verdict still
 	// open turned out not to be a completion.
 	late      func(reason string)
@@ -112,6 +116,15 @@ func decodeUsage(raw []byte) *stats.Usage {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil
 	}
+	if u, ok := scanUsage(raw); ok {
+		return u
+	}
+	return unmarshalUsage(raw)
+}
+
+// unmarshalUsage is decodeUsage through encoding/json, which decides every
+// usage object scanUsage leaves to it.
+func unmarshalUsage(raw []byte) *stats.Usage {
 	var u struct {
 		stats.Usage
 		Details *struct {
@@ -135,7 +148,7 @@ func (t *answerTap) Read(p []byte) (int, error) {
 		if t.gz == nil && !t.gzip {
 			// The common case: scan the bytes in place, no copy.
 			n, err := t.upstream.Read(p)
-			t.feed(p[:n])
+			t.scanPiece(p[:n])
 			t.atErr(err)
 			return n, err
 		}
@@ -160,7 +173,11 @@ func (t *answerTap) pump() {
 		return
 	}
 	if cap(t.raw)-len(t.raw) < 1<<10 {
-		grown := make([]byte, len(t.raw), max(2*cap(t.raw), 4<<10))
+		size := max(2*cap(t.raw), 4<<10)
+		if cap(t.raw) == 0 && t.size > 0 && t.size < holdLimit {
+			size = int(t.size) + 1 // the whole answer, and room to see its end
+		}
+		grown := make([]byte, len(t.raw), size)
 		copy(grown, t.raw)
 		t.raw = grown
 	}
@@ -172,7 +189,7 @@ func (t *answerTap) pump() {
 	n, err := t.upstream.Read(buf)
 	t.raw = t.raw[:end+n]
 	if !t.gzip {
-		t.feed(t.raw[end:])
+		t.scanPiece(t.raw[end:])
 	}
 	t.atErr(err)
 	if err != nil {
@@ -230,12 +247,61 @@ func (r rawTee) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// scanPiece scans the next plain bytes of the answer. An answer that
+// arrives whole in its first piece (the usual small completion) is scanned
+// in one pass by topLevel, far cheaper than the byte-at-a-time stream scan;
+// anything topLevel does not accept as a complete object goes through the
+// stream scan as before. Both accept exactly what json.Valid accepts and
+// list the same top-level members (TestJSONStreamMatchesEncodingJSON), so
+// the verdict, model and usage are the same either way.
+func (t *answerTap) scanPiece(b []byte) {
+	if !t.began && t.scanning && t.size > 0 && int64(len(b)) == t.size && t.whole(b) {
+		return
+	}
+	t.feed(b)
+}
+
+// whole takes a complete answer in one pass, as the stream scan's sink
+// would hear it: "choices" not false, and the last model and usage within
+// their caps. It reports false, having changed nothing, for anything but a
+// valid JSON object.
+func (t *answerTap) whole(b []byte) bool {
+	var arr [16]field
+	fields, err := topLevel(b, arr[:0])
+	if err != nil {
+		return false
+	}
+	for _, f := range fields {
+		v := b[f.start:f.end]
+		switch {
+		case f.key == "choices" && v[0] != 'f':
+			t.choices = true
+		case !t.wantUsage:
+		case f.key == "model" && len(v) <= maxModelLen:
+			t.model = jsonString(v)
+		case f.key == "usage" && len(v) <= maxUsageLen:
+			t.usage = decodeUsage(v)
+		}
+	}
+	t.scan.state, t.scan.ended, t.scan.object = jsEnd, true, true
+	t.keep(b)
+	t.scanning = false
+	t.scanned()
+	return true
+}
+
 // feed scans decoded bytes and keeps the start of them for the log.
 func (t *answerTap) feed(b []byte) {
 	if !t.scanning || len(b) == 0 {
 		return
 	}
+	t.began = true
 	_, _ = t.scan.Write(b)
+	t.keep(b)
+}
+
+// keep keeps the start of the decoded answer for the payload log.
+func (t *answerTap) keep(b []byte) {
 	if room := t.keepLog - len(t.payload); room > 0 {
 		t.payload = append(t.payload, b[:min(room, len(b))]...)
 	}
@@ -353,6 +419,7 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 		return nil
 	}
 	tap := newAnswerTap(res.Body, enc == "gzip", wantStats, keepLog)
+	tap.size = res.ContentLength
 	res.Body = tap
 	if validate {
 		if err := tap.hold(rt); err != nil {

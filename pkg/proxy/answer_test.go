@@ -309,3 +309,52 @@ func TestLateVerdictIsLogged(t *testing.T) {
 		t.Errorf("log: %s", logs.String())
 	}
 }
+
+// An answer that arrives whole in its first read is scanned in one pass
+// (answerTap.whole); the verdict, the relayed bytes, model, usage and the
+// payload kept for the log must be exactly those of the stream scan fed the
+// same read, whatever the answer.
+func TestAnswerTapWholeMatchesStream(t *testing.T) {
+	long := `"` + strings.Repeat("m", maxModelLen) + `"`
+	docs := append([]string{
+		fixture(t, "chat-good.json"), fixture(t, "no-choices.json"), fixture(t, "server-error.html"),
+		`{"model":"a","model":"b","choices":[]}`, `{"model":"a","model":` + long + `,"choices":[]}`,
+		`{"choices":false,"choices":[1]}`, `{"id":1,"choices":false}`, `{"choices":[],"usage":{"total_tokens":3},"usage":"x"}`,
+		`{"usage":{"total_tokens":3,"pad":"` + strings.Repeat("p", maxUsageLen) + `"},"choices":[]}`,
+		`{"m\u006fdel":"esc","choices":[]}` + "\n", `{"choices":[]}x`, `{"choices":[`, `[{"choices":[]}]`,
+	}, streamDocs...)
+	type result struct {
+		err, relayed, model, payload string
+		usage                        stats.Usage
+		hasUsage, complete           bool
+	}
+	run := func(doc string, whole bool) (result, *answerTap) {
+		tap := newAnswerTap(io.NopCloser(strings.NewReader(doc)), false, true, 40)
+		if whole {
+			tap.size = int64(len(doc))
+		}
+		var res result
+		if err := tap.hold(config.RouteChat); err != nil {
+			res.err = err.Error()
+			return res, tap
+		}
+		got, _ := io.ReadAll(tap)
+		var o outcome
+		tap.parse(&o)
+		res.relayed, res.model, res.payload, res.complete = string(got), o.responseModel, string(o.responseBody), tap.complete
+		if o.usage != nil {
+			res.usage, res.hasUsage = *o.usage, true
+		}
+		return res, tap
+	}
+	for _, doc := range docs {
+		want, _ := run(doc, false)
+		got, tap := run(doc, true)
+		if got != want {
+			t.Errorf("%.60q: whole %+v, stream %+v", doc, got, want)
+		}
+		if _, err := topLevel([]byte(doc), nil); err == nil && tap.began {
+			t.Errorf("%.60q: a whole object went through the stream scan", doc)
+		}
+	}
+}

@@ -313,18 +313,32 @@ func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return []byte{}, nil
 	}
-	var buf bytes.Buffer
+	// One byte beyond a declared length, so that the read which sees the
+	// end finds room and the buffer is never copied into a larger one
+	// (bytes.Buffer.ReadFrom would double it for that last read).
+	size := 512
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, initialBodyBuffer)) + 1)
+		size = int(min(r.ContentLength, initialBodyBuffer)) + 1
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, badRequest("invalid_body", "could not read the request body")
+	buf := make([]byte, 0, size)
+	lr := io.LimitReader(r.Body, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, badRequest("invalid_body", "could not read the request body")
+		}
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(buf)) > limit {
 		return nil, tooLarge
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // initialBodyBuffer bounds the buffer allocated before any body byte has
@@ -461,6 +475,10 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 // exactly as ReverseProxy decides to flush an answer at once: by the media
 // type, whatever its parameters.
 func isEventStream(ct string) bool {
+	// The usual answer's type needs no parse (and its map of parameters).
+	if ct == "application/json" || strings.HasPrefix(ct, "application/json;") {
+		return false
+	}
 	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "text/event-stream"
 }

@@ -91,7 +91,25 @@ func decodeKey(raw []byte) (string, bool, error) {
 			return unescapeKey(raw)
 		}
 	}
-	return string(raw[1 : len(raw)-1]), false, nil
+	return internKey(raw[1 : len(raw)-1]), false, nil
+}
+
+// commonKeys are the member names of nearly every chat request, answer and
+// usage object; decodeKey returns these strings instead of allocating a copy.
+var commonKeys = [...]string{
+	"model", "messages", "stream", "stream_options", "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens",
+	"user", "prompt", "n", "stop", "tools", "tool_choice", "response_format", "seed",
+	"id", "object", "created", "choices", "usage", "system_fingerprint", "service_tier",
+	"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details", "cached_tokens", "audio_tokens",
+}
+
+func internKey(k []byte) string {
+	for _, c := range commonKeys {
+		if string(k) == c {
+			return c
+		}
+	}
+	return string(k)
 }
 
 // unescapeKey is decodeKey's rare path, apart so that its heap variable
@@ -182,6 +200,18 @@ func scanContainer(b []byte, i, depth int) (int, bool) {
 // index after its closing quote.
 func scanString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
+		// Most of a body is string contents: skip plain bytes eight at a
+		// time through a table before deciding on the one that is not.
+		for i+8 <= len(b) && plainByte[b[i]] && plainByte[b[i+1]] && plainByte[b[i+2]] && plainByte[b[i+3]] &&
+			plainByte[b[i+4]] && plainByte[b[i+5]] && plainByte[b[i+6]] && plainByte[b[i+7]] {
+			i += 8
+		}
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
@@ -206,6 +236,16 @@ func scanString(b []byte, i int) (int, bool) {
 	}
 	return i, false
 }
+
+// plainByte marks the bytes a JSON string holds as they are: all but the
+// quote, the backslash and control characters (json.Valid accepts any
+// other byte, invalid UTF-8 included).
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')

@@ -69,3 +69,20 @@ func FuzzTopLevel(f *testing.F) {
 		}
 	})
 }
+
+// scanString skips plain bytes eight at a time: a quote, an escape, a
+// control character or invalid UTF-8 at every offset of a block, and a
+// string that ends inside one, are decided as json.Valid decides them.
+func TestScanStringEveryOffset(t *testing.T) {
+	for _, special := range []string{`"`, `\"`, `\\`, `\u00e9`, `\x`, "\x01", "\x1f", "\x7f", "\xff", `\u12`} {
+		for n := 0; n < 20; n++ {
+			for _, tail := range []string{`"}`, ``, `"`} {
+				body := `{"k":"` + strings.Repeat("a", n) + special + strings.Repeat("b", 19-n) + tail
+				_, err := topLevel([]byte(body), nil)
+				if valid := json.Valid([]byte(body)); valid != (err == nil) {
+					t.Errorf("json.Valid = %v but topLevel err = %v for %q", valid, err, body)
+				}
+			}
+		}
+	}
+}

@@ -61,8 +61,8 @@ func templateLookup(r *http.Request, captures map[string]string) config.Lookup {
 // one wins, and the body may repeat it but not change it; with none
 // configured the body's model is used.
 func chooseModel(configured string, bodyModel []byte) (string, *apiError) {
-	var client string
-	if len(bodyModel) > 0 && !bytes.Equal(bodyModel, []byte("null")) {
+	client, plain := plainString(bodyModel, configured)
+	if !plain && len(bodyModel) > 0 && !bytes.Equal(bodyModel, []byte("null")) {
 		if err := json.Unmarshal(bodyModel, &client); err != nil {
 			return "", badRequest("invalid_model", "model must be a string")
 		}
@@ -82,6 +82,24 @@ func chooseModel(configured string, bodyModel []byte) (string, *apiError) {
 		return "", e
 	}
 	return model, nil
+}
+
+// plainString reads a JSON string without escapes whose bytes are valid
+// UTF-8, which encoding/json would decode to exactly its bytes, without
+// reflection (and without a copy when it names the configured model). It
+// reports false for anything else, which encoding/json then decides.
+func plainString(v []byte, configured string) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	if string(in) == configured {
+		return configured, true
+	}
+	return string(in), true
 }
 
 // checkModelName rejects names that could inject into a header or a log

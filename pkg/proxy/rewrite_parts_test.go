@@ -113,6 +113,12 @@ func TestChooseModel(t *testing.T) {
 		{"", ``, "", "model parameter not found in request, nor in gateway configuration"},
 		{"", `5`, "", "model must be a string"},
 		{"", `"bad model"`, "", "model name must not contain whitespace or control characters"},
+		{"gpt-4o", `"gpt\u002d4o"`, "gpt-4o", ""},
+		{"", `"gpt\u002d4o"`, "gpt-4o", ""},
+		{"gpt-4o", `"gpt-4\u006f-mini"`, "", "cannot use own model - must be: gpt-4o"},
+		// encoding/json's decoding of invalid UTF-8, kept.
+		{"", "\"gpt-\xff\"", "gpt-\ufffd", ""},
+		{"", `"`, "", "model must be a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.configured+" "+tt.body, func(t *testing.T) {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -155,6 +156,8 @@ func TestReadBody(t *testing.T) {
 		{"over the limit, unannounced", strings.NewReader("abcd"), -1, 3, "", http.StatusRequestEntityTooLarge},
 		{"over the limit, announced", strings.NewReader("abcd"), 4, 3, "", http.StatusRequestEntityTooLarge},
 		{"no body", http.NoBody, 0, 3, "", 0},
+		{"unannounced, beyond the first buffer", strings.NewReader(strings.Repeat("x", 5000)), -1, 5000, strings.Repeat("x", 5000), 0},
+		{"announced short", strings.NewReader(strings.Repeat("x", 5000)), 10, 5000, strings.Repeat("x", 5000), 0},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("POST", "/", tt.body)
@@ -162,6 +165,27 @@ func TestReadBody(t *testing.T) {
 		got, e := readBody(r, tt.limit)
 		if (e == nil) != (tt.status == 0) || (e != nil && e.status != tt.status) || string(got) != tt.want {
 			t.Errorf("%s: %q %v", tt.name, got, e)
+		}
+	}
+}
+
+// A body of announced length is read into one buffer of that length (and
+// a byte to see its end), never copied into a larger one.
+func TestReadBodyOneBuffer(t *testing.T) {
+	body := strings.Repeat("x", 2026)
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	got, e := readBody(r, 1<<20)
+	if e != nil || string(got) != body || cap(got) != len(body)+1 {
+		t.Fatalf("len %d cap %d (%v), want %d in a buffer of %d", len(got), cap(got), e, len(body), len(body)+1)
+	}
+}
+
+// The answer type's shortcut decides as mime.ParseMediaType would.
+func TestIsEventStreamJSONShortcut(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8", "application/jsonx", "text/event-stream"} {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if got, want := isEventStream(ct), mt == "text/event-stream"; got != want {
+			t.Errorf("isEventStream(%q) = %v, want %v", ct, got, want)
 		}
 	}
 }

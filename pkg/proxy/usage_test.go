@@ -50,3 +50,52 @@ func answerUsage(body []byte) (model string, usage *stats.Usage) {
 	}
 	return o.responseModel, o.usage
 }
+
+var usageDocs = []string{
+	`{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13}`,
+	`{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}`,
+	`{"total_tokens":null}`, `{"total_tokens":1,"total_tokens":2}`, `{"total_tokens":-0}`, `{}`, `{ "total_tokens" : 7 } `,
+	`{"total_tokens":1.0}`, `{"total_tokens":1e2}`, `{"total_tokens":"3"}`, `{"total_tokens":true}`, `{"total_tokens":99999999999999999999}`,
+	`{"Total_Tokens":5}`, `{"TOTAL_TOKENS":5,"total_tokens":6}`, `{"total_tokens":6,"TOTAL_TOKENS":5}`, `{"total_\u0074okens":5}`,
+	"{\"total_to\u212Aens\":5}", "{\"prompt_to\u017Fens\":5}",
+	`{"prompt_tokens_details":null}`, `{"prompt_tokens_details":{"cached_tokens":5},"prompt_tokens_details":null}`,
+	`{"prompt_tokens_details":{"cached_tokens":5},"prompt_tokens_details":{}}`,
+	`{"prompt_tokens_details":{"cached_tokens":5},"prompt_tokens_details":null,"prompt_tokens_details":{}}`,
+	`{"prompt_tokens_details":{"Cached_Tokens":5}}`, `{"prompt_tokens_details":[1]}`, `{"prompt_tokens_details":{"cached_tokens":1.5}}`,
+	`{"unknown":{"a":[1,2,{"b":null}]},"total_tokens":3}`, `{"total_tokens":3}x`, `{"total_tokens":`, `[]`,
+}
+
+// scanUsage decodes exactly what encoding/json decodes, or leaves the
+// object to it; the usual OpenAI shape never needs reflection.
+func TestScanUsageMatchesEncodingJSON(t *testing.T) {
+	for i, doc := range usageDocs {
+		want := unmarshalUsage([]byte(doc))
+		got := decodeUsage([]byte(doc))
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Errorf("%q: got %+v, encoding/json %+v", doc, got, want)
+		}
+		if _, ok := scanUsage([]byte(doc)); !ok && i < 2 {
+			t.Errorf("%q: OpenAI's shape left to encoding/json", doc)
+		}
+	}
+	// Without reflection: the one allocation is the result.
+	raw := []byte(usageDocs[1])
+	if n := testing.AllocsPerRun(100, func() { _ = decodeUsage(raw) }); n > 1 {
+		t.Errorf("decodeUsage of OpenAI's shape: %v allocations, want 1", n)
+	}
+}
+
+func FuzzScanUsage(f *testing.F) {
+	for _, doc := range usageDocs {
+		f.Add(doc)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		if len(doc) == 0 || doc[0] != '{' {
+			return
+		}
+		want := unmarshalUsage([]byte(doc))
+		if got := decodeUsage([]byte(doc)); (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Fatalf("%q: got %+v, encoding/json %+v", doc, got, want)
+		}
+	})
+}
