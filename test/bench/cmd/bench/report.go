@@ -179,7 +179,7 @@ func renderStreaming(m *md, r *Results) {
 		return
 	}
 	m.p("## 2. Streaming relay")
-	m.p("The stub writes %d chunks %s apart, each with its write time (`created_ns`); the client records when each chunk arrives (the time the read that completed it returned). A chunk's delay is its arrival minus its write time; the **relay delay** of a path is its delay minus the direct path's (same percentile). Time to first token (TTFT) is from sending the request to the first chunk, measured on %d further one-chunk streams per path. %d rounds of long streams, in each of which every path streams at once, the starts staggered by 1 ms so that their chunks interleave: a burst of other work on this shared machine hits all paths alike; the short streams alternate between the paths. For the Lambda path the arrival is when the chunk reached the test Runtime API (`internal/testenv/lambdatest`), the point where Lambda takes over, and the request is a Function URL event.", s.Chunks, s.Interval, s.TTFTStreams, s.Streams)
+	m.p("The stub writes %d chunks %s apart, each with its write time (`created_ns`); the client records when each chunk arrives (the time the read that completed it returned). A chunk's delay is its arrival minus its write time; the **relay delay** of a path is its delay minus the direct path's (same percentile). Time to first token (TTFT) is from sending the request to the first chunk, measured on %d further one-chunk streams per path. %d rounds of long streams, %s; the short streams alternate between the paths. For the Lambda path the arrival is when the chunk reached the test Runtime API (`internal/testenv/lambdatest`), the point where Lambda takes over, and the request is a Function URL event.", s.Chunks, s.Interval, s.TTFTStreams, s.Streams, roundsHow(s.Concurrent))
 	d := s.Paths[tDirect]
 	var rows [][]string
 	for _, t := range streamOrder {
@@ -386,4 +386,12 @@ func pathOf(s *StreamingPart, t string) *StreamResult {
 		return nil
 	}
 	return p
+}
+
+// roundsHow says how a round's long streams ran.
+func roundsHow(concurrent bool) string {
+	if concurrent {
+		return "in each of which every path streams at once, the starts staggered by 1 ms so that their chunks interleave: a burst of other work on this shared machine hits all paths alike"
+	}
+	return "in each of which the paths stream one after another in a rotating order: pinned, every proxy shares one core, and streaming them at once would count a peer's work on that core (Portkey's above all) as each one's relay delay"
 }

@@ -138,9 +138,12 @@ type StreamingPart struct {
 	Interval string `json:"interval"`
 	Streams  int    `json:"streams_per_target"`
 	// TTFTStreams short streams per path measure time to first token.
-	TTFTStreams int                      `json:"ttft_streams_per_target"`
-	Paths       map[string]*StreamResult `json:"paths"`
-	Notes       []string                 `json:"notes,omitempty"`
+	TTFTStreams int `json:"ttft_streams_per_target"`
+	// Concurrent is true when each round's long streams ran at once
+	// (unpinned), false when one after another (pinned).
+	Concurrent bool                     `json:"concurrent"`
+	Paths      map[string]*StreamResult `json:"paths"`
+	Notes      []string                 `json:"notes,omitempty"`
 }
 
 // StreamResult is one path's streams: each chunk's arrival minus the stub's

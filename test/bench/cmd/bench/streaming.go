@@ -59,24 +59,28 @@ func (e *benchEnv) partStreaming(ctx context.Context) error {
 			return fmt.Errorf("warm-up stream via %s: %w", t, err)
 		}
 	}
-	// The long streams of all paths run at the same time, their starts
-	// staggered by a fifth of the interval so that their chunks do not
-	// contend: a burst of other work on this shared machine then hits every
-	// path alike instead of whichever stream happened to be running.
+	// Unpinned, the long streams of all paths run at the same time, their
+	// starts staggered by a fifth of the interval so that their chunks do
+	// not contend: a burst of other work on this shared machine then hits
+	// every path alike instead of whichever stream happened to be running.
+	// Pinned, every proxy shares the one proxy core, so streaming them at
+	// once would count a peer's work (Portkey's above all) as each one's
+	// relay delay: there each round streams the paths one after another,
+	// in a rotating order, so that each has the core to itself.
+	concurrent := !pins.on
+	part.Concurrent = concurrent
 	stagger := time.Millisecond
 	for i := range e.s.streams {
 		var (
 			wg sync.WaitGroup
 			mu sync.Mutex
 		)
-		for k, t := range streamOrder {
+		for k := range streamOrder {
+			t := streamOrder[(i+k)%len(streamOrder)]
 			if t == tLambda && lam == nil {
 				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				time.Sleep(time.Duration(k) * stagger)
+			one := func() {
 				s, err := e.streamOnce(ctx, client, lam, t, body, streamChunks, streamInterval)
 				mu.Lock()
 				defer mu.Unlock()
@@ -86,6 +90,16 @@ func (e *benchEnv) partStreaming(ctx context.Context) error {
 					return
 				}
 				acc[t] = append(acc[t], s)
+			}
+			if !concurrent {
+				one()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(k) * stagger)
+				one()
 			}()
 		}
 		wg.Wait()
