@@ -51,6 +51,7 @@ type settings struct {
 	quick       bool
 	keep        bool // keep the work directory and its logs
 	pin         bool // pin proxies and load to separate cores (pin.go)
+	pinStreams  bool // keep the pinning for part 2's streams too
 	render      bool // only re-render the report from results.json
 	command     string
 	rates       []int
@@ -98,6 +99,7 @@ func parseFlags() *settings {
 	flag.BoolVar(&s.render, "render", false, "measure nothing: re-render the report from the raw directory's results.json")
 	flag.BoolVar(&s.keep, "keep", false, "keep the work directory with every process's log")
 	flag.BoolVar(&s.pin, "pin", true, "parts 1 and 2: run each proxy on CPU 1 and the stub, vegeta and the driver on CPU 0 (taskset)")
+	flag.BoolVar(&s.pinStreams, "pin-streams", false, "with -pin, keep part 2's streams pinned too (by default they run unpinned: see streaming.go)")
 	flag.StringVar(&s.command, "command", "go run ./test/bench/cmd/bench", "how the run was started, for the report")
 	flag.Parse()
 
@@ -213,7 +215,7 @@ func run(ctx context.Context, s *settings) error {
 		t := time.Now()
 		// The driver is the client of part 2's streams: it runs with the
 		// load, off the proxies' core.
-		pinned := pins.on && (st.part == "1" || st.part == "2")
+		pinned := pins.on && (st.part == "1" || (st.part == "2" && s.pinStreams))
 		if pinned {
 			if err := pinSelf(pins.loadCPU); err != nil {
 				return err

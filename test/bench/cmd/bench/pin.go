@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -61,7 +63,11 @@ func (p pinPlan) note() string {
 
 // pinSelf moves every thread of the driver onto cpus (all cores when empty);
 // threads created later inherit it from their creator.
-func pinSelf(cpus ...int) error {
+func pinSelf(cpus ...int) error { return setAffinity(os.Getpid(), cpus...) }
+
+// setAffinity moves every thread of pid, and of the processes it forked
+// (nginx's workers), onto cpus (all cores when empty).
+func setAffinity(pid int, cpus ...int) error {
 	var mask [16]uint64
 	if len(cpus) == 0 {
 		for i := range 64 * len(mask) {
@@ -71,9 +77,10 @@ func pinSelf(cpus ...int) error {
 	for _, c := range cpus {
 		mask[c/64] |= 1 << (c % 64)
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("list threads: %w", err)
+		return fmt.Errorf("list threads of %d: %w", pid, err)
 	}
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
@@ -83,6 +90,14 @@ func pinSelf(cpus ...int) error {
 		_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask[0])))
 		if errno != 0 && errno != syscall.ESRCH { // a thread may have ended
 			return fmt.Errorf("pin thread %d: %w", tid, errno)
+		}
+		children, _ := os.ReadFile(filepath.Join(dir, t.Name(), "children"))
+		for _, c := range strings.Fields(string(children)) {
+			if child, err := strconv.Atoi(c); err == nil {
+				if err := setAffinity(child, cpus...); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

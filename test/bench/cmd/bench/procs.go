@@ -72,6 +72,7 @@ func goBuild(ctx context.Context, root string, env []string, args ...string) err
 // proc is one process the driver started and will stop.
 type proc struct {
 	name string
+	cpu  int // the core it is pinned to when pinning is on (-1: any)
 	cmd  *exec.Cmd
 	addr string // host:port it serves on, if any
 	log  string // file holding its output
@@ -99,7 +100,7 @@ func startProc(name, work string, cpu int, bin string, args, env []string) (*pro
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{name: name, cpu: cpu, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		f.Close()

@@ -67,7 +67,7 @@ func render(s *settings, r *Results) string {
 		{"nginx", mc.Nginx},
 		{"vegeta", mc.Vegeta},
 		{"Portkey", ifNot(mc.Portkey == "", mc.Portkey) + ifNot(r.PortkeyPending == "", "not measured: "+r.PortkeyPending)},
-		{"CPU placement (parts 1, 2)", r.Pinning},
+		{"CPU placement (part 1; part 2 too with -pin-streams)", r.Pinning},
 		{"commit", "`" + mc.Commit + "`"},
 		{"1-min load average at start / end", fmt.Sprintf("%.2f / %.2f (a shared machine: other work runs beside the bench)", mc.Load1Start, mc.Load1End)},
 		{"command", "`" + r.Command + "`"},
@@ -391,7 +391,7 @@ func pathOf(s *StreamingPart, t string) *StreamResult {
 // roundsHow says how a round's long streams ran.
 func roundsHow(concurrent bool) string {
 	if concurrent {
-		return "in each of which every path streams at once, the starts staggered by 1 ms so that their chunks interleave: a burst of other work on this shared machine hits all paths alike"
+		return "in each of which every path streams at once, the starts staggered by 1 ms so that their chunks interleave: a burst of other work on this shared machine hits all paths alike. The streams run unpinned (every process may use both cores): pinned to an otherwise idle core, every hop, nginx and the bare Go hop included, added about 2.4 ms to the p99 chunk delay, the wake-up of that idle core on this VM rather than relay work (`-pin-streams` measures it that way)"
 	}
-	return "in each of which the paths stream one after another in a rotating order: pinned, every proxy shares one core, and streaming them at once would count a peer's work on that core (Portkey's above all) as each one's relay delay"
+	return "in each of which the paths stream one after another in a rotating order: pinned (-pin-streams), every proxy shares one core, and streaming them at once would count a peer's work on that core (Portkey's above all) as each one's relay delay"
 }
