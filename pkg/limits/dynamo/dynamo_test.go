@@ -55,8 +55,11 @@ func newTable(t *testing.T) (*dynamo.Store, string) {
 }
 
 func newClock() *testclock.Clock {
-	// 15 s into a minute, so that the minute does not end during a test.
-	return testclock.New(time.Now().UTC().Truncate(time.Minute).Add(15 * time.Second))
+	// Near the real time (the items' TTLs stay in the future), but 15 s
+	// into a minute and a quarter into an hour, so that no test's window
+	// ends by accident: starting from the minute alone, a run at 13:59
+	// saw its hour roll over 45 s later.
+	return testclock.New(time.Now().UTC().Truncate(time.Hour).Add(time.Hour + 15*time.Minute + 15*time.Second))
 }
 
 func tokenPolicy(limit float64, m limits.Metric) *limits.Policy {
