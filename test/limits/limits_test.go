@@ -236,13 +236,7 @@ func TestConcurrentRequestsAtTheEdge(t *testing.T) {
 // A stream settles to the usage of its final chunk, which the client did
 // not ask for.
 func TestStreamSettlesToRealUsage(t *testing.T) {
-	_, up := upstream(t)
-	name, endpoint := table(t)
-	p := startProxy(t, document(up, "", `
-      - name: ai-rate-limiting-advanced
-        config:
-          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
-          strategy: dynamodb`), name, endpoint)
+	p, name := settlingProxy(t)
 	client := p.client(teamAKey, option.WithHeader("X-Stub-Chunks", "7"))
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
 		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hello")}, MaxTokens: openai.Int(500)})
@@ -264,13 +258,7 @@ func TestStreamSettlesToRealUsage(t *testing.T) {
 // worst case: "Hello" is 1 word x 1.8 = 2 prompt tokens, "tok0 ... tok6"
 // stripped is 34 bytes / 4 = 9 completion tokens.
 func TestStreamWithoutUsageSettlesToEstimate(t *testing.T) {
-	_, up := upstream(t)
-	name, endpoint := table(t)
-	p := startProxy(t, document(up, "", `
-      - name: ai-rate-limiting-advanced
-        config:
-          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
-          strategy: dynamodb`), name, endpoint)
+	p, name := settlingProxy(t)
 	client := p.client(teamAKey, option.WithHeader("X-Stub-Chunks", "7"), option.WithHeader("X-Stub-Answer", "no-usage"))
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
 		Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hello")}, MaxTokens: openai.Int(500)})
@@ -286,13 +274,7 @@ func TestStreamWithoutUsageSettlesToEstimate(t *testing.T) {
 // (OpenAI bills none), a stream the client abandons keeps its whole
 // reservation (the upstream may have generated it all).
 func TestFailuresSettleSafely(t *testing.T) {
-	_, up := upstream(t)
-	name, endpoint := table(t)
-	p := startProxy(t, document(up, "", `
-      - name: ai-rate-limiting-advanced
-        config:
-          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
-          strategy: dynamodb`), name, endpoint)
+	p, name := settlingProxy(t)
 	_, err := chat(p, teamAKey, 100, option.WithHeader("X-Stub-Status", "500"))
 	if e := apiError(t, err); e.StatusCode != 500 {
 		t.Fatalf("status %d", e.StatusCode)
@@ -401,4 +383,17 @@ func TestConfigErrorNamesTheField(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// settlingProxy is the binary with team-a on a daily token budget too large
+// to refuse anything, for tests that watch what a request settles to.
+func settlingProxy(t *testing.T) (*proxyProc, string) {
+	t.Helper()
+	_, up := upstream(t)
+	name, endpoint := table(t)
+	return startProxy(t, document(up, "", `
+      - name: ai-rate-limiting-advanced
+        config:
+          llm_providers: [{name: openai, limit: [100000], window_size: [86400]}]
+          strategy: dynamodb`), name, endpoint), name
 }
