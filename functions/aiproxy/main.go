@@ -64,12 +64,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	set, err := drivers(ctx, os.Getenv, logger)
+	if err != nil {
+		return err
+	}
 	// Statistics lines and EMF records leave in batches, off the request
 	// path; the Lambda edge flushes them before each invocation ends.
 	statsOut := stats.NewWriter(out, 0, 0)
 	defer statsOut.Close()
 	h := proxy.New(src, proxy.Options{
 		Limiter:   limiter,
+		Drivers:   set,
 		Logger:    logger,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
 		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),

@@ -9,8 +9,8 @@ import (
 // configuration dumped from Kong (which lists every field) loads as is.
 var (
 	pluginIgnored  = []string{"max_request_body_size_bytes"}
-	authIgnored    = []string{"azure_use_managed_identity", "azure_client_id", "azure_client_secret", "azure_tenant_id", "gcp_use_service_account", "gcp_service_account_json", "gcp_metadata_url", "gcp_oauth_token_url", "aws_access_key_id", "aws_secret_access_key"}
-	optionsIgnored = []string{"anthropic_version", "azure_instance", "azure_api_version", "azure_deployment_id", "llama2_format", "mistral_format", "gemini", "bedrock", "huggingface", "embeddings_dimensions", "cohere", "dashscope", "databricks"}
+	authIgnored    = []string{"gcp_metadata_url", "gcp_oauth_token_url"}
+	optionsIgnored = []string{"dashscope", "databricks"}
 	// optionsRefused refine Kong 3.14's cost computation; ignoring them
 	// would log (and limit by) a different cost than Kong's.
 	optionsRefused = []string{"cache_write_cost_list", "context_window_factor", "service_tier_factor"}
@@ -57,6 +57,7 @@ func compilePlugin(o *object) *Plugin {
 	}
 	p.Model = readModel(o.child("model"))
 	o.done()
+	checkProvider(w, o.path, p)
 	if len(w.errs) > before {
 		return nil
 	}
@@ -72,6 +73,18 @@ func readAuth(a *object) Auth {
 		ParamValue:    a.str("param_value"),
 		ParamLocation: a.enum("param_location", "", "query", "body"),
 		AllowOverride: a.boolean("allow_override", false),
+
+		AWSAccessKeyID:          a.str("aws_access_key_id"),
+		AWSSecretAccessKey:      a.str("aws_secret_access_key"),
+		AzureUseManagedIdentity: a.boolean("azure_use_managed_identity", false),
+		AzureClientID:           a.str("azure_client_id"),
+		AzureClientSecret:       a.str("azure_client_secret"),
+		AzureTenantID:           a.str("azure_tenant_id"),
+		GCPUseServiceAccount:    a.boolean("gcp_use_service_account", false),
+		GCPServiceAccountJSON:   a.str("gcp_service_account_json"),
+	}
+	if (auth.AWSAccessKeyID == "") != (auth.AWSSecretAccessKey == "") {
+		w.fail(join(a.path, "aws_access_key_id"), "all or none of these fields must be set: 'auth.aws_access_key_id', 'auth.aws_secret_access_key'")
 	}
 	if (auth.HeaderName == "") != (auth.HeaderValue == "") {
 		// Kong's entity check words it so (ai-proxy schema, mutually_required).
@@ -92,8 +105,8 @@ func readModel(m *object) Model {
 	switch {
 	case !m.has("provider"):
 		w.fail(join(m.path, "provider"), "required field missing")
-	case model.Provider != "openai":
-		w.fail(join(m.path, "provider"), "provider %q is not supported; use openai (any OpenAI-compatible server via options.upstream_url)", model.Provider)
+	case !contains(Providers, model.Provider):
+		w.fail(join(m.path, "provider"), "provider %q is not one of Kong's: %s", model.Provider, strings.Join(Providers, ", "))
 	}
 	if name := m.str("name"); name != "" {
 		t, err := ParseTemplate(name)
@@ -153,6 +166,7 @@ func readOptions(opt *object) ModelOptions {
 			w.fail(join(opt.path, f), "not supported: costs are computed from input_cost, output_cost, cache_read_cost and cache_write_cost only")
 		}
 	}
+	readProviderOptions(opt, &o)
 	opt.ignore(optionsIgnored...)
 	opt.done()
 	return o

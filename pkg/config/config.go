@@ -96,6 +96,31 @@ type Auth struct {
 	ParamValue    string
 	ParamLocation string // "query" or "body"
 	AllowOverride bool
+	// AWSAccessKeyID and AWSSecretAccessKey sign Bedrock calls instead of
+	// the AWS SDK's default chain (the function's role).
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
+	// Azure Entra ID: a service principal's client-credentials token.
+	AzureUseManagedIdentity bool
+	AzureClientID           string
+	AzureClientSecret       string
+	AzureTenantID           string
+	// Google: an OAuth token from a service account (or external account)
+	// JSON; empty JSON means the GCP_SERVICE_ACCOUNT environment variable.
+	GCPUseServiceAccount  bool
+	GCPServiceAccountJSON string
+}
+
+// Secrets are the configured credential values, which must never appear
+// in a log line, an error or a relayed body.
+func (a Auth) Secrets() []string {
+	var out []string
+	for _, v := range []string{a.HeaderValue, a.ParamValue, a.AWSSecretAccessKey, a.AzureClientSecret, a.GCPServiceAccountJSON} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Logging switches Kong's analytics log fields.
@@ -136,4 +161,17 @@ type ModelOptions struct {
 	UpstreamTemplate Template
 	// UpstreamPath is model.options.upstream_path as configured.
 	UpstreamPath string
+
+	// Per-provider options, as Kong names them (providers.go).
+	AnthropicVersion     string
+	AzureInstance        string
+	AzureDeploymentID    string
+	AzureAPIVersion      string
+	MistralFormat        string
+	Llama2Format         string
+	EmbeddingsDimensions *int
+	Bedrock              *BedrockOptions
+	Gemini               *GeminiOptions
+	HuggingFace          *HuggingFaceOptions
+	Cohere               *CohereOptions
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -45,6 +46,12 @@ func streamFailure(ctx context.Context, o *outcome, err error, soFar func() *sta
 		return appendUsage(errorJSON(e.message, e.typ, e.param, e.code), o.usage)
 	}
 	o.streamErr = err
+	var se *provider.StreamError
+	if errors.As(err, &se) {
+		// A translating driver's provider failed mid-stream: its own
+		// words, in OpenAI's shape.
+		return errorJSON(se.Message, se.Type, "", se.Code)
+	}
 	return errorJSON("upstream stream failed before completion", typeServer, "", "upstream_stream_error")
 }
 

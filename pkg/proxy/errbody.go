@@ -93,7 +93,7 @@ func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
 // scheme, the parameter value, and the URL-encoded forms of each.
 func upstreamSecrets(p *config.Plugin) []string {
 	var out []string
-	for _, s := range secrets(p.Auth.HeaderValue, p.Auth.ParamValue) {
+	for _, s := range secrets(p.Auth.Secrets()...) {
 		out = append(out, s)
 		if q := url.QueryEscape(s); q != s {
 			out = append(out, q)

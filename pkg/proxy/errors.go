@@ -1,6 +1,10 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+)
 
 // OpenAI error types, so SDKs map our errors to the same exception classes
 // as OpenAI's own.
@@ -42,40 +46,8 @@ func writeError(w http.ResponseWriter, e *apiError) {
 // errorJSON renders the error object; it is also the payload of the SSE
 // error event that ends a failed stream.
 func errorJSON(message, typ, param, code string) []byte {
-	b := make([]byte, 0, 96+len(message))
-	b = append(b, `{"error":{"message":`...)
-	b = appendJSONString(b, message)
-	b = append(b, `,"type":`...)
-	b = appendJSONString(b, typ)
-	b = append(b, `,"param":`...)
-	if param == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, param)
-	}
-	b = append(b, `,"code":`...)
-	if code == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, code)
-	}
-	return append(b, "}}"...)
+	return provider.ErrorJSON(message, typ, param, code)
 }
 
 // appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
+func appendJSONString(b []byte, s string) []byte { return provider.AppendString(b, s) }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -37,6 +39,9 @@ type Options struct {
 	// Limiter enforces the rate-limiting plugins; nil means one that
 	// counts in this process only.
 	Limiter *limits.Limiter
+	// Drivers are the providers this handler can call, by Kong's provider
+	// name; nil means OpenAI's format only.
+	Drivers provider.Set
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -46,11 +51,15 @@ type Handler struct {
 	rp      *httputil.ReverseProxy
 	observe func(*stats.Record)
 	limits  *limits.Limiter
+	drivers provider.Set
 }
 
 // New returns the handler reading its configuration from src.
 func New(src config.Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter}
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, drivers: opts.Drivers}
+	if h.drivers == nil {
+		h.drivers = provider.Set{config.ProviderOpenAI: openai.Driver{}}
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -63,7 +72,7 @@ func New(src config.Source, opts Options) *Handler {
 	}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:   rewriteOutgoing,
-		Transport: tr,
+		Transport: dispatch{tr},
 		// Zero, not -1: ReverseProxy still flushes every write of an event
 		// stream (and of any body of unknown length) at once, but an answer
 		// of known length then leaves in one write with its header instead
@@ -100,7 +109,9 @@ type plan struct {
 	keepAuthHeader bool
 	requestBody    []byte // as the client sent it, for payload logs
 	target         *url.URL
-	rewritten      // the upstream body, model and streaming decision
+	// transport is a translating driver's, nil for the shared HTTP one.
+	transport http.RoundTripper
+	rewritten // the upstream body, model and streaming decision
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
@@ -209,7 +220,7 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 	if e != nil {
 		return pl, e
 	}
-	if e := pl.shape(rt, r, captures, key); e != nil {
+	if e := pl.shape(rt, r, captures, key, h.drivers); e != nil {
 		return pl, e
 	}
 	// Limits last: only a request that will go upstream reserves.
@@ -264,7 +275,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 }
 
 // shape decides what the upstream receives: model, body and target.
-func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented) *apiError {
+func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented, drivers provider.Set) *apiError {
 	p := rt.Plugin
 	lookup := templateLookup(r, captures)
 	configured, e := resolveModel(p, lookup)
@@ -285,7 +296,12 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 		return e
 	}
 	pl.rewritten = *rw
-	if pl.target, e = upstreamURL(p, r, rt.KeyAuth, lookup); e != nil {
+	d := drivers[p.Model.Provider]
+	if d == nil {
+		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
+	}
+	call := &provider.Call{Plugin: p, Model: pl.model, Stream: pl.stream, Body: pl.body}
+	if pl.target, pl.transport, e = upstream(d, call, r, rt.KeyAuth, lookup); e != nil {
 		return e
 	}
 	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)

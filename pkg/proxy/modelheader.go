@@ -12,6 +12,6 @@ func setModelHeader(res *http.Response, pl *plan) {
 		return
 	}
 	if _, debug := res.Request.Header["Kong-Debug"]; debug || pl.plugin.ModelNameHeader {
-		res.Header.Set("X-Kong-LLM-Model", "openai/"+pl.model)
+		res.Header.Set("X-Kong-LLM-Model", pl.plugin.Model.Provider+"/"+pl.model)
 	}
 }

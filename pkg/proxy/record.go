@@ -61,7 +61,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 				rec.RequestBody = pl.requestBody
 			}
 			rec.ResponseBody = o.responseBody
-			rec.Secrets = secrets(p.Auth.HeaderValue, p.Auth.ParamValue, pl.clientKey)
+			rec.Secrets = secrets(append(p.Auth.Secrets(), pl.clientKey)...)
 		}
 	}
 	return rec

@@ -35,3 +35,14 @@ func NewTransport(connect, header time.Duration) *http.Transport {
 		ResponseHeaderTimeout: header,
 	}
 }
+
+// dispatch carries each upstream request: through a translating driver's
+// transport when the plan has one, else through the shared HTTP transport.
+type dispatch struct{ http.RoundTripper }
+
+func (d dispatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && ex.plan.transport != nil {
+		return ex.plan.transport.RoundTrip(r)
+	}
+	return d.RoundTripper.RoundTrip(r)
+}

@@ -1,45 +1,61 @@
 package proxy
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
-var (
-	openAIChat        = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/chat/completions"}
-	openAICompletions = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/completions"}
-)
-
-// upstreamURL is Kong's choice of target (openai.lua configure_request,
-// shared.lua override_upstream_url): upstream_url, resolved per request when
-// it is a template, else OpenAI's endpoint for the route type. In preserve
-// mode the client's own (normalized) path replaces the configured one,
-// unless upstream_path pins it. The client's query string goes along,
-// without its key-auth key and with the auth param applied.
-func upstreamURL(p *config.Plugin, r *http.Request, ka *config.KeyAuth, lookup config.Lookup) (*url.URL, *apiError) {
-	var u url.URL
+// upstream is Kong's choice of target (shared.lua override_upstream_url and
+// each driver's configure_request): upstream_url, resolved per request when
+// it is a template, is handed to the provider's driver, which answers with
+// its endpoint for the call and, for a translating driver, the transport
+// that carries it. In preserve mode the client's own (normalized) path
+// replaces the configured one, unless upstream_path pins it. The client's
+// query string goes along, without its key-auth key and with the auth param
+// applied.
+func upstream(d provider.Driver, call *provider.Call, r *http.Request, ka *config.KeyAuth, lookup config.Lookup) (*url.URL, http.RoundTripper, *apiError) {
+	p := call.Plugin
 	o := p.Model.Options
 	switch {
 	case !o.UpstreamTemplate.IsZero():
 		resolved, err := resolveUpstream(o.UpstreamTemplate, lookup)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		u = *resolved
+		call.Upstream = resolved
 	case o.Upstream != nil:
-		u = *o.Upstream
-	case p.RouteType == config.RouteCompletions:
-		u = *openAICompletions
-	default:
-		u = *openAIChat
+		call.Upstream = o.Upstream
 	}
+	up, err := d.Prepare(call)
+	if err != nil {
+		return nil, nil, driverError(err)
+	}
+	u := *up.URL
 	if p.RouteType == config.RoutePreserve && o.UpstreamPath == "" {
 		u.Path, u.RawPath = cleanPath(r.URL.Path), ""
 	}
 	u.RawQuery = upstreamQuery(p.Auth, u.RawQuery, r.URL.RawQuery, ka)
-	return &u, nil
+	return &u, up.Transport, nil
+}
+
+// driverError is a driver's refusal as the proxy answers it.
+func driverError(err error) *apiError {
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		return &apiError{status: http.StatusInternalServerError, message: "the request could not be prepared for the provider", typ: typeServer, code: "provider_error"}
+	}
+	e := &apiError{status: pe.Status, message: pe.Message, typ: pe.Type, code: pe.Code, param: pe.Param, header: pe.Header}
+	if e.status == 0 {
+		e.status = http.StatusBadRequest
+	}
+	if e.typ == "" {
+		e.typ = provider.StatusType(e.status)
+	}
+	return e
 }
 
 // resolveUpstream resolves a templated upstream_url. The request chose part

@@ -11,6 +11,8 @@ import (
 	"testing/iotest"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
 )
 
 func keyAuth(t *testing.T, names string) *config.KeyAuth {
@@ -74,7 +76,7 @@ func TestUpstreamURL(t *testing.T) {
 			if tt.keyAuth {
 				ka = keyAuth(t, "apikey")
 			}
-			u, e := upstreamURL(p, r, ka, templateLookup(r, nil))
+			u, _, e := upstream(openai.Driver{}, &provider.Call{Plugin: p}, r, ka, templateLookup(r, nil))
 			if tt.err != "" {
 				if e == nil || !strings.Contains(e.message, tt.err) || e.status != 400 {
 					t.Fatalf("err = %v, want 400 %q", e, tt.err)
