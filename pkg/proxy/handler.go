@@ -37,6 +37,9 @@ type Options struct {
 	// Limiter enforces the rate-limiting plugins; nil means one that
 	// counts in this process only.
 	Limiter *limits.Limiter
+	// BodyGate bounds concurrent body reads of unauthenticated requests;
+	// nil means no bound (on Lambda the body is already in memory).
+	BodyGate *BodyGate
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -46,11 +49,12 @@ type Handler struct {
 	rp      *httputil.ReverseProxy
 	observe func(*stats.Record)
 	limits  *limits.Limiter
+	gate    *BodyGate
 }
 
 // New returns the handler reading its configuration from src.
 func New(src config.Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter}
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, gate: opts.BodyGate}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -205,7 +209,7 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 	if e != nil {
 		return pl, e
 	}
-	key, e := pl.admit(rt, r)
+	key, e := pl.admit(rt, r, h.gate)
 	if e != nil {
 		return pl, e
 	}
@@ -238,11 +242,13 @@ func (h *Handler) route(r *http.Request) (*config.Route, map[string]string, *api
 }
 
 // admit runs key-auth and reads the body, in the order that lets an
-// unauthenticated caller cost nothing.
-func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) {
+// unauthenticated caller cost nothing; a body read before key-auth has
+// passed (none, or key_in_body) holds a slot of gate.
+func (pl *plan) admit(rt *config.Route, r *http.Request, gate *BodyGate) (presented, *apiError) {
+	authenticated := false
 	body := func() ([]byte, *apiError) {
 		if pl.requestBody == nil {
-			b, e := readBody(r, rt.Plugin.MaxRequestBodySize)
+			b, e := gate.read(r, rt.Plugin.MaxRequestBodySize, authenticated)
 			if e != nil {
 				return nil, e
 			}
@@ -258,6 +264,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 			return k, e
 		}
 		key, pl.consumer, pl.clientKey = k, consumer, k.key
+		authenticated = true
 	}
 	_, e := body()
 	return key, e
