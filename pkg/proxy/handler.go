@@ -384,7 +384,10 @@ func requestID(r *http.Request) string {
 
 // hiddenRequestHeaders never reach the upstream: credentials meant for this
 // proxy, cookies for its domain, and the AWS front door's own headers.
-var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded"}
+// Expect was the client's question to this proxy, which holds the whole
+// body by now: passed on, it would make the upstream call wait for a 100
+// Continue and relay a second one to the client.
+var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded", "Expect"}
 
 // rewriteOutgoing shapes the request ReverseProxy sends: the target URL is
 // already set; here the client's credentials are replaced with the
