@@ -107,13 +107,16 @@ func (w *closingWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Flush is here because http.Flusher is what some handlers test for;
-// http.ResponseController finds the rest through Unwrap.
-func (w *closingWriter) Flush() {
+// FlushError is what http.ResponseController calls (with the error), and
+// Flush what handlers that test for http.Flusher do; the controller finds
+// the rest (deadlines, hijacking) through Unwrap.
+func (w *closingWriter) FlushError() error {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
+
+func (w *closingWriter) Flush() { _ = w.FlushError() }
 
 func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
