@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,12 +106,23 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(out)
 }
 
-// short keeps an Entra error to its first lines: azidentity's messages
-// carry a troubleshooting essay after the cause.
+// short folds azidentity's multi-line message (the request, a rule, the
+// response, a rule, a troubleshooting link) into one bounded line.
 func short(s string) string {
 	const max = 600
-	if len(s) > max {
-		return s[:max] + "..."
+	var b strings.Builder
+	for _, f := range strings.Fields(s) {
+		if strings.Trim(f, "-") == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
 	}
-	return s
+	out := b.String()
+	if len(out) > max {
+		out = out[:max] + "..."
+	}
+	return out
 }
