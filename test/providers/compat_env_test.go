@@ -158,8 +158,8 @@ func newCompat(t *testing.T) *compat {
 	t.Cleanup(oa.Close)
 	t.Cleanup(ol.Close)
 	t.Cleanup(co.Close)
-	doc := strings.NewReplacer("OPENAI", oa.URL, "OLLAMA", ol.URL, "COHERE", co.URL, "AZURE_KEY", azureKey,
-		"MISTRAL_KEY", mistralKey, "HF_KEY", hfKey, "COHERE_KEY", cohereKey, "OLLAMA_KEY", ollamaKey, "ENTRA_SECRET", entraSecret).Replace(compatConfig)
+	doc := strings.NewReplacer("AZURE_KEY", azureKey, "MISTRAL_KEY", mistralKey, "HF_KEY", hfKey, "COHERE_KEY", cohereKey,
+		"OLLAMA_KEY", ollamaKey, "ENTRA_SECRET", entraSecret, "OPENAI", oa.URL, "OLLAMA", ol.URL, "COHERE", co.URL).Replace(compatConfig)
 	c.proc = binary.Serve(t, doc, "AZURE_AUTHORITY_HOST="+c.entra.srv.URL+"/", "SSL_CERT_FILE="+c.entra.certFile)
 	t.Cleanup(func() {
 		out := c.proc.Output.String()

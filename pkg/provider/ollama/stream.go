@@ -33,14 +33,14 @@ func (e *Events) Next() ([]byte, error) {
 		}
 		line, err := provider.ReadLine(e.br, provider.MaxEvent)
 		switch {
-		case errors.Is(err, io.EOF):
-			return nil, &provider.StreamError{Message: "the provider's stream ended before its last event", Type: provider.TypeServer, Code: "upstream_stream_cut"}
+		case err == nil, errors.Is(err, io.ErrUnexpectedEOF) && len(line) > 0:
+			// a line, or a last line without its newline
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, &provider.StreamError{Message: "the provider's stream ended before its last event", Type: provider.TypeServer, Code: "upstream_stream_cut", Cause: err}
 		case errors.Is(err, provider.ErrEventTooLarge):
 			return nil, &provider.StreamError{Message: "the provider sent an event larger than 1 MiB", Type: provider.TypeServer, Code: "upstream_event_too_large"}
-		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		default:
 			return nil, &provider.StreamError{Message: "the provider's stream failed", Type: provider.TypeServer, Code: "upstream_stream_cut", Cause: err}
-		case errors.Is(err, io.ErrUnexpectedEOF) && len(line) == 0:
-			continue
 		}
 		if len(line) == 0 {
 			continue
