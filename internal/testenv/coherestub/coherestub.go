@@ -15,7 +15,8 @@
 //	fail-mid   message-end with finish_reason ERROR after the first piece
 //	cut        the connection closed after the first event
 //	length     finish_reason MAX_TOKENS
-//	lockstep   event i+1 is written only after the test called Step
+//	lockstep   each event that makes a client chunk is written only
+//	           after the test called Step (for the chunk before it)
 package coherestub
 
 import (
@@ -146,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	for i, ev := range events(sc) {
-		if i > 0 && sc["lockstep"] && !s.await(r) {
+		if i > 0 && sc["lockstep"] && chunky[ev["type"].(string)] && !s.await(r) {
 			return
 		}
 		if i == 1 && sc["cut"] {
@@ -159,6 +160,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// chunky are the events an OpenAI client sees a chunk for: in lockstep
+// the stub waits for a Step before each (content-start, content-end and
+// tool-call-end make none, so the client would have nothing to step on).
+var chunky = map[string]bool{"content-delta": true, "tool-plan-delta": true, "tool-call-start": true, "tool-call-delta": true, "message-end": true}
 
 func (s *Server) await(r *http.Request) bool {
 	select {

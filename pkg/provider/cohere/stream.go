@@ -28,21 +28,29 @@ type EventDelta struct {
 	Usage        *Usage        `json:"usage"`
 }
 
-// DeltaMessage is the piece of the message an event carries.
+// DeltaMessage is the piece of the message an event carries. Content and
+// tool_calls are objects in the deltas but arrays in message-start, so
+// they are read only by the events that carry one.
 type DeltaMessage struct {
-	Content *struct {
-		Type     string `json:"type"`
-		Text     string `json:"text"`
-		Thinking string `json:"thinking"`
-	} `json:"content"`
-	ToolPlan  string `json:"tool_plan"`
-	ToolCalls *struct {
-		ID       string `json:"id"`
-		Function struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	} `json:"tool_calls"`
+	Content   json.RawMessage `json:"content"`
+	ToolPlan  string          `json:"tool_plan"`
+	ToolCalls json.RawMessage `json:"tool_calls"`
+}
+
+// DeltaContent is a content event's piece.
+type DeltaContent struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	Thinking string `json:"thinking"`
+}
+
+// DeltaToolCall is a tool-call event's piece.
+type DeltaToolCall struct {
+	ID       string `json:"id"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 // Events translates a v2 event stream (server-sent events, whose data is
@@ -138,15 +146,16 @@ func (e *Events) translate(data []byte) ([]byte, error) {
 	case "message-start":
 		return e.s.Role(), nil
 	case "content-delta":
-		if m == nil || m.Content == nil {
-			return nil, nil
+		var c DeltaContent
+		if m == nil || json.Unmarshal(m.Content, &c) != nil {
+			return nil, streamError("upstream_bad_event", "the provider sent a content-delta without its content", nil)
 		}
 		var out []byte
-		if m.Content.Thinking != "" {
-			out = append(out, e.s.Reasoning(m.Content.Thinking)...)
+		if c.Thinking != "" {
+			out = append(out, e.s.Reasoning(c.Thinking)...)
 		}
-		if m.Content.Text != "" {
-			out = append(out, e.s.Content(m.Content.Text)...)
+		if c.Text != "" {
+			out = append(out, e.s.Content(c.Text)...)
 		}
 		return out, nil
 	case "tool-plan-delta":
@@ -155,10 +164,13 @@ func (e *Events) translate(data []byte) ([]byte, error) {
 		}
 		return e.s.Content(m.ToolPlan), nil
 	case "tool-call-start":
-		if m == nil || m.ToolCalls == nil || ev.Index == nil {
+		var tc DeltaToolCall
+		if m == nil || ev.Index == nil || json.Unmarshal(m.ToolCalls, &tc) != nil || tc.Function.Name == "" {
 			return nil, streamError("upstream_bad_event", "the provider sent a tool-call-start without its call", nil)
 		}
-		tc := m.ToolCalls
+		if _, dup := e.calls[*ev.Index]; dup {
+			return nil, streamError("upstream_bad_event", "the provider started the same tool call twice", nil)
+		}
 		i, out := e.s.ToolCallStart(tc.ID, tc.Function.Name)
 		e.calls[*ev.Index] = i
 		if tc.Function.Arguments != "" {
@@ -166,14 +178,18 @@ func (e *Events) translate(data []byte) ([]byte, error) {
 		}
 		return out, nil
 	case "tool-call-delta":
-		if m == nil || m.ToolCalls == nil || m.ToolCalls.Function.Arguments == "" || ev.Index == nil {
-			return nil, nil
+		var tc DeltaToolCall
+		if m == nil || ev.Index == nil || json.Unmarshal(m.ToolCalls, &tc) != nil {
+			return nil, streamError("upstream_bad_event", "the provider sent a tool-call-delta without its call", nil)
 		}
 		i, ok := e.calls[*ev.Index]
 		if !ok {
 			return nil, streamError("upstream_bad_event", "the provider sent a tool-call-delta for a call it did not start", nil)
 		}
-		return e.s.ToolCallArgs(i, m.ToolCalls.Function.Arguments), nil
+		if tc.Function.Arguments == "" {
+			return nil, nil
+		}
+		return e.s.ToolCallArgs(i, tc.Function.Arguments), nil
 	case "message-end":
 		e.ended = true
 		if d == nil {
