@@ -184,7 +184,6 @@ func usage() obj {
 		"tokens": obj{"input_tokens": TokensInput, "output_tokens": TokensOutput}}
 }
 
-
 // events is the v2 stream of a scenario.
 func events(sc map[string]bool) []obj {
 	out := []obj{{"type": "message-start", "id": "c14c80c3-18eb-4519-9460-6c92edd8cfb4",
