@@ -112,7 +112,7 @@ type plan struct {
 	// transport is a translating driver's, nil for the shared HTTP one.
 	transport http.RoundTripper
 	api       *apiTranslation // a Responses request served through chat (apis.go)
-	rewritten // the upstream body, model and streaming decision
+	rewritten                 // the upstream body, model and streaming decision
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
