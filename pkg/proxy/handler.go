@@ -111,11 +111,13 @@ type plan struct {
 	target         *url.URL
 	// transport is a translating driver's, nil for the shared HTTP one.
 	transport http.RoundTripper
-	api       *apiTranslation // a Responses request served through chat (apis.go)
-	rewritten                 // the upstream body, model and streaming decision
+	rewritten // the upstream body, model and streaming decision
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
+
+	// api is a Responses request served through chat (apis.go).
+	api *apiTranslation
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
