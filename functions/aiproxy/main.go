@@ -46,8 +46,12 @@ func run() error {
 	}
 	slog.SetDefault(logger)
 	ctx := context.Background()
+	var gate *proxy.BodyGate // Lambda hands the handler bodies already in memory
 	if !onLambda {
 		if err := checkLocalKey(os.Getenv); err != nil {
+			return err
+		}
+		if gate, err = newBodyGate(os.Getenv); err != nil {
 			return err
 		}
 	}
@@ -76,6 +80,7 @@ func run() error {
 		Limiter:   limiter,
 		Drivers:   set,
 		Logger:    logger,
+		BodyGate:  gate,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
 		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),
 			Namespace: os.Getenv("AIPROXY_METRICS_NAMESPACE")}).Observe,

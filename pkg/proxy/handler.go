@@ -42,6 +42,9 @@ type Options struct {
 	// Drivers are the providers this handler can call, by Kong's provider
 	// name; nil means OpenAI's format only.
 	Drivers provider.Set
+	// BodyGate bounds concurrent body reads of unauthenticated requests;
+	// nil means no bound (on Lambda the body is already in memory).
+	BodyGate *BodyGate
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -52,11 +55,12 @@ type Handler struct {
 	observe func(*stats.Record)
 	limits  *limits.Limiter
 	drivers provider.Set
+	gate    *BodyGate
 }
 
 // New returns the handler reading its configuration from src.
 func New(src config.Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, drivers: opts.Drivers}
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, drivers: opts.Drivers, gate: opts.BodyGate}
 	if h.drivers == nil {
 		h.drivers = provider.Set{config.ProviderOpenAI: openai.Driver{}}
 	}
@@ -219,7 +223,7 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 	if e != nil {
 		return pl, e
 	}
-	key, e := pl.admit(rt, r)
+	key, e := pl.admit(rt, r, h.gate)
 	if e != nil {
 		return pl, e
 	}
@@ -252,11 +256,13 @@ func (h *Handler) route(r *http.Request) (*config.Route, map[string]string, *api
 }
 
 // admit runs key-auth and reads the body, in the order that lets an
-// unauthenticated caller cost nothing.
-func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) {
+// unauthenticated caller cost nothing; a body read before key-auth has
+// passed (none, or key_in_body) holds a slot of gate.
+func (pl *plan) admit(rt *config.Route, r *http.Request, gate *BodyGate) (presented, *apiError) {
+	authenticated := false
 	body := func() ([]byte, *apiError) {
 		if pl.requestBody == nil {
-			b, e := readBody(r, rt.Plugin.MaxRequestBodySize)
+			b, e := gate.read(r, rt.Plugin.MaxRequestBodySize, authenticated)
 			if e != nil {
 				return nil, e
 			}
@@ -272,6 +278,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 			return k, e
 		}
 		key, pl.consumer, pl.clientKey = k, consumer, k.key
+		authenticated = true
 	}
 	_, e := body()
 	return key, e
@@ -396,7 +403,10 @@ func requestID(r *http.Request) string {
 
 // hiddenRequestHeaders never reach the upstream: credentials meant for this
 // proxy, cookies for its domain, and the AWS front door's own headers.
-var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded"}
+// Expect was the client's question to this proxy, which holds the whole
+// body by now: passed on, it would make the upstream call wait for a 100
+// Continue and relay a second one to the client.
+var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded", "Expect"}
 
 // rewriteOutgoing shapes the request ReverseProxy sends: the target URL is
 // already set; here the client's credentials are replaced with the

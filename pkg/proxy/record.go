@@ -52,6 +52,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 		if o := p.Model.Options; o.OutputCost != nil {
 			rec.OutputCost = *o.OutputCost
 		}
+		rec.CacheReadCost, rec.CacheWriteCost = p.Model.Options.CacheReadCost, p.Model.Options.CacheWriteCost
 		streamStats(rec, pl, o)
 		if rec.LogPayloads {
 			// Kong logs the body it sent upstream, after its rewrite;
