@@ -147,6 +147,9 @@ type outcome struct {
 type exchangeKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.serveModels(w, r) { // models.go: answered from the configuration
+		return
+	}
 	ex := &exchange{out: outcome{start: time.Now()}}
 	defer h.finish(w, ex)
 
