@@ -508,13 +508,13 @@ func TestBedrockParallelStreams(t *testing.T) {
 func TestBedrockRefusals(t *testing.T) {
 	e := startBedrock(t, bedrockConfig, bedrockstub.Options{})
 	cases := map[string]string{
-		`{"messages":[{"role":"user","content":"hi"}],"n":2}`:                                         "n",
-		`{"messages":[{"role":"user","content":"hi"}],"logprobs":true}`:                               "logprobs",
-		`{"messages":[{"role":"user","content":"hi"}],"seed":1}`:                                      "seed",
-		`{"messages":[{"role":"user","content":"hi"}],"reasoning_effort":"high"}`:                     "reasoning_effort",
-		`{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`:      "response_format",
+		`{"messages":[{"role":"user","content":"hi"}],"n":2}`:                                                        "n",
+		`{"messages":[{"role":"user","content":"hi"}],"logprobs":true}`:                                              "logprobs",
+		`{"messages":[{"role":"user","content":"hi"}],"seed":1}`:                                                     "seed",
+		`{"messages":[{"role":"user","content":"hi"}],"reasoning_effort":"high"}`:                                    "reasoning_effort",
+		`{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`:                     "response_format",
 		`{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]}]}`: "messages[0].content[0].type",
-		`{"messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"nope","content":"x"}]}`:            "messages[1].tool_call_id",
+		`{"messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"nope","content":"x"}]}`:          "messages[1].tool_call_id",
 	}
 	for body, param := range cases {
 		res, err := http.Post(e.base+"/amazon.nova-lite-v1:0/chat/completions", "application/json", strings.NewReader(body))

@@ -28,7 +28,7 @@ type events struct {
 	// stopped: messageStop arrived; done: metadata arrived and [DONE]
 	// was sent; closed: io.EOF from now on.
 	stopped, done, role bool
-	buf               []byte
+	buf                 []byte
 }
 
 func newEvents(src eventSource, model string, includeUsage bool) *events {
