@@ -33,7 +33,7 @@ func compileManifests(w *walker, docs documents) *Config {
 		w.fail("(document)", "no enabled ai-proxy plugin among the manifests")
 	}
 	cfg := defaultRoute(w, p)
-	cfg.Warnings = observerWarning(observers)
+	cfg.Warnings = append(observerWarning(observers), cfg.Warnings...)
 	return cfg
 }
 

@@ -210,7 +210,9 @@ func defaultRoute(w *walker, p *Plugin) *Config {
 	if p != nil && p.ID == "" {
 		p.ID = r.Name
 	}
-	return newConfig([]*Route{r})
+	cfg := newConfig([]*Route{r})
+	cfg.Warnings = compatWarnings(cfg.Routes)
+	return cfg
 }
 
 // adminIgnored are Admin-API plugin object fields that carry no meaning for

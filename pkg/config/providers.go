@@ -128,6 +128,7 @@ func optBool(o *object, key string) *bool {
 // its options and auth (kong/llm/schemas/init.lua entity_checks).
 func checkProvider(w *walker, path string, p *Plugin) {
 	o := p.Model.Options
+	checkCompat(w, path, p)
 	must := func(field, value string) {
 		if value == "" {
 			w.fail(join(path, "model.options."+field), "must set 'model.options.%s' for %s provider", field, p.Model.Provider)
