@@ -9,8 +9,8 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/bedrock"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/azure"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/bedrock"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/cohere"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/huggingface"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/llama2"
