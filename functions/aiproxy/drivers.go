@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/azure"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/bedrock"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/cohere"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/huggingface"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/llama2"
@@ -30,5 +34,12 @@ func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logge
 		config.ProviderHuggingFace: huggingface.Driver{},
 		config.ProviderCohere:      cohere.Driver{Base: base},
 	}
+	// The AWS SDK's default chain, read once: region, credentials (the
+	// function's role), AWS_ENDPOINT_URL_BEDROCK_RUNTIME, retries.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS SDK configuration: %w", err)
+	}
+	set[config.ProviderBedrock] = bedrock.New(bedrock.Options{Config: awsCfg, Getenv: getenv})
 	return set, nil
 }

@@ -26,7 +26,7 @@ func compilePlugin(o *object) *Plugin {
 	w := o.w
 	before := len(w.errs)
 	p := &Plugin{
-		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve),
+		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve, RouteResponses, RouteEmbeddings),
 		ResponseStreaming:  o.enum("response_streaming", StreamAllow, StreamAllow, StreamDeny, StreamAlways),
 		ModelNameHeader:    o.boolean("model_name_header", true),
 		MaxRequestBodySize: DefaultMaxRequestBodySize,
@@ -44,8 +44,8 @@ func compilePlugin(o *object) *Plugin {
 	if f := o.str("llm_format"); f != "" && f != "openai" {
 		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format here (llm_format: openai)", f)
 	}
-	if c := o.str("genai_category"); c != "" && c != "text/generation" {
-		w.fail(join(o.path, "genai_category"), "%q is not supported: only text/generation (chat and completions)", c)
+	if c := o.str("genai_category"); !genaiCategoryOK(p.RouteType, c) {
+		w.fail(join(o.path, "genai_category"), "%q is not supported for route_type %s: text/generation (chat, completions, responses) or text/embeddings (embeddings)", c, p.RouteType)
 	}
 	o.ignore(pluginIgnored...)
 	p.Auth = readAuth(o.child("auth"))

@@ -116,6 +116,9 @@ func decodeUsage(raw []byte) *stats.Usage {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil
 	}
+	if isResponsesUsage(raw) {
+		return responsesUsage(raw)
+	}
 	if u, ok := scanUsage(raw); ok {
 		return u
 	}

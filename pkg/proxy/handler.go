@@ -119,6 +119,9 @@ type plan struct {
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
+
+	// api is a Responses request served through chat (apis.go).
+	api *apiTranslation
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
@@ -144,6 +147,9 @@ type outcome struct {
 type exchangeKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.serveModels(w, r) { // models.go: answered from the configuration
+		return
+	}
 	ex := &exchange{out: outcome{start: time.Now()}}
 	defer h.finish(w, ex)
 
@@ -298,12 +304,12 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 	if rt.KeyAuth != nil && rt.KeyAuth.KeyInBody {
 		in.hide = rt.KeyAuth.KeyNames
 	}
-	rw, e := rewriteBody(p, in)
+	d := drivers[p.Model.Provider]
+	rw, p, api, e := rewriteAPI(p, in, d)
 	if e != nil {
 		return e
 	}
-	pl.rewritten = *rw
-	d := drivers[p.Model.Provider]
+	pl.rewritten, pl.api = *rw, api
 	if d == nil {
 		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
 	}
@@ -474,6 +480,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		hdr.Set("X-Accel-Buffering", "no")
 		ctx := res.Request.Context()
 		relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
+		relay.api = pl.plugin.RouteType == config.RouteResponses
 		if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
 			// Kong's estimate, for a stream without usage, needs the
 			// length of the answer: for the statistics, the rate limit's

@@ -98,7 +98,7 @@ func completionCap(body []byte) int64 {
 	}
 	var most int64
 	for _, f := range fields {
-		if f.key != "max_tokens" && f.key != "max_completion_tokens" {
+		if f.key != "max_tokens" && f.key != "max_completion_tokens" && f.key != "max_output_tokens" {
 			continue
 		}
 		if n, err := strconv.ParseInt(string(body[f.start:f.end]), 10, 64); err == nil && n > most {

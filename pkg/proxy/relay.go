@@ -39,6 +39,11 @@ type sseRelay struct {
 	// make Kong's estimate of the usage so far.
 	collect *streamCollect
 	sent    []byte
+	// api: the stream is the Responses API's (apis.go); terminal: its
+	// final event has passed; seq: the next sequence_number.
+	api      bool
+	terminal bool
+	seq      int
 }
 
 // usageSoFar is the estimate of what the stream has used up to now, nil
@@ -84,9 +89,7 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 		if len(s.out) > 0 && !bytes.HasSuffix(s.out, []byte("\n\n")) {
 			s.out = append(s.out, "\n\n"...)
 		}
-		s.out = append(s.out, "data: "...)
-		s.out = append(s.out, failure...)
-		s.out = append(s.out, "\n\n"...)
+		s.out = s.appendFailure(s.out, failure)
 		s.done = true
 	}
 	n := copy(p, s.out)
@@ -180,6 +183,9 @@ func (s *sseRelay) keep(ev []byte) bool {
 	data := eventData(ev)
 	if data == nil {
 		return true
+	}
+	if s.api {
+		return s.keepResponses(data)
 	}
 	if s.outcome.firstToken.IsZero() {
 		s.outcome.firstToken = time.Now()

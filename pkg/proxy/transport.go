@@ -41,7 +41,14 @@ func NewTransport(connect, header time.Duration) *http.Transport {
 type dispatch struct{ http.RoundTripper }
 
 func (d dispatch) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && ex.plan.transport != nil {
+	ex, ok := r.Context().Value(exchangeKey{}).(*exchange)
+	if ok && ex.plan.api != nil {
+		if ex.plan.transport != nil {
+			return ex.plan.api.roundTrip(r, ex.plan.transport)
+		}
+		return ex.plan.api.roundTrip(r, d.RoundTripper)
+	}
+	if ok && ex.plan.transport != nil {
 		return ex.plan.transport.RoundTrip(r)
 	}
 	return d.RoundTripper.RoundTrip(r)
