@@ -230,17 +230,25 @@ func (r *Registry) save(key string, s State) {
 }
 
 // Sync refreshes the shared state of keys in the background when the view
-// is older than Refresh. It never waits.
+// is older than Refresh. Only the first call waits for the read.
 func (r *Registry) Sync(keys []string) {
 	st := r.opts.Store
 	if st == nil || len(keys) == 0 {
 		return
 	}
 	now := r.opts.Now().UnixNano()
-	if now-r.refreshed.Load() < int64(r.opts.Refresh) || !r.refreshing.CompareAndSwap(false, true) {
+	last := r.refreshed.Load()
+	if now-last < int64(r.opts.Refresh) || !r.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	r.refreshed.Store(now)
+	if last == 0 {
+		// An instance's first request waits for the shared view once, so
+		// that a new instance never sends to a target the others skip.
+		r.load(keys)
+		r.refreshing.Store(false)
+		return
+	}
 	keys = append([]string(nil), keys...)
 	r.pending.Add(1)
 	go func() {

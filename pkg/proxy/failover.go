@@ -209,6 +209,9 @@ func (c *chain) order(reg *health.Registry, r *http.Request) ([]int, int) {
 	for i, t := range c.targets {
 		t.h = reg.Get(t.key)
 		keys[i] = t.key
+	}
+	reg.Sync(keys[:len(c.targets)])
+	for _, t := range c.targets {
 		shaped |= 1 << t.index
 		if d, _ := t.h.Down(now); d {
 			down |= 1 << t.index
@@ -220,7 +223,6 @@ func (c *chain) order(reg *health.Registry, r *http.Request) ([]int, int) {
 			scores[t.index] = reg.Usage(t.h)
 		}
 	}
-	reg.Sync(keys[:len(c.targets)])
 	in := balancer.Input{Down: down, Scores: scores[:len(c.adv.Targets)]}
 	if bal.Algorithm == balancer.ConsistentHashing {
 		in.Key = r.Header.Get(bal.HashOnHeader)
