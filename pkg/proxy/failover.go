@@ -154,7 +154,7 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 			}
 		}
 		if last != nil {
-			last.Body.Close()
+			discard(last.Body)
 			last = nil
 		}
 		sent := time.Now()
@@ -195,6 +195,14 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 		last, lastErr = res, err
 	}
 	return last, lastErr
+}
+
+// discard reads a failed attempt's (small) error body to its end before
+// closing it, so that its connection goes back to the pool rather than
+// being closed, bounded so that a large one is cut instead.
+func discard(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	body.Close()
 }
 
 // order is the balancer's order of the shaped targets, down ones last, and

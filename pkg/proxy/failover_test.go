@@ -41,7 +41,7 @@ func newFailoverProxy(t *testing.T, balancer string, targets ...string) *failove
 	return newFailoverProxyDoc(t, doc, nil, nil)
 }
 
-func newFailoverProxyDoc(t *testing.T, doc string, lim *limits.Limiter, reg *health.Registry) *failoverProxy {
+func newFailoverProxyDoc(t testing.TB, doc string, lim *limits.Limiter, reg *health.Registry) *failoverProxy {
 	t.Helper()
 	cfg, err := config.Parse(context.Background(), []byte(doc), config.Options{})
 	if err != nil {
