@@ -68,6 +68,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	reg, err := newHealth(ctx, os.Getenv, logger)
+	if err != nil {
+		return err
+	}
 	set, err := drivers(ctx, os.Getenv, logger)
 	if err != nil {
 		return err
@@ -81,6 +85,7 @@ func run() error {
 		Drivers:   set,
 		Logger:    logger,
 		BodyGate:  gate,
+		Health:    reg,
 		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
 		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),
 			Namespace: os.Getenv("AIPROXY_METRICS_NAMESPACE")}).Observe,

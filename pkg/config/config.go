@@ -86,6 +86,8 @@ type Plugin struct {
 	ResponseStreaming  string
 	MaxRequestBodySize int64
 	ModelNameHeader    bool
+	// Advanced is set for an ai-proxy-advanced plugin (advanced.go).
+	Advanced *Advanced
 }
 
 // Auth says how the proxy authenticates to the upstream.

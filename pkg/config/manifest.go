@@ -62,8 +62,8 @@ func readManifest(w *walker, path string, v any, observers map[string]bool) (p *
 		return nil, false
 	}
 	switch {
-	case name == "ai-proxy":
-		p = compilePlugin(o.child("config"))
+	case name == "ai-proxy" || name == PluginAIProxyAdvanced:
+		p = compileAny(name, o.child("config"))
 		if p != nil {
 			p.ID = manifestName(o)
 		}

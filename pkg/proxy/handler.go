@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
@@ -45,6 +46,9 @@ type Options struct {
 	// BodyGate bounds concurrent body reads of unauthenticated requests;
 	// nil means no bound (on Lambda the body is already in memory).
 	BodyGate *BodyGate
+	// Health holds ai-proxy-advanced's circuit state and figures; nil
+	// means this process's own.
+	Health *health.Registry
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -56,6 +60,7 @@ type Handler struct {
 	limits  *limits.Limiter
 	drivers provider.Set
 	gate    *BodyGate
+	health  *health.Registry
 }
 
 // New returns the handler reading its configuration from src.
@@ -67,6 +72,9 @@ func New(src config.Source, opts Options) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	if h.health = opts.Health; h.health == nil {
+		h.health = health.New(health.Options{Logger: h.log})
+	}
 	if h.limits == nil {
 		h.limits = limits.New(limits.Options{Logger: h.log})
 	}
@@ -76,7 +84,7 @@ func New(src config.Source, opts Options) *Handler {
 	}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:   rewriteOutgoing,
-		Transport: dispatch{tr},
+		Transport: dispatch{tr, h.health},
 		// Zero, not -1: ReverseProxy still flushes every write of an event
 		// stream (and of any body of unknown length) at once, but an answer
 		// of known length then leaves in one write with its header instead
@@ -122,6 +130,8 @@ type plan struct {
 
 	// api is a Responses request served through chat (apis.go).
 	api *apiTranslation
+	// chain is an ai-proxy-advanced request's targets (failover.go).
+	chain *chain
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
@@ -205,6 +215,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 			h.observe(record(pl, o))
 		}
 	}
+	chainFinish(h.health, pl, o)
 	if rec != nil {
 		panic(rec)
 	}
@@ -290,6 +301,9 @@ func (pl *plan) admit(rt *config.Route, r *http.Request, gate *BodyGate) (presen
 // shape decides what the upstream receives: model, body and target.
 func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented, drivers provider.Set) *apiError {
 	p := rt.Plugin
+	if p.Advanced != nil {
+		return pl.shapeTargets(rt, r, captures, key, drivers)
+	}
 	lookup := templateLookup(r, captures)
 	configured, e := resolveModel(p, lookup)
 	if e != nil {

@@ -54,6 +54,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 		}
 		rec.CacheReadCost, rec.CacheWriteCost = p.Model.Options.CacheReadCost, p.Model.Options.CacheWriteCost
 		streamStats(rec, pl, o)
+		chainRecord(rec, pl)
 		if rec.LogPayloads {
 			// Kong logs the body it sent upstream, after its rewrite;
 			// the client's own only when the request ended before that.

@@ -67,6 +67,7 @@ type Server struct {
 	stepsOnce sync.Once
 	steps     chan struct{}
 	stalled   atomic.Int64
+	faults    map[string]string // SetFault (fault.go)
 }
 
 // lockstepWait bounds how long a lockstep stream waits for the next Step.
@@ -156,6 +157,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost || (!strings.HasSuffix(r.URL.Path, "/chat/completions") && !strings.HasSuffix(r.URL.Path, "/completions")) {
 		writeError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
+		return
+	}
+	if s.fault(w, r, body) {
 		return
 	}
 	if d, err := time.ParseDuration(r.Header.Get("X-Stub-Delay")); err == nil {

@@ -17,7 +17,7 @@ import (
 // pkg/limits/dynamo measures a rate-limit reservation against moto, beside
 // one bare round trip to it; pkg/edge the Lambda edge's work on a streamed
 // invoke before its first chunk leaves.
-var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo"}
+var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo"}
 
 // partMicro is part 5: go test -bench on the hot path's packages, one
 // package at a time so that one that does not build (another developer
