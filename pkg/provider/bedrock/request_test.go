@@ -351,3 +351,11 @@ func TestBaseEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
