@@ -15,6 +15,7 @@ import (
 func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logger) (provider.Set, error) {
 	set := provider.Set{
 		config.ProviderOpenAI: openai.Driver{},
+		config.ProviderGemini: geminiDriver(ctx, getenv, logger),
 	}
 	return set, nil
 }
