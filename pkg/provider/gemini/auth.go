@@ -117,7 +117,7 @@ func (cc *credCache) build(js []byte) (*auth.Credentials, error) {
 				Audience: f.Audience, SubjectTokenType: f.SubjectTokenType, TokenURL: f.TokenURL,
 				ServiceAccountImpersonationURL:             f.ServiceAccountImpersonationURL,
 				ServiceAccountImpersonationLifetimeSeconds: f.ServiceAccountImpersonation.TokenLifetimeSeconds,
-				QuotaProjectID:                 f.QuotaProjectID, UniverseDomain: f.UniverseDomain,
+				QuotaProjectID: f.QuotaProjectID, UniverseDomain: f.UniverseDomain,
 				Scopes:                         []string{scope},
 				AwsSecurityCredentialsProvider: cc.aws,
 				Client:                         cc.client,
