@@ -33,6 +33,7 @@ func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logge
 		config.ProviderLlama2:      llama2.Driver{Base: base},
 		config.ProviderHuggingFace: huggingface.Driver{},
 		config.ProviderCohere:      cohere.Driver{Base: base},
+		config.ProviderGemini:      geminiDriver(ctx, getenv, logger),
 	}
 	// The AWS SDK's default chain, read once: region, credentials (the
 	// function's role), AWS_ENDPOINT_URL_BEDROCK_RUNTIME, retries.
