@@ -6,7 +6,9 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/anthropic"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 )
 
 // drivers are the providers this binary serves, by Kong's provider name.
@@ -14,7 +16,8 @@ import (
 // itself imports no cloud SDK.
 func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logger) (provider.Set, error) {
 	set := provider.Set{
-		config.ProviderOpenAI: openai.Driver{},
+		config.ProviderOpenAI:    openai.Driver{},
+		config.ProviderAnthropic: anthropic.New(proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT"))),
 	}
 	return set, nil
 }
