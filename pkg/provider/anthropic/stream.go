@@ -144,6 +144,9 @@ func (e *events) line() ([]byte, error) {
 		}
 		line = long
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, &provider.StreamError{Message: errCut.Message, Type: errCut.Type, Code: errCut.Code, Cause: err}
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, &provider.StreamError{Message: errRead.Message, Type: errRead.Type, Code: errRead.Code, Cause: err}
 	}
