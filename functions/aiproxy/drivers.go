@@ -9,6 +9,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/anthropic"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/azure"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/bedrock"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/cohere"
@@ -34,6 +35,7 @@ func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logge
 		config.ProviderHuggingFace: huggingface.Driver{},
 		config.ProviderCohere:      cohere.Driver{Base: base},
 		config.ProviderGemini:      geminiDriver(ctx, getenv, logger),
+		config.ProviderAnthropic:   anthropic.New(base),
 	}
 	// The AWS SDK's default chain, read once: region, credentials (the
 	// function's role), AWS_ENDPOINT_URL_BEDROCK_RUNTIME, retries.

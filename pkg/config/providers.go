@@ -143,6 +143,10 @@ func checkProvider(w *walker, path string, p *Plugin) {
 		}
 	case ProviderAnthropic:
 		must("anthropic_version", o.AnthropicVersion)
+		if p.RouteType == RouteCompletions {
+			// Anthropic's Text Completions API served Claude 2 only.
+			w.fail(join(path, "route_type"), "anthropic does not support route_type llm/v1/completions (Anthropic's legacy Text Completions API); use llm/v1/chat")
+		}
 	case ProviderMistral:
 		must("mistral_format", o.MistralFormat)
 	case ProviderLlama2:
