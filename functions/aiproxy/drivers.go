@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -17,16 +18,14 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/llama2"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/mistral"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 )
 
 // drivers are the providers this binary serves, by Kong's provider name.
 // A driver that needs a cloud SDK's client gets it here, so that the proxy
 // itself imports no cloud SDK.
-func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logger) (provider.Set, error) {
-	// base carries the calls of the drivers that add to or translate the
-	// request: the same settings as the proxy's own transport.
-	base := proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT"))
+// base is the proxy's own upstream transport: the drivers that add to or
+// translate a request carry it over the same connection pool.
+func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logger, base http.RoundTripper) (provider.Set, error) {
 	set := provider.Set{
 		config.ProviderOpenAI:      openai.Driver{},
 		config.ProviderAzure:       azure.New(azure.Options{Base: base, AuthorityHost: getenv("AZURE_AUTHORITY_HOST")}),

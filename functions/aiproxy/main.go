@@ -72,7 +72,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	set, err := drivers(ctx, os.Getenv, logger)
+	transport := proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT"))
+	set, err := drivers(ctx, os.Getenv, logger, transport)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func run() error {
 		Logger:    logger,
 		BodyGate:  gate,
 		Health:    reg,
-		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
+		Transport: transport,
 		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),
 			Namespace: os.Getenv("AIPROXY_METRICS_NAMESPACE")}).Observe,
 	})
