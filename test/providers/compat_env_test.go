@@ -219,10 +219,6 @@ func ctx30(t *testing.T) context.Context {
 	return ctx
 }
 
-func user(text string) []openai.ChatCompletionMessageParamUnion {
-	return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}
-}
-
 // weatherTools are the two tools the stubs' tools scenarios call.
 func weatherTools() []openai.ChatCompletionToolUnionParam {
 	fn := func(name string) openai.ChatCompletionToolUnionParam {

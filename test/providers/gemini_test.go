@@ -41,10 +41,6 @@ model:
 	return stub, client, p
 }
 
-func user(s string) []openai.ChatCompletionMessageParamUnion {
-	return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(s)}
-}
-
 func TestGeminiChat(t *testing.T) {
 	stub, client, p := geminiEnv(t, false)
 	ctx := context.Background()
