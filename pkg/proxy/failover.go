@@ -106,9 +106,8 @@ func (c *chain) worstCase(req *limits.Request) {
 		w := limits.Estimate(len(t.plan.body), completionCap(t.plan.body), 0)
 		req.Worst.PromptTokens = max(req.Worst.PromptTokens, w.PromptTokens)
 		req.Worst.CompletionTokens = max(req.Worst.CompletionTokens, w.CompletionTokens)
-		o := t.cfg.Plugin.Model.Options
-		req.Prices.Input = max(req.Prices.Input, deref(o.InputCost))
-		req.Prices.Output = max(req.Prices.Output, deref(o.OutputCost))
+		req.Prices.Input = max(req.Prices.Input, t.plan.price.input)
+		req.Prices.Output = max(req.Prices.Output, t.plan.price.output)
 	}
 }
 
@@ -117,8 +116,7 @@ func settlePrices(pl *plan) {
 	if pl.chain == nil || pl.limit == nil {
 		return
 	}
-	o := pl.plugin.Model.Options
-	pl.limit.SettleAt(limits.Prices{Input: deref(o.InputCost), Output: deref(o.OutputCost)})
+	pl.limit.SettleAt(pl.price.limits())
 }
 
 // failure kinds, named as failover_criteria names them.
@@ -650,8 +648,8 @@ func chainFinish(reg *health.Registry, pl *plan, o *outcome) {
 		case "completion-tokens":
 			v = float64(u.CompletionTokens)
 		case "cost":
-			opt := t.cfg.Plugin.Model.Options
-			v = (float64(u.PromptTokens)*deref(opt.InputCost) + float64(u.CompletionTokens)*deref(opt.OutputCost)) / 1e6
+			pc := t.plan.price
+			v = (float64(u.PromptTokens)*pc.input + float64(u.CompletionTokens)*pc.output) / 1e6
 		default:
 			v = float64(u.PromptTokens + u.CompletionTokens)
 		}

@@ -123,6 +123,8 @@ type plan struct {
 	target         *url.URL
 	// transport is a translating driver's, nil for the shared HTTP one.
 	transport http.RoundTripper
+	// price is what the request's tokens cost (prices.go).
+	price price
 	rewritten // the upstream body, model and streaming decision
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
@@ -331,6 +333,7 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 	if pl.target, pl.transport, e = upstream(d, call, r, rt.KeyAuth, lookup); e != nil {
 		return e
 	}
+	pl.price = priceFor(p, d, pl.model)
 	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)
 	return nil
 }

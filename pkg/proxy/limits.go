@@ -40,8 +40,8 @@ func (h *Handler) reserve(r *http.Request, rt *config.Route, pl *plan) *apiError
 		// upstream will read it.
 		Worst: limits.Estimate(len(pl.body), completionCap(pl.body), 0),
 	}
-	if o := rt.Plugin.Model.Options; o.InputCost != nil || o.OutputCost != nil {
-		req.Prices = limits.Prices{Input: deref(o.InputCost), Output: deref(o.OutputCost)}
+	if pl.price.known {
+		req.Prices = pl.price.limits()
 	}
 	if pl.chain != nil {
 		pl.chain.worstCase(&req)

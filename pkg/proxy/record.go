@@ -46,13 +46,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 		// Only a name the operator configured is trusted as a metric
 		// dimension value as it is; stats bounds the others.
 		rec.ModelFixed = p.Model.Name.IsStatic() && !p.Model.Name.IsZero() && pl.model == p.Model.Name.Raw
-		if o := p.Model.Options; o.InputCost != nil {
-			rec.InputCost = *o.InputCost
-		}
-		if o := p.Model.Options; o.OutputCost != nil {
-			rec.OutputCost = *o.OutputCost
-		}
-		rec.CacheReadCost, rec.CacheWriteCost = p.Model.Options.CacheReadCost, p.Model.Options.CacheWriteCost
+		pl.price.apply(rec)
 		streamStats(rec, pl, o)
 		chainRecord(rec, pl)
 		if rec.LogPayloads {

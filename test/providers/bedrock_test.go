@@ -541,3 +541,20 @@ func TestBedrockRefusals(t *testing.T) {
 		t.Errorf("%d calls reached Bedrock", n)
 	}
 }
+
+// Without input_cost/output_cost in the config, a Bedrock model is costed
+// at the driver's list prices, and the statistics line shows that cost.
+func TestBedrockListPriceInStatistics(t *testing.T) {
+	e := startBedrock(t, bedrockConfig, bedrockstub.Options{})
+	const model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+	c := e.client(model)
+	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (float64(res.Usage.PromptTokens)*0.80 + float64(res.Usage.CompletionTokens)*4.00) / 1e6
+	u := bedrockStatLines(t, e.proc, 1)[0]["ai"].(map[string]any)["proxy"].(map[string]any)["usage"].(map[string]any)
+	if got, _ := u["cost"].(float64); want == 0 || got < want*0.999 || got > want*1.001 {
+		t.Errorf("statistics cost = %v, want %v (list price of %s)", u["cost"], want, model)
+	}
+}
