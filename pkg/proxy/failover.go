@@ -156,7 +156,7 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 			last = nil
 		}
 		sent := time.Now()
-		res, err, kind := c.try(t, base, r, bal)
+		res, kind, err := c.try(t, base, r, bal)
 		a := stats.Attempt{Target: t.cfg.Name, Latency: time.Since(sent), Outcome: "ok"}
 		if res != nil {
 			a.Status = res.StatusCode
@@ -323,7 +323,7 @@ func retryAfter(h http.Header) (time.Time, bool) {
 
 // try sends one attempt to t and classifies what came back: kind is the
 // failover criterion it meets, 0 for an answer.
-func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, bal config.Balancer) (*http.Response, error, config.Criteria) {
+func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, bal config.Balancer) (*http.Response, config.Criteria, error) {
 	ctx, cancel := context.WithCancel(r.Context())
 	tm := &attemptTimers{cancel: cancel}
 	ctx = httptrace.WithClientTrace(ctx, tm.trace(bal))
@@ -339,21 +339,21 @@ func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, b
 	if err != nil {
 		cancel()
 		if r.Context().Err() != nil {
-			return nil, err, 0 // the client or the deadline: no failover
+			return nil, 0, err // the client or the deadline: no failover
 		}
 		if tm.timedOut.Load() || isTimeout(err) {
-			return nil, err, config.FailTimeout
+			return nil, config.FailTimeout, err
 		}
-		return nil, err, config.FailError
+		return nil, config.FailError, err
 	}
 	res.Body = &attemptBody{ReadCloser: res.Body, tm: tm, idle: bal.ReadTimeout}
 	switch {
 	case res.StatusCode >= 300:
-		return res, nil, config.ForStatus(res.StatusCode)
+		return res, config.ForStatus(res.StatusCode), nil
 	case isEventStream(res.Header.Get("Content-Type")):
 		return peekStream(res, r)
 	}
-	return res, nil, 0
+	return res, 0, nil
 }
 
 // shapeRequest makes the outgoing request target t's: its URL, body and
@@ -462,7 +462,7 @@ func (timeoutError) Temporary() bool { return true }
 // stream ends: an error event, a cut or an empty end before then is a
 // failure ("error"; a read_timeout is "timeout"). The held bytes are
 // replayed in front of the rest.
-func peekStream(res *http.Response, r *http.Request) (*http.Response, error, config.Criteria) {
+func peekStream(res *http.Response, r *http.Request) (*http.Response, config.Criteria, error) {
 	var held []byte
 	buf := make([]byte, 8<<10)
 	scanned := 0
@@ -479,16 +479,16 @@ func peekStream(res *http.Response, r *http.Request) (*http.Response, error, con
 			switch verdict {
 			case eventContent:
 				res.Body = replay(held, res.Body)
-				return res, nil, 0
+				return res, 0, nil
 			case eventError:
 				res.Body.Close()
-				return streamErrorResponse(r, res, held[scanned-next:scanned]), nil, config.FailError
+				return streamErrorResponse(r, res, held[scanned-next:scanned]), config.FailError, nil
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && bytes.Contains(held, []byte("[DONE]")) {
 				res.Body = replay(held, io.NopCloser(bytes.NewReader(nil)))
-				return res, nil, 0 // an empty answer, but a whole one
+				return res, 0, nil // an empty answer, but a whole one
 			}
 			res.Body.Close()
 			kind := config.FailError
@@ -500,11 +500,11 @@ func peekStream(res *http.Response, r *http.Request) (*http.Response, error, con
 			if errors.As(err, &se) {
 				msg = se.Message
 			}
-			return provider.ErrorResponse(r, &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: msg}), nil, kind
+			return provider.ErrorResponse(r, &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: msg}), kind, nil
 		}
 	}
 	res.Body = replay(held, res.Body) // past the bound: commit
-	return res, nil, 0
+	return res, 0, nil
 }
 
 type openingVerdict int

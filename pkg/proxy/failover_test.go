@@ -32,7 +32,6 @@ func advancedTarget(url, model, extra string) string {
 
 type failoverProxy struct {
 	stubProxy
-	up *stub.Server
 }
 
 func newFailoverProxy(t *testing.T, balancer string, targets ...string) *failoverProxy {
@@ -185,10 +184,9 @@ func TestFailoverLastError(t *testing.T) {
 // countingStore counts reservations and settlements.
 type countingStore struct {
 	limits.Store
-	mu               sync.Mutex
-	reserves, adds   int
-	total            float64
-	reserved, addsum float64
+	mu             sync.Mutex
+	reserves, adds int
+	total          float64
 }
 
 func (s *countingStore) Reserve(ctx context.Context, cs []limits.Charge) (bool, []float64, error) {

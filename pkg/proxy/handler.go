@@ -124,7 +124,7 @@ type plan struct {
 	// transport is a translating driver's, nil for the shared HTTP one.
 	transport http.RoundTripper
 	// price is what the request's tokens cost (prices.go).
-	price price
+	price     price
 	rewritten // the upstream body, model and streaming decision
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.

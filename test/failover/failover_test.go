@@ -110,7 +110,7 @@ func TestClientKeepsAnswering(t *testing.T) {
 			t.Fatalf("%s stream: answered by %q: %q", fault, acc.Model, acc.Choices[0].Message.Content)
 		}
 		if fault != "" {
-			line := fmt.Sprintf(`"target":"1:openai/secondary","attempts":[{"target":"0:openai/primary"`)
+			line := `"target":"1:openai/secondary","attempts":[{"target":"0:openai/primary"`
 			waitOutput(t, p, line, 2*(i+1))
 		}
 	}

@@ -202,7 +202,7 @@ func TestBedrockToolsRoundTrip(t *testing.T) {
 	params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{}
 	params.Model = "stub.text"
 	textClient := e.client("stub.text")
-	res, err = textClient.Chat.Completions.New(context.Background(), params)
+	_, err = textClient.Chat.Completions.New(context.Background(), params)
 	if err != nil {
 		var ae *openai.Error
 		if errors.As(err, &ae) {

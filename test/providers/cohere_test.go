@@ -85,7 +85,7 @@ func TestCohere(t *testing.T) {
 	}
 	next := append(user("weather and time in Paris?"), msg.ToParam(),
 		openai.ToolMessage("18 degrees", msg.ToolCalls[0].ID), openai.ToolMessage("14:00", msg.ToolCalls[1].ID))
-	res, err = cl.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: "command-a", Messages: next, Tools: weatherTools()})
+	_, err = cl.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: "command-a", Messages: next, Tools: weatherTools()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,8 @@ func (s *Server) validate(model string, r *GenerateContentRequest) *APIError {
 				}
 				calls = append(calls, p.FunctionCall.Name)
 				if gemini3 && len(calls) == 1 {
-					sig := string(p.ThoughtSignature)
 					s.mu.Lock()
-					known := s.issued[sig]
+					known := s.issued[string(p.ThoughtSignature)]
 					s.mu.Unlock()
 					if !known && !isSkip(p.ThoughtSignature) {
 						return bad("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:%s` , position %d.", p.FunctionCall.Name, j+1)

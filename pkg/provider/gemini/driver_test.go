@@ -123,7 +123,6 @@ func TestDriverPublicKeyInHeaderStreams(t *testing.T) {
 	// Lockstep: the stub writes event i+1 only after Step, so reading the
 	// first piece before any Step proves it was relayed, not buffered.
 	rd := newSSE(res.Body)
-	var got []string
 	for _, want := range geministub.TextPieces {
 		ev := rd.next(t)
 		if strings.Contains(ev, `"role":"assistant"`) {
@@ -132,7 +131,6 @@ func TestDriverPublicKeyInHeaderStreams(t *testing.T) {
 		if !strings.Contains(ev, `"content":`+jsonString(want)) {
 			t.Fatalf("want %q, got %s", want, ev)
 		}
-		got = append(got, want)
 		r.stub.Step()
 	}
 	if ev := rd.next(t); !strings.Contains(ev, `"finish_reason":"stop"`) {
