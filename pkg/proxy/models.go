@@ -55,6 +55,11 @@ func (h *Handler) serveModels(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		return false // the usual path answers 503
 	}
+	if rt, _, allowed := cfg.Match(r.Method, r.Host, p, r.Header); rt != nil && allowed && rt.Plugin != nil && rt.Plugin.RouteType == config.RoutePreserve {
+		// A preserve route relays what it matches, the model list
+		// included, as Kong does: the operator asked for the upstream's.
+		return false
+	}
 	var routes []*config.Route
 	if prefix == "/v1" || prefix == "" {
 		routes = cfg.Routes
