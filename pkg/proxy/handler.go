@@ -115,6 +115,7 @@ type plan struct {
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
+	msgs  *messagesPlan // llm_format: anthropic (messages.go), else nil
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
@@ -135,6 +136,7 @@ type outcome struct {
 	streamDone    bool           // the relayed stream reached its clean end
 	refused       bool           // the ResponseWriter refused the answer (RefusedWrite)
 	headersSent   bool
+	anthropic     bool // errors in Anthropic's shape (messages.go)
 }
 
 type exchangeKey struct{}
@@ -145,6 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p, e := h.prepare(r)
 	ex.plan = p
+	ex.out.anthropic = anthropicErrors(r, p)
 	if e != nil {
 		h.fail(w, &ex.out, e)
 		return
@@ -202,6 +205,10 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 
 func (h *Handler) fail(w http.ResponseWriter, o *outcome, e *apiError) {
 	o.status, o.errCode = e.status, e.code
+	if o.anthropic {
+		o.status = writeMessagesError(w, e)
+		return
+	}
 	writeError(w, e)
 }
 
@@ -264,7 +271,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 	var key presented
 	if ka := rt.KeyAuth; ka != nil {
 		pl.hideHeaders = ka.KeyNames
-		k, consumer, e := authenticate(ka, r, body)
+		k, consumer, e := authenticate(ka, r, body, rt.Plugin.LLMFormat == config.FormatAnthropic)
 		if e != nil {
 			return k, e
 		}
@@ -277,6 +284,9 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 // shape decides what the upstream receives: model, body and target.
 func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented, drivers provider.Set) *apiError {
 	p := rt.Plugin
+	if p.LLMFormat == config.FormatAnthropic {
+		return pl.shapeMessages(rt, r, captures, key, drivers)
+	}
 	lookup := templateLookup(r, captures)
 	configured, e := resolveModel(p, lookup)
 	if e != nil {
@@ -433,6 +443,9 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 	} else {
 		h.Del("Content-Type")
 	}
+	if pl.msgs != nil {
+		messagesOutgoing(pl, h)
+	}
 	pr.Out.Host = ""
 	pr.Out.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(pl.body)), nil
@@ -472,6 +485,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 			o.collect = relay.collect
 		}
 		res.Body = relay
+		if pl.msgs != nil {
+			messagesStream(res, pl, relay)
+		}
 		o.headersSent = true
 		return nil
 	}
@@ -481,6 +497,11 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		}
 	} else {
 		redactErrorBody(res, pl.plugin)
+	}
+	if pl.msgs != nil {
+		if err := messagesAnswer(res, pl); err != nil {
+			return err
+		}
 	}
 	res.Body = watchBody(res.Request.Context(), res.Body, o)
 	o.headersSent = true
