@@ -196,10 +196,7 @@ func (s *sseRelay) appendFailure(out, failure []byte) []byte {
 		} `json:"error"`
 	}
 	_ = jsonUnmarshal(failure, &probe)
-	typ := "api_error"
-	if probe.Error.Code == codeDeadline || probe.Error.Code == "upstream_timeout" {
-		typ = "timeout_error"
-	}
+	typ := messages.ErrorTypeFor(probe.Error.Type, probe.Error.Code)
 	return append(out, provider.AnthropicErrorEvent(typ, probe.Error.Message)...)
 }
 

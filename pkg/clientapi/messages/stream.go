@@ -69,7 +69,7 @@ func (s *Stream) Event(data []byte) []byte {
 		return s.Fail("api_error", "the upstream sent an event that is not a chat chunk")
 	}
 	if c.Error != nil {
-		return s.Fail(errorTypeFor(c.Error.Type, c.Error.Code), c.Error.Message)
+		return s.Fail(ErrorTypeFor(c.Error.Type, c.Error.Code), c.Error.Message)
 	}
 	if c.Model != "" && !s.started {
 		s.model = c.Model
@@ -241,8 +241,8 @@ func event(out []byte, name, data string) []byte {
 	return append(out, "\n\n"...)
 }
 
-// errorTypeFor maps an OpenAI error's type (and code) to Anthropic's.
-func errorTypeFor(typ string, code any) string {
+// ErrorTypeFor maps an OpenAI error's type (and code) to Anthropic's.
+func ErrorTypeFor(typ string, code any) string {
 	switch typ {
 	case "invalid_request_error", "authentication_error", "permission_error", "not_found_error", "rate_limit_error", "overloaded_error", "timeout_error", "request_too_large":
 		return typ
@@ -280,7 +280,7 @@ func ErrorFromChat(status int, body []byte) []byte {
 	}
 	if status >= 500 || status == http429 {
 		// The status decides; a provider's own type may say more.
-		if t := errorTypeFor(probe.Error.Type, probe.Error.Code); t != "api_error" && t != "invalid_request_error" {
+		if t := ErrorTypeFor(probe.Error.Type, probe.Error.Code); t != "api_error" && t != "invalid_request_error" {
 			typ = t
 		}
 	}
