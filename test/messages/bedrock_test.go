@@ -158,6 +158,13 @@ func TestBedrockNative(t *testing.T) {
 			t.Fatalf("%d %s %s", ae.StatusCode, ae.Type(), ae.Message)
 		}
 	})
+	t.Run("error event on the wire", func(t *testing.T) {
+		body := rawPost(t, e.base+"/v1/messages", `{"model":"claude-midstream","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+		if !strings.Contains(body, "event: content_block_delta\n") || !strings.Contains(body, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Bedrock: The model stream was interrupted.\"}}\n\n") ||
+			strings.Contains(body, "message_stop") {
+			t.Fatalf("stream %q", body)
+		}
+	})
 	for _, model := range []string{"claude-midstream", "claude-cut"} {
 		t.Run(model, func(t *testing.T) {
 			s := c.Messages.NewStreaming(ctx(t), ask(model, "hi"))

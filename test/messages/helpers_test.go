@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"io"
 	"strings"
 	"time"
 
@@ -31,4 +32,20 @@ func waitOutput(t *testing.T, p *binary.Process, want string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// rawPost sends a Messages body with the client key and returns what
+// arrived, even when the connection was aborted after an error event.
+func rawPost(t *testing.T, url, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", clientKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }
