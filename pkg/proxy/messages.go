@@ -217,7 +217,13 @@ func (pl *plan) shapeHub(d provider.Driver, rt *config.Route, r *http.Request, b
 	}
 	pl.rewritten = *rw
 	call := &provider.Call{Plugin: p, Model: pl.model, Stream: pl.stream, Body: pl.body}
-	pl.target, pl.transport, e = upstream(d, call, r, rt.KeyAuth, lookup)
+	// The client's query is Anthropic's (Claude Code sends ?beta=true): it
+	// means nothing to a chat upstream.
+	noQuery := *r
+	u := *r.URL
+	u.RawQuery = ""
+	noQuery.URL = &u
+	pl.target, pl.transport, e = upstream(d, call, &noQuery, rt.KeyAuth, lookup)
 	return e
 }
 

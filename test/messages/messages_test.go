@@ -162,7 +162,7 @@ func TestHubOpenAI(t *testing.T) {
         options: {upstream_url: `+srv+`/v1/chat/completions}`))
 	for _, base := range []string{"http://" + p.Addr + "/anthropic", "http://" + p.Addr} {
 		c := client(base)
-		m, err := c.Messages.New(ctx(t), ask(sonnet, "hello"))
+		m, err := c.Messages.New(ctx(t), ask(sonnet, "hello"), option.WithQuery("beta", "true"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,6 +170,9 @@ func TestHubOpenAI(t *testing.T) {
 			t.Fatalf("answer = %+v", m)
 		}
 		last := up.Last()
+		if last.Query != "" {
+			t.Fatalf("the client's query reached the chat upstream: %s", last.Query)
+		}
 		if !strings.Contains(string(last.Body), `"model":"gpt-4o-mini"`) || last.Header.Get("Authorization") != "Bearer "+upstreamKey || last.Header.Get("X-Api-Key") != "" {
 			t.Fatalf("upstream got %s %v", last.Body, last.Header)
 		}
