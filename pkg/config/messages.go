@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/route"
+
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -92,4 +94,18 @@ func plainName(s string) bool {
 		}
 	}
 	return true
+}
+
+// DefaultMessagesRoutePath is the route a bare plugin config with
+// llm_format: anthropic gets: .../v1/messages and .../count_tokens under
+// any prefix, so that ANTHROPIC_BASE_URL may be the host or any path on it.
+const DefaultMessagesRoutePath = "~/(?:.*/)?v1/messages(?:/count_tokens)?$"
+
+func messagesDefaultRoute(w *walker, r *Route) {
+	rp, err := route.Compile(DefaultMessagesRoutePath)
+	if err != nil {
+		w.fail("routes", "%v", err)
+		return
+	}
+	r.Paths = []*route.Path{rp}
 }

@@ -62,3 +62,16 @@ model: {provider: openai}`, `"gemini" is not supported`},
 		})
 	}
 }
+
+func TestMessagesDefaultRoute(t *testing.T) {
+	cfg, err := Parse(context.Background(), []byte("route_type: llm/v1/chat\nllm_format: anthropic\nmodel: {provider: anthropic, options: {anthropic_version: \"2023-06-01\"}}\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{"/v1/messages": true, "/anthropic/v1/messages": true, "/a/b/v1/messages/count_tokens": true,
+		"/gpt-4o-mini/chat/completions": false, "/v1/messagesx": false} {
+		if r, _, _ := cfg.Match("POST", "h", path, nil); (r != nil) != want {
+			t.Errorf("%s: matched %v, want %v", path, r != nil, want)
+		}
+	}
+}
