@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 // claudeVersion is the Claude Code the test drives, pinned in
@@ -154,4 +156,29 @@ func TestClaudeCodeBedrock(t *testing.T) {
 	}
 	t.Logf("Bedrock saw: %v", ops)
 	t.Logf("proxy log:\n%s", e.proc.Output.String())
+}
+
+// TestClaudeCodeHub runs Claude Code through the chat hub to an
+// OpenAI-compatible upstream: what Claude Code sends an Anthropic endpoint
+// (its tools, cache_control, thinking, metadata) translates.
+func TestClaudeCodeHub(t *testing.T) {
+	bin := claudeCode(t)
+	up := stub.New()
+	srv := httptestServer(t, up)
+	p := binary.Serve(t, deck(`      auth: {header_name: Authorization, header_value: Bearer `+upstreamKey+`}
+      model_aliases: {"*": gpt-4o-mini}
+      model:
+        provider: openai
+        options: {upstream_url: `+srv+`/v1/chat/completions}`))
+	out := runClaude(t, bin, t.TempDir(), "http://"+p.Addr+"/anthropic", "Say hello.", "--max-turns", "1")
+	var res struct {
+		Result  string `json:"result"`
+		IsError bool   `json:"is_error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.IsError || !strings.Contains(res.Result, stub.Word(0)) {
+		t.Fatalf("claude output %s (%v)\nproxy log:\n%s", out, err, p.Output)
+	}
+	if strings.Contains(p.Output.String(), clientKey) || strings.Contains(p.Output.String(), upstreamKey) {
+		t.Fatal("a key in the logs")
+	}
 }
