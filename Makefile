@@ -20,7 +20,7 @@ CONFIG_PARAMETER ?= /aiproxy/config
 KEY_PARAMETER    ?= /aiproxy/openai-api-key
 CLIENT_KEY_PARAMETER ?= /aiproxy/client-key
 
-.PHONY: help run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
+.PHONY: help run demo demo-bedrock test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean fuzz
 
 # `make` alone explains itself; each "## target: text" line is its entry.
 .DEFAULT_GOAL := help
@@ -39,6 +39,10 @@ run: build
 ## demo: fully offline: stub upstream, the proxy (on a free port), and an openai-go client streaming through it
 demo: build
 	$(GO) run ./infra/demo -bin $(BIN)/aiproxy
+
+## demo-bedrock: offline too: the Bedrock stub (SigV4, event streams) behind model.provider: bedrock, streamed through openai-go
+demo-bedrock: build
+	$(GO) run ./infra/demo -bin $(BIN)/aiproxy -provider bedrock
 
 # lambda.norpc here too: the local server has no use for Lambda's legacy RPC
 # mode, and dropping it (and encoding/gob) shortens every start.
@@ -101,6 +105,11 @@ build-AiProxyFunction:
 ## bench: added latency, streaming relay, cold start, memory, micro-benchmarks -> docs/BENCHMARKS.md (not part of test; ~6 min)
 bench: build
 	VEGETA_VERSION=$(VEGETA_VERSION) bash test/bench/run.sh
+
+## fuzz: every Go fuzz target in the module, FUZZTIME each (default 3s; make fuzz FUZZTIME=10m searches for real)
+FUZZTIME ?= 3s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash test/fuzz.sh
 
 ## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml); refuses a route without key-auth unless PUT_CONFIG_FLAGS=-allow-open
 put-config:

@@ -46,8 +46,12 @@ func run() error {
 	}
 	slog.SetDefault(logger)
 	ctx := context.Background()
+	var gate *proxy.BodyGate // Lambda hands the handler bodies already in memory
 	if !onLambda {
 		if err := checkLocalKey(os.Getenv); err != nil {
+			return err
+		}
+		if gate, err = newBodyGate(os.Getenv); err != nil {
 			return err
 		}
 	}
@@ -64,7 +68,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	set, err := drivers(ctx, os.Getenv, logger)
+	reg, err := newHealth(ctx, os.Getenv, logger)
+	if err != nil {
+		return err
+	}
+	transport := proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT"))
+	set, err := drivers(ctx, os.Getenv, logger, transport)
 	if err != nil {
 		return err
 	}
@@ -76,7 +85,9 @@ func run() error {
 		Limiter:   limiter,
 		Drivers:   set,
 		Logger:    logger,
-		Transport: proxy.NewTransport(envDuration("AIPROXY_UPSTREAM_CONNECT_TIMEOUT"), envDuration("AIPROXY_UPSTREAM_HEADER_TIMEOUT")),
+		BodyGate:  gate,
+		Health:    reg,
+		Transport: transport,
 		Observe: stats.New(stats.Options{Logger: logger, Out: statsOut, EMF: metricsWriter(statsOut, onLambda),
 			Namespace: os.Getenv("AIPROXY_METRICS_NAMESPACE")}).Observe,
 	})

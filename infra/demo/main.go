@@ -53,9 +53,25 @@ func main() {
 	// Port 0: the kernel picks a free one, so a `make run` already on 8080
 	// is never the proxy the demo talks to.
 	listen := flag.String("listen", "127.0.0.1:0", "where the proxy listens (port 0: a free one)")
-	model := flag.String("model", "gpt-4o-mini", "the model named in the path")
+	model := flag.String("model", "", "the model named in the path (gpt-4o-mini; for bedrock anthropic.claude-3-5-haiku-20241022-v1:0)")
+	providerName := flag.String("provider", "openai", "openai, or bedrock: the Bedrock stub behind model.provider: bedrock")
 	flag.Parse()
-	if err := run(*bin, *listen, *model); err != nil {
+	var err error
+	switch *providerName {
+	case "openai":
+		if *model == "" {
+			*model = "gpt-4o-mini"
+		}
+		err = run(*bin, *listen, *model)
+	case "bedrock":
+		if *model == "" {
+			*model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+		}
+		err = runBedrock(*bin, *listen, *model)
+	default:
+		err = fmt.Errorf("-provider %q: openai or bedrock", *providerName)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -104,9 +120,9 @@ func run(bin, listen, model string) error {
 // startProxy starts the proxy binary on the configuration file cfg, its
 // log going to a file in dir, and returns the address it really listens
 // on and a function that stops it and prints its log.
-func startProxy(bin, cfg, listen, dir string) (addr string, stop func(), err error) {
+func startProxy(bin, cfg, listen, dir string, env ...string) (addr string, stop func(), err error) {
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "AIPROXY_CONFIG_FILE="+cfg, "AIPROXY_LISTEN="+listen)
+	cmd.Env = append(append(os.Environ(), "AIPROXY_CONFIG_FILE="+cfg, "AIPROXY_LISTEN="+listen), env...)
 	logs, err := os.Create(filepath.Join(dir, "proxy.log"))
 	if err != nil {
 		return "", nil, err

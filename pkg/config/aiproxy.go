@@ -26,7 +26,7 @@ func compilePlugin(o *object) *Plugin {
 	w := o.w
 	before := len(w.errs)
 	p := &Plugin{
-		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve),
+		RouteType:          o.enum("route_type", "", RouteChat, RouteCompletions, RoutePreserve, RouteResponses, RouteEmbeddings),
 		ResponseStreaming:  o.enum("response_streaming", StreamAllow, StreamAllow, StreamDeny, StreamAlways),
 		ModelNameHeader:    o.boolean("model_name_header", true),
 		MaxRequestBodySize: DefaultMaxRequestBodySize,
@@ -42,8 +42,8 @@ func compilePlugin(o *object) *Plugin {
 	}
 	// Kong 3.11+: the format clients speak, and what kind of generation.
 	readMessagesFormat(o, p)
-	if c := o.str("genai_category"); c != "" && c != "text/generation" {
-		w.fail(join(o.path, "genai_category"), "%q is not supported: only text/generation (chat and completions)", c)
+	if c := o.str("genai_category"); !genaiCategoryOK(p.RouteType, c) {
+		w.fail(join(o.path, "genai_category"), "%q is not supported for route_type %s: text/generation (chat, completions, responses) or text/embeddings (embeddings)", c, p.RouteType)
 	}
 	o.ignore(pluginIgnored...)
 	p.Auth = readAuth(o.child("auth"))

@@ -92,6 +92,8 @@ type Plugin struct {
 	// ModelAliases map the model names an Anthropic client sends (Claude
 	// Code picks its own) to the model ids the upstream is asked for.
 	ModelAliases map[string]string
+	// Advanced is set for an ai-proxy-advanced plugin (advanced.go).
+	Advanced *Advanced
 }
 
 // Auth says how the proxy authenticates to the upstream.

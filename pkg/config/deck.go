@@ -79,7 +79,7 @@ func compileDeck(w *walker, top map[string]any) *Config {
 		}
 	}
 	cfg := newConfig(routes)
-	cfg.Warnings = observerWarning(d.observers)
+	cfg.Warnings = append(observerWarning(d.observers), compatWarnings(cfg.Routes)...)
 	return cfg
 }
 

@@ -312,7 +312,8 @@ func TestParseKongFieldErrors(t *testing.T) {
 		// ai-proxy 3.11+ fields.
 		{"llm_format", bare(`llm_format: bedrock`), `llm_format: "bedrock" is not supported: clients speak OpenAI's format`},
 		{"genai_category", bare(`genai_category: image/generation`), `genai_category: "image/generation" is not supported`},
-		{"new route type", `{route_type: llm/v1/embeddings, model: {provider: openai}}`, `route_type: expected one of`},
+		{"new route type", `{route_type: llm/v1/assistants, model: {provider: openai}}`, `route_type: expected one of`},
+		{"embeddings category on chat", bare(`genai_category: text/embeddings`), `genai_category: "text/embeddings" is not supported for route_type llm/v1/chat`},
 		{"cost refinements", `{route_type: llm/v1/chat, model: {provider: openai, options: {service_tier_factor: [{tier: priority, factor: 2}]}}}`, `model.options.service_tier_factor: not supported`},
 		{"cost type", `{route_type: llm/v1/chat, model: {provider: openai, options: {cache_read_cost: cheap}}}`, `model.options.cache_read_cost: expected a number`},
 		{"unknown field still fails", `{route_type: llm/v1/chat, model: {provider: openai, options: {cache_reed_cost: 1}}}`, `model.options.cache_reed_cost: unknown field`},

@@ -33,7 +33,7 @@ func compileManifests(w *walker, docs documents) *Config {
 		w.fail("(document)", "no enabled ai-proxy plugin among the manifests")
 	}
 	cfg := defaultRoute(w, p)
-	cfg.Warnings = observerWarning(observers)
+	cfg.Warnings = append(observerWarning(observers), cfg.Warnings...)
 	return cfg
 }
 
@@ -62,8 +62,8 @@ func readManifest(w *walker, path string, v any, observers map[string]bool) (p *
 		return nil, false
 	}
 	switch {
-	case name == "ai-proxy":
-		p = compilePlugin(o.child("config"))
+	case name == "ai-proxy" || name == PluginAIProxyAdvanced:
+		p = compileAny(name, o.child("config"))
 		if p != nil {
 			p.ID = manifestName(o)
 		}

@@ -170,6 +170,9 @@ func compile(w *walker, tree any) (*Config, error) {
 		cfg = compileDeck(w, top)
 	case top["config"] != nil && top["name"] != nil:
 		cfg = compileAdmin(w, top)
+	case top["targets"] != nil:
+		p := compileAdvanced(w.object("", top))
+		cfg = defaultRoute(w, p)
 	default:
 		p := compilePlugin(w.object("", top))
 		cfg = defaultRoute(w, p)
@@ -213,7 +216,9 @@ func defaultRoute(w *walker, p *Plugin) *Config {
 	if p != nil && p.ID == "" {
 		p.ID = r.Name
 	}
-	return newConfig([]*Route{r})
+	cfg := newConfig([]*Route{r})
+	cfg.Warnings = compatWarnings(cfg.Routes)
+	return cfg
 }
 
 // adminIgnored are Admin-API plugin object fields that carry no meaning for
@@ -224,8 +229,8 @@ var adminIgnored = []string{"id", "tags", "protocols", "created_at", "updated_at
 func compileAdmin(w *walker, top map[string]any) *Config {
 	o := w.object("", top)
 	name := o.str("name")
-	if name != "ai-proxy" {
-		w.fail("name", "plugin %q is not supported here; expected ai-proxy", name)
+	if name != "ai-proxy" && name != PluginAIProxyAdvanced {
+		w.fail("name", "plugin %q is not supported here; expected ai-proxy or ai-proxy-advanced", name)
 	}
 	if !o.boolean("enabled", true) {
 		w.fail("enabled", "the plugin is disabled: there would be nothing to serve")
@@ -235,7 +240,7 @@ func compileAdmin(w *walker, top map[string]any) *Config {
 			w.fail(f, "a %s-scoped ai-proxy plugin is not supported", strings.ReplaceAll(f, "_", "-"))
 		}
 	}
-	p := compilePlugin(o.child("config"))
+	p := compileAny(name, o.child("config"))
 	if id := o.str("id"); id != "" && p != nil {
 		p.ID = id
 	}

@@ -28,6 +28,12 @@ var supportedPlugins = map[string]pluginKind{
 		}
 		return nil
 	}},
+	PluginAIProxyAdvanced: {read: func(o *object) any {
+		if p := compileAdvanced(o); p != nil {
+			return p
+		}
+		return nil
+	}},
 	"key-auth": {read: func(o *object) any {
 		if k := readKeyAuth(o); k != nil {
 			return k
@@ -110,6 +116,9 @@ func (d *deck) readPlugin(path string, v any, nested Scope) {
 	case !ok:
 		d.w.fail(join(path, "name"), "plugin %q is not implemented here, and loading without it would drop what it enforces (implemented: %s; log and trace plugins are ignored with a warning)", name, supportedNames())
 		return
+	}
+	if name == PluginAIProxyAdvanced {
+		name = "ai-proxy" // one of them per scope, the same role
 	}
 	e := &pluginEntry{path: path, name: name, nested: nested, written: Scope{
 		Route:    refName(o, "route"),

@@ -128,6 +128,7 @@ func optBool(o *object, key string) *bool {
 // its options and auth (kong/llm/schemas/init.lua entity_checks).
 func checkProvider(w *walker, path string, p *Plugin) {
 	o := p.Model.Options
+	checkCompat(w, path, p)
 	must := func(field, value string) {
 		if value == "" {
 			w.fail(join(path, "model.options."+field), "must set 'model.options.%s' for %s provider", field, p.Model.Provider)
@@ -142,6 +143,10 @@ func checkProvider(w *walker, path string, p *Plugin) {
 		}
 	case ProviderAnthropic:
 		must("anthropic_version", o.AnthropicVersion)
+		if p.RouteType == RouteCompletions {
+			// Anthropic's Text Completions API served Claude 2 only.
+			w.fail(join(path, "route_type"), "anthropic does not support route_type llm/v1/completions (Anthropic's legacy Text Completions API); use llm/v1/chat")
+		}
 	case ProviderMistral:
 		must("mistral_format", o.MistralFormat)
 	case ProviderLlama2:

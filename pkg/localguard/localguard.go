@@ -14,6 +14,9 @@
 //     must not hold a connection and its memory forever: headers and the
 //     body each have a time limit, and idle keep-alive connections are
 //     closed. A streamed answer has no limit (the model decides).
+//   - A request refused on its head (Host, origin, or the handler's own
+//     judgement: route, key, declared length) is answered at once, with
+//     its body unread and its connection closed; see bodyDeadline.
 //
 // Non-browser clients (SDKs, curl) send neither Origin nor Sec-Fetch-Site
 // and are unaffected. None of this applies on Lambda, where the edge and
@@ -21,12 +24,10 @@
 package localguard
 
 import (
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -116,14 +117,14 @@ func Guard(addr string, h http.Handler, opts Options) (http.Handler, error) {
 		refuse(w, "cross-origin browser requests are refused (a web page must not spend the upstream key); allow an origin with "+EnvAllowedOrigins, "cross_origin_refused")
 	}))
 	hosts := newHostSet(addr, opts.AllowedHosts)
-	inner := cop.Handler(bodyDeadline(h, orDefault(opts.BodyTimeout, DefaultBodyTimeout)))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := cop.Handler(h)
+	return bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hosts.allows(r.Host) {
 			refuse(w, "host "+clip(r.Host)+" is not this server's (DNS rebinding protection); allow it with "+EnvAllowedHosts, "host_not_allowed")
 			return
 		}
 		inner.ServeHTTP(w, r)
-	}), nil
+	}), orDefault(opts.BodyTimeout, DefaultBodyTimeout)), nil
 }
 
 func clip(s string) string {
@@ -204,35 +205,4 @@ func (s *hostSet) allows(host string) bool {
 	}
 	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
 	return s.names[name] || strings.HasSuffix(name, ".localhost")
-}
-
-// bodyDeadline gives the request body d to arrive. The deadline is lifted
-// once the whole body has been read: a streamed answer may then take as
-// long as the model does. A client that stalls mid-body gets its
-// connection closed when the deadline passes (also after a handler that
-// stopped reading early, while net/http drains the rest).
-func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			rc := http.NewResponseController(w)
-			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
-				r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-type deadlineBody struct {
-	io.ReadCloser
-	lift func()
-	once sync.Once
-}
-
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.once.Do(b.lift)
-	}
-	return n, err
 }

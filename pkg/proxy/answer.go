@@ -118,6 +118,9 @@ func decodeUsage(raw []byte) *stats.Usage {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil
 	}
+	if isResponsesUsage(raw) {
+		return responsesUsage(raw)
+	}
 	if u, ok := scanUsage(raw); ok {
 		return u
 	}
@@ -130,14 +133,15 @@ func unmarshalUsage(raw []byte) *stats.Usage {
 	var u struct {
 		stats.Usage
 		Details *struct {
-			Cached int `json:"cached_tokens"`
+			Cached  int `json:"cached_tokens"`
+			Created int `json:"cache_creation_tokens"`
 		} `json:"prompt_tokens_details"`
 	}
 	if json.Unmarshal(raw, &u) != nil {
 		return nil
 	}
 	if u.Details != nil {
-		u.CacheReadTokens = u.Details.Cached
+		u.CacheReadTokens, u.CacheWriteTokens = u.Details.Cached, u.Details.Created
 	}
 	return &u.Usage
 }

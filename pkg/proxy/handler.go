@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
@@ -42,6 +43,12 @@ type Options struct {
 	// Drivers are the providers this handler can call, by Kong's provider
 	// name; nil means OpenAI's format only.
 	Drivers provider.Set
+	// BodyGate bounds concurrent body reads of unauthenticated requests;
+	// nil means no bound (on Lambda the body is already in memory).
+	BodyGate *BodyGate
+	// Health holds ai-proxy-advanced's circuit state and figures; nil
+	// means this process's own.
+	Health *health.Registry
 }
 
 // Handler is the ai-proxy http.Handler.
@@ -52,16 +59,21 @@ type Handler struct {
 	observe func(*stats.Record)
 	limits  *limits.Limiter
 	drivers provider.Set
+	gate    *BodyGate
+	health  *health.Registry
 }
 
 // New returns the handler reading its configuration from src.
 func New(src config.Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, drivers: opts.Drivers}
+	h := &Handler{src: src, log: opts.Logger, observe: opts.Observe, limits: opts.Limiter, drivers: opts.Drivers, gate: opts.BodyGate}
 	if h.drivers == nil {
 		h.drivers = provider.Set{config.ProviderOpenAI: openai.Driver{}}
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.health = opts.Health; h.health == nil {
+		h.health = health.New(health.Options{Logger: h.log})
 	}
 	if h.limits == nil {
 		h.limits = limits.New(limits.Options{Logger: h.log})
@@ -72,7 +84,7 @@ func New(src config.Source, opts Options) *Handler {
 	}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:   rewriteOutgoing,
-		Transport: dispatch{tr},
+		Transport: dispatch{tr, h.health},
 		// Zero, not -1: ReverseProxy still flushes every write of an event
 		// stream (and of any body of unknown length) at once, but an answer
 		// of known length then leaves in one write with its header instead
@@ -116,6 +128,11 @@ type plan struct {
 	// nil when no limit applies.
 	limit *limits.Decision
 	msgs  *messagesPlan // llm_format: anthropic (messages.go), else nil
+
+	// api is a Responses request served through chat (apis.go).
+	api *apiTranslation
+	// chain is an ai-proxy-advanced request's targets (failover.go).
+	chain *chain
 }
 
 // outcome is what happened to a request, filled in as it is relayed and
@@ -142,6 +159,9 @@ type outcome struct {
 type exchangeKey struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.serveModels(w, r) { // models.go: answered from the configuration
+		return
+	}
 	ex := &exchange{out: outcome{start: time.Now()}}
 	defer h.finish(w, ex)
 
@@ -198,6 +218,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 			h.observe(record(pl, o))
 		}
 	}
+	chainFinish(h.health, pl, o)
 	if rec != nil {
 		panic(rec)
 	}
@@ -223,7 +244,7 @@ func (h *Handler) prepare(r *http.Request) (*plan, *apiError) {
 	if e != nil {
 		return pl, e
 	}
-	key, e := pl.admit(rt, r)
+	key, e := pl.admit(rt, r, h.gate)
 	if e != nil {
 		return pl, e
 	}
@@ -256,11 +277,13 @@ func (h *Handler) route(r *http.Request) (*config.Route, map[string]string, *api
 }
 
 // admit runs key-auth and reads the body, in the order that lets an
-// unauthenticated caller cost nothing.
-func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) {
+// unauthenticated caller cost nothing; a body read before key-auth has
+// passed (none, or key_in_body) holds a slot of gate.
+func (pl *plan) admit(rt *config.Route, r *http.Request, gate *BodyGate) (presented, *apiError) {
+	authenticated := false
 	body := func() ([]byte, *apiError) {
 		if pl.requestBody == nil {
-			b, e := readBody(r, rt.Plugin.MaxRequestBodySize)
+			b, e := gate.read(r, rt.Plugin.MaxRequestBodySize, authenticated)
 			if e != nil {
 				return nil, e
 			}
@@ -276,6 +299,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 			return k, e
 		}
 		key, pl.consumer, pl.clientKey = k, consumer, k.key
+		authenticated = true
 	}
 	_, e := body()
 	return key, e
@@ -284,6 +308,9 @@ func (pl *plan) admit(rt *config.Route, r *http.Request) (presented, *apiError) 
 // shape decides what the upstream receives: model, body and target.
 func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]string, key presented, drivers provider.Set) *apiError {
 	p := rt.Plugin
+	if p.Advanced != nil {
+		return pl.shapeTargets(rt, r, captures, key, drivers)
+	}
 	if p.LLMFormat == config.FormatAnthropic {
 		return pl.shapeMessages(rt, r, captures, key, drivers)
 	}
@@ -301,12 +328,12 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 	if rt.KeyAuth != nil && rt.KeyAuth.KeyInBody {
 		in.hide = rt.KeyAuth.KeyNames
 	}
-	rw, e := rewriteBody(p, in)
+	d := drivers[p.Model.Provider]
+	rw, p, api, e := rewriteAPI(p, in, d)
 	if e != nil {
 		return e
 	}
-	pl.rewritten = *rw
-	d := drivers[p.Model.Provider]
+	pl.rewritten, pl.api = *rw, api
 	if d == nil {
 		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
 	}
@@ -403,7 +430,10 @@ func requestID(r *http.Request) string {
 
 // hiddenRequestHeaders never reach the upstream: credentials meant for this
 // proxy, cookies for its domain, and the AWS front door's own headers.
-var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded"}
+// Expect was the client's question to this proxy, which holds the whole
+// body by now: passed on, it would make the upstream call wait for a 100
+// Continue and relay a second one to the client.
+var hiddenRequestHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "Accept-Encoding", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded", "Expect"}
 
 // rewriteOutgoing shapes the request ReverseProxy sends: the target URL is
 // already set; here the client's credentials are replaced with the
@@ -477,6 +507,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		hdr.Set("X-Accel-Buffering", "no")
 		ctx := res.Request.Context()
 		relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
+		relay.api = pl.plugin.RouteType == config.RouteResponses
 		if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
 			// Kong's estimate, for a stream without usage, needs the
 			// length of the answer: for the statistics, the rate limit's

@@ -43,6 +43,9 @@ func (h *Handler) reserve(r *http.Request, rt *config.Route, pl *plan) *apiError
 	if o := rt.Plugin.Model.Options; o.InputCost != nil || o.OutputCost != nil {
 		req.Prices = limits.Prices{Input: deref(o.InputCost), Output: deref(o.OutputCost)}
 	}
+	if pl.chain != nil {
+		pl.chain.worstCase(&req)
+	}
 	d := h.limits.Reserve(r.Context(), req)
 	pl.limit = d
 	if f := d.Refusal; f != nil {
@@ -56,6 +59,7 @@ func (h *Handler) settle(pl *plan, o *outcome) {
 	if pl.limit == nil {
 		return
 	}
+	settlePrices(pl)
 	// The request's own context may be cancelled already; the limiter
 	// bounds the call.
 	if err := pl.limit.Settle(context.Background(), settlement(pl, o)); err != nil {
@@ -98,7 +102,7 @@ func completionCap(body []byte) int64 {
 	}
 	var most int64
 	for _, f := range fields {
-		if f.key != "max_tokens" && f.key != "max_completion_tokens" {
+		if f.key != "max_tokens" && f.key != "max_completion_tokens" && f.key != "max_output_tokens" {
 			continue
 		}
 		if n, err := strconv.ParseInt(string(body[f.start:f.end]), 10, 64); err == nil && n > most {

@@ -180,14 +180,9 @@ func writeMessagesError(w http.ResponseWriter, e *apiError) int {
 	return status
 }
 
-// appendFailure ends a relayed stream with its error event: OpenAI's data
-// line, or Anthropic's `event: error` on a native Messages stream.
-func (s *sseRelay) appendFailure(out, failure []byte) []byte {
-	if !s.anthropic {
-		out = append(out, "data: "...)
-		out = append(out, failure...)
-		return append(out, "\n\n"...)
-	}
+// appendMessagesFailure ends a native Messages stream with Anthropic's
+// `event: error` (appendFailure's choice).
+func (s *sseRelay) appendMessagesFailure(out, failure []byte) []byte {
 	var probe struct {
 		Error struct {
 			Message string `json:"message"`

@@ -52,7 +52,9 @@ func record(pl *plan, o *outcome) *stats.Record {
 		if o := p.Model.Options; o.OutputCost != nil {
 			rec.OutputCost = *o.OutputCost
 		}
+		rec.CacheReadCost, rec.CacheWriteCost = p.Model.Options.CacheReadCost, p.Model.Options.CacheWriteCost
 		streamStats(rec, pl, o)
+		chainRecord(rec, pl)
 		if rec.LogPayloads {
 			// Kong logs the body it sent upstream, after its rewrite;
 			// the client's own only when the request ended before that.

@@ -41,6 +41,11 @@ type sseRelay struct {
 	// make Kong's estimate of the usage so far.
 	collect *streamCollect
 	sent    []byte
+	// api: the stream is the Responses API's (apis.go); terminal: its
+	// final event has passed; seq: the next sequence_number.
+	api      bool
+	terminal bool
+	seq      int
 }
 
 // usageSoFar is the estimate of what the stream has used up to now, nil
@@ -180,6 +185,9 @@ func (s *sseRelay) keep(ev []byte) bool {
 	data := eventData(ev)
 	if data == nil {
 		return true
+	}
+	if s.api {
+		return s.keepResponses(data)
 	}
 	if s.outcome.firstToken.IsZero() {
 		s.outcome.firstToken = time.Now()

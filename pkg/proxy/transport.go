@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 )
 
 // Default upstream limits. The connect and time-to-first-byte limits catch a
@@ -38,10 +40,23 @@ func NewTransport(connect, header time.Duration) *http.Transport {
 
 // dispatch carries each upstream request: through a translating driver's
 // transport when the plan has one, else through the shared HTTP transport.
-type dispatch struct{ http.RoundTripper }
+type dispatch struct {
+	http.RoundTripper
+	health *health.Registry
+}
 
 func (d dispatch) RoundTrip(r *http.Request) (*http.Response, error) {
-	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && ex.plan.transport != nil {
+	ex, ok := r.Context().Value(exchangeKey{}).(*exchange)
+	if ok && ex.plan.chain != nil {
+		return ex.plan.chain.roundTrip(ex, d.RoundTripper, d.health, r)
+	}
+	if ok && ex.plan.api != nil {
+		if ex.plan.transport != nil {
+			return ex.plan.api.roundTrip(r, ex.plan.transport)
+		}
+		return ex.plan.api.roundTrip(r, d.RoundTripper)
+	}
+	if ok && ex.plan.transport != nil {
 		return ex.plan.transport.RoundTrip(r)
 	}
 	return d.RoundTripper.RoundTrip(r)

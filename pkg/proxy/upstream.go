@@ -30,7 +30,7 @@ func upstream(d provider.Driver, call *provider.Call, r *http.Request, ka *confi
 	case o.Upstream != nil:
 		call.Upstream = o.Upstream
 	}
-	up, err := d.Prepare(call)
+	up, err := prepareCall(d, call)
 	if err != nil {
 		return nil, nil, driverError(err)
 	}

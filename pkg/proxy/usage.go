@@ -42,9 +42,9 @@ func scanUsage(raw []byte) (*stats.Usage, bool) {
 			case string(v) == "null":
 				// encoding/json sets the pointer to nil; a later object
 				// starts from zero.
-				details, u.CacheReadTokens = false, 0
+				details, u.CacheReadTokens, u.CacheWriteTokens = false, 0, 0
 			case v[0] == '{':
-				if !scanDetails(v, &u.CacheReadTokens) {
+				if !scanDetails(v, &u) {
 					return nil, false
 				}
 				details = true
@@ -62,15 +62,20 @@ func scanUsage(raw []byte) (*stats.Usage, bool) {
 		}
 	}
 	if !details {
-		u.CacheReadTokens = 0
+		u.CacheReadTokens, u.CacheWriteTokens = 0, 0
 	}
 	return &u, true
 }
 
-// scanDetails reads prompt_tokens_details.cached_tokens into dst, which
-// keeps its value when the member is absent or null (encoding/json decodes
+// detailNames are the members of prompt_tokens_details the statistics read:
+// OpenAI's cached_tokens, and cache_creation_tokens, which translating
+// drivers (and LiteLLM) add for prompt tokens written to a provider's cache.
+var detailNames = []string{"cached_tokens", "cache_creation_tokens"}
+
+// scanDetails reads prompt_tokens_details into u's cache counts, which
+// keep their values when a member is absent or null (encoding/json decodes
 // a repeated object into the same struct).
-func scanDetails(raw []byte, dst *int) bool {
+func scanDetails(raw []byte, u *stats.Usage) bool {
 	var arr [4]field
 	fields, err := topLevel(raw, arr[:0])
 	if err != nil {
@@ -81,10 +86,14 @@ func scanDetails(raw []byte, dst *int) bool {
 		case f.escaped:
 			return false
 		case f.key == "cached_tokens":
-			if !scanCount(raw[f.start:f.end], dst) {
+			if !scanCount(raw[f.start:f.end], &u.CacheReadTokens) {
 				return false
 			}
-		case foldsToAny(f.key, []string{"cached_tokens"}):
+		case f.key == "cache_creation_tokens":
+			if !scanCount(raw[f.start:f.end], &u.CacheWriteTokens) {
+				return false
+			}
+		case foldsToAny(f.key, detailNames):
 			return false
 		}
 	}

@@ -62,6 +62,8 @@ var usageDocs = []string{
 	`{"prompt_tokens_details":{"cached_tokens":5},"prompt_tokens_details":{}}`,
 	`{"prompt_tokens_details":{"cached_tokens":5},"prompt_tokens_details":null,"prompt_tokens_details":{}}`,
 	`{"prompt_tokens_details":{"Cached_Tokens":5}}`, `{"prompt_tokens_details":[1]}`, `{"prompt_tokens_details":{"cached_tokens":1.5}}`,
+	`{"prompt_tokens":160,"completion_tokens":2,"total_tokens":162,"prompt_tokens_details":{"cached_tokens":100,"cache_creation_tokens":50}}`,
+	`{"prompt_tokens_details":{"cache_creation_tokens":5},"prompt_tokens_details":{"cached_tokens":1}}`, `{"prompt_tokens_details":{"Cache_Creation_Tokens":5}}`,
 	`{"unknown":{"a":[1,2,{"b":null}]},"total_tokens":3}`, `{"total_tokens":3}x`, `{"total_tokens":`, `[]`,
 }
 
@@ -98,4 +100,12 @@ func FuzzScanUsage(f *testing.F) {
 			t.Fatalf("%q: got %+v, encoding/json %+v", doc, got, want)
 		}
 	})
+}
+
+// A translating driver's cache writes reach the statistics, for their cost.
+func TestUsageCacheCounts(t *testing.T) {
+	u := decodeUsage([]byte(`{"prompt_tokens":160,"completion_tokens":2,"total_tokens":162,"prompt_tokens_details":{"cached_tokens":100,"cache_creation_tokens":50}}`))
+	if u == nil || u.CacheReadTokens != 100 || u.CacheWriteTokens != 50 || u.PromptTokens != 160 {
+		t.Fatalf("usage = %+v, want cache read 100, write 50 within 160 prompt tokens", u)
+	}
 }

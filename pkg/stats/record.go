@@ -57,6 +57,11 @@ type Record struct {
 	// Limits is what the rate-limiting plugins did; nil when none applied.
 	Limits *Limits
 
+	// Target is the ai-proxy-advanced target that answered; Attempts every
+	// try, in order (attempts.go). Empty for ai-proxy.
+	Target   string
+	Attempts []Attempt
+
 	LogStatistics bool
 	LogPayloads   bool
 	RequestBody   []byte

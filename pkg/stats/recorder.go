@@ -110,6 +110,7 @@ func appendLine(b []byte, rec *Record, level slog.Level, now time.Time) []byte {
 	if rec.StreamError != "" {
 		b = appendStringField(b, "stream_error", rec.StreamError)
 	}
+	b = appendAttempts(b, rec)
 	if rec.LogStatistics {
 		b = append(b, `,"ai":{"proxy":{"meta":{`...)
 		b = appendStringField(b, "plugin_id", rec.PluginID)

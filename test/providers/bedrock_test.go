@@ -70,10 +70,6 @@ func (e *bedrockEnv) client(model string) openai.Client {
 	return openai.NewClient(option.WithBaseURL(e.base+"/"+model), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
 }
 
-func userMsg(s string) []openai.ChatCompletionMessageParamUnion {
-	return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(s)}
-}
-
 func TestBedrockText(t *testing.T) {
 	e := startBedrock(t, bedrockConfig, bedrockstub.Options{})
 	c := e.client("anthropic.claude-3-5-haiku-20241022-v1:0")
@@ -114,7 +110,7 @@ func TestBedrockStreamLockstep(t *testing.T) {
 	const n = 4
 	model := fmt.Sprintf("stub.text.chunks-%d.lockstep", n)
 	c := e.client(model)
-	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: userMsg("hi"),
+	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("hi"),
 		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
 	var acc openai.ChatCompletionAccumulator
 	ids := map[string]bool{}
@@ -166,7 +162,7 @@ func TestBedrockToolsRoundTrip(t *testing.T) {
 		openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{Name: "get_time",
 			Parameters: openai.FunctionParameters{"type": "object", "properties": map[string]any{"tz": map[string]any{"type": "string"}}}}),
 	}
-	params := openai.ChatCompletionNewParams{Model: "stub.tools", Messages: userMsg("weather and time in Paris?"), Tools: tools,
+	params := openai.ChatCompletionNewParams{Model: "stub.tools", Messages: user("weather and time in Paris?"), Tools: tools,
 		ToolChoice: openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}}
 	stream := c.Chat.Completions.NewStreaming(context.Background(), params)
 	var acc openai.ChatCompletionAccumulator
@@ -267,7 +263,7 @@ func TestBedrockReasoningReplayAndCache(t *testing.T) {
 		return &sc
 	})
 	c := e.client(model)
-	params := openai.ChatCompletionNewParams{Model: model, Messages: userMsg("think"), ReasoningEffort: "low", Temperature: openai.Float(0.2)}
+	params := openai.ChatCompletionNewParams{Model: model, Messages: user("think"), ReasoningEffort: "low", Temperature: openai.Float(0.2)}
 	stream := c.Chat.Completions.NewStreaming(context.Background(), params)
 	var reasoning, sig strings.Builder
 	for stream.Next() {
@@ -338,7 +334,7 @@ func TestBedrockReasoningReplayAndCache(t *testing.T) {
 func TestBedrockCacheUsageInStatistics(t *testing.T) {
 	e := startBedrock(t, bedrockConfig, bedrockstub.Options{})
 	c := e.client("stub.cache")
-	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "stub.cache", Messages: userMsg("hi")})
+	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "stub.cache", Messages: user("hi")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +342,7 @@ func TestBedrockCacheUsageInStatistics(t *testing.T) {
 	if res.Usage.PromptTokens != prompt || res.Usage.PromptTokensDetails.CachedTokens != 100 || res.Usage.TotalTokens != prompt+5 {
 		t.Errorf("usage %s", res.Usage.RawJSON())
 	}
-	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "stub.cache", Messages: userMsg("hi")})
+	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "stub.cache", Messages: user("hi")})
 	for stream.Next() {
 		if ch := stream.Current(); ch.JSON.Usage.Valid() && ch.Usage.TotalTokens > 0 {
 			t.Errorf("a usage chunk the client did not ask for: %s", ch.RawJSON())
@@ -409,7 +405,7 @@ func TestBedrockErrorsBeforeFirstByte(t *testing.T) {
 	for _, tc := range cases {
 		for _, streamed := range []bool{false, true} {
 			c := e.client(tc.model)
-			params := openai.ChatCompletionNewParams{Model: tc.model, Messages: userMsg("hi")}
+			params := openai.ChatCompletionNewParams{Model: tc.model, Messages: user("hi")}
 			var err error
 			if streamed {
 				s := c.Chat.Completions.NewStreaming(context.Background(), params)
@@ -448,7 +444,7 @@ func TestBedrockErrorsAfterFirstByte(t *testing.T) {
 		}
 		// The SDK sees it too.
 		c := e.client(model)
-		st := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: userMsg("hi")})
+		st := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
 		for st.Next() {
 		}
 		if st.Err() == nil {
@@ -463,7 +459,7 @@ func TestBedrockWrongSecret(t *testing.T) {
 	doc := strings.Replace(bedrockConfig, "route_type: llm/v1/chat", "route_type: llm/v1/chat\nauth: {aws_access_key_id: AKIDBEDROCKSTUB, aws_secret_access_key: not-the-secret}", 1)
 	e := startBedrock(t, doc, bedrockstub.Options{})
 	c := e.client("stub.text")
-	_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "stub.text", Messages: userMsg("hi")})
+	_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "stub.text", Messages: user("hi")})
 	var ae *openai.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 403 || strings.Contains(ae.RawJSON(), "not-the-secret") {
 		t.Fatalf("wrong secret: %v", err)
@@ -484,7 +480,7 @@ func TestBedrockParallelStreams(t *testing.T) {
 			defer wg.Done()
 			model := "stub.text.chunks-20"
 			c := e.client(model)
-			s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: userMsg("hi")})
+			s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
 			var b strings.Builder
 			for s.Next() {
 				if ch := s.Current(); len(ch.Choices) > 0 {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/openai/openai-go/v3"
+
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
 )
 
@@ -14,4 +16,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	binary.Cleanup()
 	os.Exit(code)
+}
+
+// user is a conversation of one user message.
+func user(text string) []openai.ChatCompletionMessageParamUnion {
+	return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/chat"
@@ -50,12 +51,20 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		ModelId: aws.String(in.ModelID), System: in.System, Messages: in.Messages, InferenceConfig: in.Inference,
 		ToolConfig: in.ToolConfig, AdditionalModelRequestFields: additional, PerformanceConfig: in.Performance,
 		OutputConfig: in.Output, ServiceTier: in.ServiceTier, RequestMetadata: in.RequestMetadata,
-	})
+	}, ownCodec)
 	if err != nil {
 		return errorResponse(req, err)
 	}
 	return provider.StreamResponse(req, newEvents(out.GetStream(), c.model, c.includeUsage)), nil
 }
+
+// ownCodec gives one stream its own event-stream codec. The client's
+// protocol holds one codec whose decoder and payload buffer every stream
+// of the client shares (smithy-go v1.28.9 internal/eventstream/codec.go:68):
+// two parallel ConverseStreams on one client race on them (go test -race
+// shows it; frames of one stream can be decoded into another's buffer).
+// restjson1.New ignores its schema argument.
+func ownCodec(o *bedrockruntime.Options) { o.Protocol = restjson1.New(nil) }
 
 // finishReason maps Bedrock's stopReason onto OpenAI's.
 func finishReason(r types.StopReason) string {

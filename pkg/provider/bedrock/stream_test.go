@@ -335,3 +335,46 @@ func TestDriverAgainstStub(t *testing.T) {
 		t.Errorf("%v\n%s", err, b)
 	}
 }
+
+// Parallel ConverseStream calls on one cached client (go test -race).
+func TestParallelStreamsOneClient(t *testing.T) {
+	srv := bedrockstub.New(bedrockstub.Options{})
+	ep, stop, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	o := srv.Options()
+	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
+	p := &config.Plugin{RouteType: config.RouteChat, Model: config.Model{Provider: config.ProviderBedrock}}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			up, err := d.Prepare(&provider.Call{Plugin: p, Model: "stub.text.chunks-30", Stream: true, Upstream: mustURL(ep), Body: []byte(`{"messages":[{"role":"user","content":"hi"}]}`)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			req, _ := http.NewRequest("POST", up.URL.String(), nil)
+			res, err := up.Transport.RoundTrip(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err == nil && !strings.Contains(string(b), `"content":"tok29 "`) {
+				err = errors.New("incomplete: " + string(b))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if d.Clients() != 1 {
+		t.Errorf("%d clients", d.Clients())
+	}
+}

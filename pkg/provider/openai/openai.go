@@ -15,6 +15,8 @@ import (
 var (
 	chatURL        = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/chat/completions"}
 	completionsURL = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/completions"}
+	responsesURL   = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/responses"}
+	embeddingsURL  = &url.URL{Scheme: "https", Host: "api.openai.com", Path: "/v1/embeddings"}
 )
 
 // Driver is the OpenAI driver. Its zero value is ready.
@@ -28,6 +30,16 @@ func (Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 		return provider.Upstream{URL: c.Upstream}, nil
 	case c.Plugin.RouteType == config.RouteCompletions:
 		return provider.Upstream{URL: completionsURL}, nil
+	case c.Plugin.RouteType == config.RouteResponses:
+		return provider.Upstream{URL: responsesURL}, nil
+	case c.Plugin.RouteType == config.RouteEmbeddings:
+		return provider.Upstream{URL: embeddingsURL}, nil
 	}
 	return provider.Upstream{URL: chatURL}, nil
+}
+
+// ServesNatively: OpenAI serves the Responses API and embeddings itself,
+// so both are relayed byte for byte like chat.
+func (Driver) ServesNatively(routeType string) bool {
+	return routeType == config.RouteResponses || routeType == config.RouteEmbeddings
 }

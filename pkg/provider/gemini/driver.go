@@ -1,0 +1,209 @@
+// Package gemini is the driver for Google's Gemini API (AI Studio, an API
+// key in the key query parameter or the x-goog-api-key header) and Vertex
+// AI (model.options.gemini.api_endpoint, project_id, location_id; an OAuth2
+// bearer from a service account or, with no key at all, from Workload
+// Identity Federation with the function's AWS role), in the shape of Kong's
+// drivers/gemini.lua: generateContent and streamGenerateContent?alt=sse,
+// translated from and to OpenAI's chat format.
+package gemini
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+)
+
+// maxAnswer bounds a non-streamed answer.
+const maxAnswer = 32 << 20
+
+// Driver is the Gemini driver; build it with New.
+type Driver struct {
+	transport http.RoundTripper
+	getenv    func(string) string
+	log       *slog.Logger
+	creds     *credCache
+}
+
+// Options configure a Driver. The zero value is usable.
+type Options struct {
+	// Transport carries the calls to Gemini and to Google's token
+	// endpoints (http.DefaultTransport if nil).
+	Transport http.RoundTripper
+	// Getenv reads GCP_SERVICE_ACCOUNT (os.Getenv if nil).
+	Getenv func(string) string
+	// AWS supplies the AWS credentials and region that external_account
+	// credentials with an AWS source are exchanged from (Workload Identity
+	// Federation); nil leaves it to Google's library, which reads the AWS_*
+	// environment variables or the EC2 metadata server.
+	AWS *AWSSource
+	// Logger receives token failures (never a credential).
+	Logger *slog.Logger
+}
+
+// New builds the driver.
+func New(o Options) *Driver {
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{transport: o.Transport, getenv: o.Getenv, log: o.Logger,
+		creds: newCredCache(&http.Client{Transport: o.Transport}, o.AWS)}
+}
+
+// Google's endpoints (Kong's shared.lua upstream_url_format).
+const (
+	publicHost = "generativelanguage.googleapis.com"
+)
+
+// Prepare translates the chat request and targets generateContent or
+// streamGenerateContent?alt=sse on the Gemini API, or on Vertex AI when
+// model.options.gemini is set; upstream_url, when set, is used as it is
+// (its :generateContent / :streamGenerateContent operation follows the
+// request's stream flag).
+func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
+	p := c.Plugin
+	var tok tokenSource
+	if p.Auth.GCPUseServiceAccount {
+		var err error
+		if tok, err = d.credentials(p.Auth.GCPServiceAccountJSON); err != nil {
+			return provider.Upstream{}, err
+		}
+	}
+	switch p.RouteType {
+	case config.RouteChat:
+	case config.RoutePreserve:
+		u := c.Upstream
+		if u == nil {
+			u = base(p)
+		}
+		if tok == nil {
+			return provider.Upstream{URL: u}, nil
+		}
+		return provider.Upstream{URL: u, Transport: &bearer{next: d.transport, tok: tok}}, nil
+	default:
+		return provider.Upstream{}, provider.Unsupported("", "no transformer for gemini://%s", p.RouteType)
+	}
+	if strings.HasPrefix(c.Model, "claude-") || strings.HasPrefix(c.Model, "mistral-") || strings.HasPrefix(c.Model, "jamba-") {
+		return provider.Upstream{}, provider.Unsupported("model", "model %q is a partner model on Vertex AI, which this driver does not serve; use the anthropic or openai provider with upstream_url", c.Model)
+	}
+	var topK *int
+	if o := p.Model.Options; o.TopK != nil {
+		topK = o.TopK
+	}
+	r, body, err := translate(c.Body, c.Model, topK)
+	if err != nil {
+		return provider.Upstream{}, err
+	}
+	u := target(c, p)
+	return provider.Upstream{URL: u, Transport: &call{d: d, body: body, stream: c.Stream,
+		includeUsage: r.IncludeUsage(), model: c.Model, authHeader: p.Auth.HeaderName, tok: tok}}, nil
+}
+
+// base is the scheme and host of the configured Gemini endpoint.
+func base(p *config.Plugin) *url.URL {
+	if g := p.Model.Options.Gemini; g.Vertex() {
+		return &url.URL{Scheme: "https", Host: g.APIEndpoint, Path: "/"}
+	}
+	return &url.URL{Scheme: "https", Host: publicHost, Path: "/"}
+}
+
+// target is the call's URL.
+func target(c *provider.Call, p *config.Plugin) *url.URL {
+	op, other := "generateContent", "streamGenerateContent"
+	if c.Stream {
+		op, other = other, op
+	}
+	var u url.URL
+	switch g := p.Model.Options.Gemini; {
+	case c.Upstream != nil:
+		u = *c.Upstream
+		if before, ok := strings.CutSuffix(u.Path, ":"+other); ok {
+			u.Path, u.RawPath = before+":"+op, ""
+		}
+	case g.Vertex():
+		u = url.URL{Scheme: "https", Host: g.APIEndpoint,
+			Path: "/v1/projects/" + g.ProjectID + "/locations/" + g.LocationID + "/publishers/google/models/" + c.Model + ":" + op}
+	default:
+		u = url.URL{Scheme: "https", Host: publicHost, Path: "/v1beta/models/" + c.Model + ":" + op}
+	}
+	if c.Stream {
+		q := u.Query()
+		q.Set("alt", "sse")
+		u.RawQuery = q.Encode()
+	}
+	return &u
+}
+
+// call is one translated call: the RoundTripper the proxy sends it with.
+type call struct {
+	d            *Driver
+	body         []byte
+	stream       bool
+	includeUsage bool
+	model        string
+	authHeader   string
+	tok          tokenSource
+}
+
+func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	out, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL.String(), bytes.NewReader(c.body))
+	if err != nil {
+		return nil, err
+	}
+	out.Header.Set("Content-Type", "application/json")
+	if c.stream {
+		out.Header.Set("Accept", "text/event-stream")
+	}
+	if c.authHeader != "" {
+		if v := req.Header.Values(c.authHeader); len(v) > 0 {
+			out.Header[http.CanonicalHeaderKey(c.authHeader)] = v
+		}
+	}
+	if c.tok != nil {
+		if pe := c.d.authorize(out, c.tok); pe != nil {
+			return provider.ErrorResponse(req, pe), nil
+		}
+	}
+	res, err := c.d.transport.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		defer res.Body.Close()
+		return provider.ErrorResponse(req, upstreamError(res)), nil
+	}
+	if !c.stream {
+		defer res.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > maxAnswer {
+			return provider.ErrorResponse(req, &provider.Error{Status: http.StatusBadGateway, Type: provider.TypeServer,
+				Code: "upstream_answer_too_large", Message: "Gemini's answer is larger than 32 MiB"}), nil
+		}
+		b, pe := answer(body, c.model)
+		if pe != nil {
+			return provider.ErrorResponse(req, pe), nil
+		}
+		return provider.JSONResponse(req, http.StatusOK, b), nil
+	}
+	ev := newEvents(res.Body, c.model, c.includeUsage)
+	if pe := ev.prime(); pe != nil {
+		res.Body.Close()
+		return provider.ErrorResponse(req, pe), nil
+	}
+	return provider.StreamResponse(req, ev), nil
+}
