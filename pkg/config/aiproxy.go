@@ -41,9 +41,7 @@ func compilePlugin(o *object) *Plugin {
 		}
 	}
 	// Kong 3.11+: the format clients speak, and what kind of generation.
-	if f := o.str("llm_format"); f != "" && f != "openai" {
-		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format here (llm_format: openai)", f)
-	}
+	readMessagesFormat(o, p)
 	if c := o.str("genai_category"); !genaiCategoryOK(p.RouteType, c) {
 		w.fail(join(o.path, "genai_category"), "%q is not supported for route_type %s: text/generation (chat, completions, responses) or text/embeddings (embeddings)", c, p.RouteType)
 	}
@@ -58,6 +56,7 @@ func compilePlugin(o *object) *Plugin {
 	p.Model = readModel(o.child("model"))
 	o.done()
 	checkProvider(w, o.path, p)
+	checkMessagesFormat(w, o.path, p)
 	if len(w.errs) > before {
 		return nil
 	}

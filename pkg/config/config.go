@@ -86,6 +86,12 @@ type Plugin struct {
 	ResponseStreaming  string
 	MaxRequestBodySize int64
 	ModelNameHeader    bool
+	// LLMFormat is the API clients speak: FormatOpenAI, or FormatAnthropic
+	// (Anthropic's Messages API on /v1/messages; messages.go).
+	LLMFormat string
+	// ModelAliases map the model names an Anthropic client sends (Claude
+	// Code picks its own) to the model ids the upstream is asked for.
+	ModelAliases map[string]string
 	// Advanced is set for an ai-proxy-advanced plugin (advanced.go).
 	Advanced *Advanced
 }

@@ -209,6 +209,9 @@ func defaultRouteOnly(w *walker) *Route {
 
 func defaultRoute(w *walker, p *Plugin) *Config {
 	r := defaultRouteOnly(w)
+	if p != nil && p.LLMFormat == FormatAnthropic {
+		messagesDefaultRoute(w, r)
+	}
 	r.Plugin = p
 	if p != nil && p.ID == "" {
 		p.ID = r.Name

@@ -96,8 +96,8 @@ func readAIRateLimiting(o *object) *limits.Policy {
 		// Kong shares counters between plugin instances of one namespace.
 		p.ID = "ns:" + ns
 	}
-	if f, _ := o.m["llm_format"].(string); f != "" && f != "openai" {
-		w.fail(join(o.path, "llm_format"), "only openai is supported")
+	if f, _ := o.m["llm_format"].(string); f != "" && f != FormatOpenAI && f != FormatAnthropic {
+		w.fail(join(o.path, "llm_format"), "only openai and anthropic are supported")
 	}
 	o.ignore("llm_format")
 	for _, k := range []string{"custom_cost_count_function", "request_prompt_count_function"} {

@@ -75,7 +75,7 @@ func TestRateLimitingConfigErrors(t *testing.T) {
 		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], strategy: redis}`, "config.strategy", "not available here"},
 		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], error_code: 99}`, "config.error_code", "between 400 and 599"},
 		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], hide_client_headers: "no"}`, "config.hide_client_headers", "expected a boolean"},
-		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], llm_format: anthropic}`, "config.llm_format", "only openai"},
+		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], llm_format: gemini}`, "config.llm_format", "only openai and anthropic"},
 		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], custom_cost_count_function: "return 1"}`, "config.custom_cost_count_function", "Lua functions"},
 		{PluginAIRateLimiting, `{llm_providers: [{name: openai, limit: [1], window_size: [60]}], fault_tolerant: 0}`, "config.fault_tolerant", "expected a boolean"},
 	}

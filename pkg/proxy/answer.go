@@ -55,6 +55,8 @@ type answerTap struct {
 	complete  bool // the upstream body ended cleanly
 	corrupt   bool // the gzip stream did not decode
 	wantUsage bool
+	// anthropicUsage: the answer is an Anthropic message (messages.go).
+	anthropicUsage bool
 
 	model   string
 	usage   *stats.Usage
@@ -107,7 +109,7 @@ func (t *answerTap) gotValue(key, raw []byte, over bool) {
 	case "model":
 		t.model = jsonString(raw)
 	case "usage":
-		t.usage = decodeUsage(raw)
+		t.usage = t.readUsage(raw)
 	}
 }
 
@@ -284,7 +286,7 @@ func (t *answerTap) whole(b []byte) bool {
 		case f.key == "model" && len(v) <= maxModelLen:
 			t.model = jsonString(v)
 		case f.key == "usage" && len(v) <= maxUsageLen:
-			t.usage = decodeUsage(v)
+			t.usage = t.readUsage(v)
 		}
 	}
 	t.scan.state, t.scan.ended, t.scan.object = jsEnd, true, true
@@ -407,7 +409,10 @@ func (t *answerTap) parse(o *outcome) {
 // answer with instead, before any header is sent.
 func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 	rt := pl.plugin.RouteType
-	validate := res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions)
+	if pl.msgs != nil && pl.msgs.count {
+		return nil // a token count is no generation: no usage, no check
+	}
+	validate := res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions) && !pl.nativeMessages()
 	// Usage is read for the statistics and for a rate limit's settlement.
 	wantStats := h.observe != nil || pl.limit != nil
 	keepLog := 0
@@ -424,6 +429,7 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 	}
 	tap := newAnswerTap(res.Body, enc == "gzip", wantStats, keepLog)
 	tap.size = res.ContentLength
+	tap.anthropicUsage = pl.nativeMessages()
 	res.Body = tap
 	if validate {
 		if err := tap.hold(rt); err != nil {

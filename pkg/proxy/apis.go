@@ -292,6 +292,9 @@ func (s *sseRelay) keepResponses(data []byte) bool {
 // error chunk, or for the Responses API its error event, unless the
 // stream already ended with one (a translated stream's response.failed).
 func (s *sseRelay) appendFailure(out, failure []byte) []byte {
+	if s.anthropic {
+		return s.appendMessagesFailure(out, failure) // messages_answer.go
+	}
 	if !s.api {
 		out = append(out, "data: "...)
 		out = append(out, failure...)

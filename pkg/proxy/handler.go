@@ -129,6 +129,7 @@ type plan struct {
 	// limit is the rate-limit reservation, settled when the request ends;
 	// nil when no limit applies.
 	limit *limits.Decision
+	msgs  *messagesPlan // llm_format: anthropic (messages.go), else nil
 
 	// api is a Responses request served through chat (apis.go).
 	api *apiTranslation
@@ -154,6 +155,7 @@ type outcome struct {
 	streamDone    bool           // the relayed stream reached its clean end
 	refused       bool           // the ResponseWriter refused the answer (RefusedWrite)
 	headersSent   bool
+	anthropic     bool // errors in Anthropic's shape (messages.go)
 }
 
 type exchangeKey struct{}
@@ -167,6 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p, e := h.prepare(r)
 	ex.plan = p
+	ex.out.anthropic = anthropicErrors(r, p)
 	if e != nil {
 		h.fail(w, &ex.out, e)
 		return
@@ -225,6 +228,10 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 
 func (h *Handler) fail(w http.ResponseWriter, o *outcome, e *apiError) {
 	o.status, o.errCode = e.status, e.code
+	if o.anthropic {
+		o.status = writeMessagesError(w, e)
+		return
+	}
 	writeError(w, e)
 }
 
@@ -289,7 +296,7 @@ func (pl *plan) admit(rt *config.Route, r *http.Request, gate *BodyGate) (presen
 	var key presented
 	if ka := rt.KeyAuth; ka != nil {
 		pl.hideHeaders = ka.KeyNames
-		k, consumer, e := authenticate(ka, r, body)
+		k, consumer, e := authenticate(ka, r, body, rt.Plugin.LLMFormat == config.FormatAnthropic)
 		if e != nil {
 			return k, e
 		}
@@ -305,6 +312,9 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 	p := rt.Plugin
 	if p.Advanced != nil {
 		return pl.shapeTargets(rt, r, captures, key, drivers)
+	}
+	if p.LLMFormat == config.FormatAnthropic {
+		return pl.shapeMessages(rt, r, captures, key, drivers)
 	}
 	lookup := templateLookup(r, captures)
 	configured, e := resolveModel(p, lookup)
@@ -466,6 +476,9 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 	} else {
 		h.Del("Content-Type")
 	}
+	if pl.msgs != nil {
+		messagesOutgoing(pl, h)
+	}
 	pr.Out.Host = ""
 	pr.Out.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(pl.body)), nil
@@ -506,6 +519,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 			o.collect = relay.collect
 		}
 		res.Body = relay
+		if pl.msgs != nil {
+			messagesStream(res, pl, relay)
+		}
 		o.headersSent = true
 		return nil
 	}
@@ -515,6 +531,11 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		}
 	} else {
 		redactErrorBody(res, pl.plugin)
+	}
+	if pl.msgs != nil {
+		if err := messagesAnswer(res, pl); err != nil {
+			return err
+		}
 	}
 	res.Body = watchBody(res.Request.Context(), res.Body, o)
 	o.headersSent = true

@@ -18,8 +18,11 @@ type presented struct {
 // consumer. A key in a header or the query is checked before the body is
 // read, so that an unauthenticated caller costs nothing; only key_in_body
 // reads the body (through body) to look for one.
-func authenticate(k *config.KeyAuth, r *http.Request, body func() ([]byte, *apiError)) (presented, string, *apiError) {
+func authenticate(k *config.KeyAuth, r *http.Request, body func() ([]byte, *apiError), messages bool) (presented, string, *apiError) {
 	key := clientKey(k, r)
+	if key.key == "" && messages {
+		key = messagesKey(r) // x-api-key, as Anthropic's clients send it
+	}
 	if key.key == "" && k.KeyInBody {
 		b, e := body()
 		if e != nil {

@@ -122,7 +122,7 @@ func listModels(routes []*config.Route, r *http.Request) ([]listedModel, *apiErr
 	for _, rt := range routes {
 		if rt.KeyAuth != nil {
 			keyRoutes++
-			k, _, e := authenticate(rt.KeyAuth, r, noBody)
+			k, _, e := authenticate(rt.KeyAuth, r, noBody, rt.Plugin != nil && rt.Plugin.LLMFormat == config.FormatAnthropic)
 			if e != nil {
 				refusal, presented = e, presented || k.key != ""
 				continue

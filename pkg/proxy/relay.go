@@ -34,6 +34,8 @@ type sseRelay struct {
 	buf     []byte
 	passRaw bool // stopped parsing: the body is not SSE
 	done    bool
+	// anthropic: the events are Anthropic's (a native Messages route).
+	anthropic bool
 	// collect, when statistics, a rate limit or a deadline need it,
 	// gathers the answer's text; sent is the body sent upstream. They
 	// make Kong's estimate of the usage so far.
@@ -189,6 +191,10 @@ func (s *sseRelay) keep(ev []byte) bool {
 	}
 	if s.outcome.firstToken.IsZero() {
 		s.outcome.firstToken = time.Now()
+	}
+	if s.anthropic {
+		s.keepAnthropic(data)
+		return true
 	}
 	if bytes.Equal(data, []byte("[DONE]")) {
 		return true

@@ -314,7 +314,7 @@ func TestAuthenticate(t *testing.T) {
 			_, consumer, e := authenticate(doc(tt.inBody), r, func() ([]byte, *apiError) {
 				read = true
 				return []byte(tt.body), nil
-			})
+			}, false)
 			if tt.err != "" {
 				if e == nil || e.message != tt.err || e.status != 401 {
 					t.Fatalf("err = %v, want 401 %q", e, tt.err)

@@ -16,8 +16,9 @@ import (
 // microPackages hold the hot path's micro-benchmarks (bench_test.go).
 // pkg/limits/dynamo measures a rate-limit reservation against moto, beside
 // one bare round trip to it; pkg/edge the Lambda edge's work on a streamed
-// invoke before its first chunk leaves.
-var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo"}
+// invoke before its first chunk leaves; pkg/clientapi/messages the Messages
+// translators (pkg/proxy holds the Messages handler benchmarks).
+var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo", "./pkg/clientapi/messages"}
 
 // partMicro is part 5: go test -bench on the hot path's packages, one
 // package at a time so that one that does not build (another developer

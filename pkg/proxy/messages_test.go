@@ -1,0 +1,123 @@
+package proxy
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
+)
+
+func TestMessagesModel(t *testing.T) {
+	aliases := map[string]string{"claude-sonnet-4-5-20250929": "anthropic.claude-sonnet-4-5", "claude-haiku-4-5": "anthropic.claude-haiku-4-5"}
+	tests := []struct {
+		name       string
+		aliases    map[string]string
+		configured string
+		alias      string
+		client     string
+		want, err  string
+	}{
+		{"alias", aliases, "", "", "claude-haiku-4-5", "anthropic.claude-haiku-4-5", ""},
+		{"alias beats configured", aliases, "fixed", "", "claude-sonnet-4-5-20250929", "anthropic.claude-sonnet-4-5", ""},
+		{"configured by name", aliases, "fixed", "", "fixed", "fixed", ""},
+		{"configured by model_alias", nil, "fixed", "fast", "fast", "fixed", ""},
+		{"unknown with aliases", aliases, "", "", "claude-opus-4-1", "", "claude-haiku-4-5, claude-sonnet-4-5-20250929"},
+		{"unknown with configured", nil, "fixed", "", "claude-opus-4-1", "", "model_aliases"},
+		{"wildcard", map[string]string{"*": "any-model"}, "", "", "claude-opus-4-1", "any-model", ""},
+		{"nothing configured: the client's", nil, "", "", "claude-opus-4-1", "claude-opus-4-1", ""},
+		{"nothing at all", nil, "", "", "", "", "field required"},
+		{"no model, configured", nil, "fixed", "", "", "fixed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &config.Plugin{ModelAliases: tt.aliases, Model: config.Model{Alias: tt.alias}}
+			got, e := messagesModel(p, tt.configured, tt.client)
+			if tt.err != "" {
+				if e == nil || e.status != 400 || !strings.Contains(e.message, tt.err) {
+					t.Fatalf("got %q, %v; want a 400 with %q", got, e, tt.err)
+				}
+				return
+			}
+			if e != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, e, tt.want)
+			}
+		})
+	}
+}
+
+func TestRewriteMessages(t *testing.T) {
+	max, temp, topK := 100, 0.2, 5
+	capped := &config.Plugin{ResponseStreaming: config.StreamAllow, Model: config.Model{Options: config.ModelOptions{MaxTokens: &max, Temperature: &temp, TopK: &topK}}}
+	tests := []struct {
+		name   string
+		p      *config.Plugin
+		in     string
+		count  bool
+		want   string
+		stream bool
+		err    string
+	}{
+		{"model set, cap applied", capped, `{"model":"c","max_tokens":4096,"messages":[]}`, false,
+			`{"model":"m","max_tokens":100,"messages":[],"temperature":0.2,"top_k":5}`, false, ""},
+		{"smaller max kept", capped, `{"model":"c","max_tokens":10,"stream":true,"messages":[]}`, false,
+			`{"model":"m","max_tokens":10,"stream":true,"messages":[],"temperature":0.2,"top_k":5}`, true, ""},
+		{"max set when absent", capped, `{"messages":[]}`, false, `{"messages":[],"model":"m","max_tokens":100,"temperature":0.2,"top_k":5}`, false, ""},
+		{"count: model only", capped, `{"model":"c","messages":[],"stream":false}`, true, `{"model":"m","messages":[]}`, false, ""},
+		{"always streams", &config.Plugin{ResponseStreaming: config.StreamAlways}, `{"model":"c","messages":[]}`, false, `{"model":"m","messages":[],"stream":true}`, true, ""},
+		{"deny refuses", &config.Plugin{ResponseStreaming: config.StreamDeny}, `{"model":"c","stream":true}`, false, "", false, "streaming is not enabled"},
+		{"ambiguous refused", capped, `{"Model":"c","messages":[]}`, false, "", false, "ambiguous"},
+		{"bad stream", capped, `{"stream":"yes"}`, false, "", false, "boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rw, e := rewriteMessages(tt.p, []byte(tt.in), "m", tt.count)
+			if tt.err != "" {
+				if e == nil || !strings.Contains(e.message, tt.err) {
+					t.Fatalf("got %v, want %q", e, tt.err)
+				}
+				return
+			}
+			if e != nil || string(rw.body) != tt.want || rw.stream != tt.stream {
+				t.Fatalf("got %s stream=%v (%v)\nwant %s stream=%v", rw.body, rw.stream, e, tt.want, tt.stream)
+			}
+		})
+	}
+}
+
+func TestAnthropicUsage(t *testing.T) {
+	start := mergeAnthropicUsage(nil, []byte(`{"input_tokens":11,"cache_creation_input_tokens":3,"cache_read_input_tokens":100,"output_tokens":1}`))
+	end := mergeAnthropicUsage(start, []byte(`{"output_tokens":9}`))
+	want := stats.Usage{PromptTokens: 114, CompletionTokens: 9, TotalTokens: 123, CacheReadTokens: 100, CacheWriteTokens: 3}
+	if *end != want {
+		t.Fatalf("got %+v, want %+v", *end, want)
+	}
+	// A newer server repeats the input side in message_delta.
+	again := mergeAnthropicUsage(end, []byte(`{"input_tokens":11,"cache_read_input_tokens":100,"cache_creation_input_tokens":3,"output_tokens":9}`))
+	if *again != want {
+		t.Fatalf("got %+v, want %+v", *again, want)
+	}
+	if mergeAnthropicUsage(nil, []byte(`nope`)) != nil {
+		t.Fatal("usage from nothing")
+	}
+}
+
+func TestMessagesURL(t *testing.T) {
+	parse := func(s string) *url.URL { u, _ := url.Parse(s); return u }
+	tests := []struct {
+		base  *url.URL
+		count bool
+		want  string
+	}{
+		{nil, false, "https://api.anthropic.com/v1/messages"},
+		{nil, true, "https://api.anthropic.com/v1/messages/count_tokens"},
+		{parse("http://h:1/v1/messages"), true, "http://h:1/v1/messages/count_tokens"},
+		{parse("http://h:1/anthropic/"), false, "http://h:1/anthropic/v1/messages"},
+	}
+	for _, tt := range tests {
+		if got := messagesURL(tt.base, tt.count).String(); got != tt.want {
+			t.Errorf("%v %v: got %s, want %s", tt.base, tt.count, got, tt.want)
+		}
+	}
+}

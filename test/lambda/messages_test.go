@@ -1,0 +1,111 @@
+package lambda_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+)
+
+const messagesKey = "client-key-0123456789"
+
+// messagesEvent turns a sample event into a Messages request to
+// /anthropic/v1/messages (with prefix before it, an HTTP API stage's) with
+// the client key in x-api-key.
+func messagesEvent(t *testing.T, name, prefix, body string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(readEvent(t, name), &ev); err != nil {
+		t.Fatal(err)
+	}
+	p := "/anthropic/v1/messages"
+	set := func(m map[string]any, k, v string) {
+		if _, ok := m[k]; ok {
+			m[k] = v
+		}
+	}
+	set(ev, "rawPath", prefix+p)
+	set(ev, "path", p)
+	set(ev, "resource", "/{proxy+}")
+	set(ev, "routeKey", "POST /{proxy+}")
+	ev["pathParameters"] = map[string]any{"proxy": strings.TrimPrefix(p, "/")}
+	ev["body"] = body
+	if rc, ok := ev["requestContext"].(map[string]any); ok {
+		set(rc, "resourcePath", "/{proxy+}")
+		set(rc, "path", prefix+p)
+		set(rc, "routeKey", "POST /{proxy+}")
+		if h, ok := rc["http"].(map[string]any); ok {
+			set(h, "path", prefix+p)
+		}
+	}
+	b, _ := json.Marshal(ev)
+	return withHeaders(t, b, map[string]string{"x-api-key": messagesKey, "anthropic-version": "2023-06-01"})
+}
+
+// TestMessagesThroughEmulator sends Anthropic Messages requests through
+// the real bootstrap under the emulator, on each edge: a streamed answer
+// (Function URL and REST streaming) in Anthropic's events, a buffered one
+// (HTTP API) as an Anthropic message, and errors in Anthropic's shape.
+func TestMessagesThroughEmulator(t *testing.T) {
+	up := stub.New()
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	doc := `
+_format_version: "3.0"
+routes:
+  - name: claude
+    paths: ["/anthropic"]
+plugins:
+  - name: key-auth
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      llm_format: anthropic
+      auth: {header_name: Authorization, header_value: Bearer test-key}
+      model_aliases: {claude-sonnet-4-5-20250929: gpt-4o-mini}
+      model:
+        provider: openai
+        options: {upstream_url: ` + srv.URL + `/v1/chat/completions}
+consumers:
+  - username: cc
+    keyauth_credentials: [{key: ` + messagesKey + `}]
+`
+	cfg := filepath.Join(t.TempDir(), "aiproxy.yaml")
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu := rie.StartT(t, bootstrap, functionEnv(cfg, "STREAM"))
+	streamBody := `{"model":"claude-sonnet-4-5-20250929","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	jsonBody := `{"model":"claude-sonnet-4-5-20250929","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`
+	streamed := []string{"event: message_start\n", "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tok0 \"}}",
+		`"stop_reason":"end_turn"`, "event: message_stop\n"}
+	tests := []struct {
+		name, event, prefix, body string
+		want                      expectation
+	}{
+		{"function url stream", "function-url-stream.json", "", streamBody, expectation{"stream", 200, "text/event-stream", streamed}},
+		{"rest streaming", "rest-api.json", "", streamBody, expectation{"stream", 200, "text/event-stream", streamed}},
+		{"http api buffered", "http-api-stage.json", "/prod", jsonBody, expectation{"proxy", 200, "application/json",
+			[]string{`"type":"message"`, `"content":[{"type":"text","text":"tok0 tok1 tok2 tok3 tok4 "}]`, `"stop_reason":"end_turn"`}}},
+		{"unknown model", "function-url.json", "", `{"model":"claude-opus-4","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`,
+			expectation{"stream", 400, "application/json", []string{`{"type":"error","error":{"type":"invalid_request_error","message":"model \"claude-opus-4\" is not configured`}}},
+		{"bad json", "http-api-stage.json", "/prod", `{"model":`, expectation{"proxy", 400, "application/json", []string{`{"type":"error","error":{"type":"invalid_request_error"`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := invokeEmulator(t, emu, messagesEvent(t, tt.event, tt.prefix, tt.body))
+			checkAnswer(t, resp, tt.want)
+			if strings.Contains(string(resp.Body), "test-key") || strings.Contains(string(resp.Body), messagesKey) {
+				t.Fatalf("a key in the answer: %s", resp.Body)
+			}
+		})
+	}
+	if h := up.Last().Header; h.Get("X-Api-Key") != "" || h.Get("Authorization") != "Bearer test-key" {
+		t.Fatalf("upstream headers %v", h)
+	}
+}
