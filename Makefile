@@ -1,6 +1,8 @@
 # lambda-ai-proxy. `make run` serves the proxy locally, `make test` runs every
-# test. Tools the tests need are installed into ./bin from the Go module proxy
-# (pinned versions); moto_server and cfn-lint come from the machine and their
+# test. The Go tools the tests and the benchmark use (staticcheck, the Lambda
+# Runtime Interface Emulator, vegeta) are pinned in go.mod's tool directive
+# and run as `go tool NAME`, so a fresh clone has the same versions with no
+# install step; moto_server and cfn-lint come from the machine and their
 # absence fails loudly rather than skipping tests.
 
 SHELL := bash
@@ -8,11 +10,6 @@ SHELL := bash
 GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
-
-STATICCHECK_VERSION := v0.8.2
-# The emulator has no semver tags: pin the pseudo-version.
-RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-VEGETA_VERSION := v12.13.0
 
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
@@ -50,35 +47,28 @@ build:
 # pkg/ runs once, under the race detector; everything else once, without it.
 # internal/testenv/testsum prints each package as it ends, what is still
 # running every 15 s, every failure's output, and the one-line summary.
-test: check-tools tools lint
+test: check-tools lint
 	cfn-lint template.yaml
 	@echo "go test: pkg/... with -race, then the rest (integration, Lambda emulator, moto); progress every 15 s"
 	@r=0; { $(GO) test -json -count=1 -race ./pkg/... || r=1; \
 	        $(GO) test -json -count=1 $$($(GO) list ./... | grep -v '/pkg/') || r=1; exit $$r; } \
 	  | $(GO) run ./internal/testenv/testsum
 
-## lint: gofmt, go vet, staticcheck
-lint: tools
+## lint: gofmt, go vet, staticcheck (go tool staticcheck, pinned in go.mod)
+lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(BIN)/staticcheck ./...
+	$(GO) tool staticcheck ./...
 
 ## fmt: gofmt every Go file
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## tools: install the pinned test tools into ./bin (staticcheck, the Lambda emulator)
-tools: $(BIN)/staticcheck $(BIN)/aws-lambda-rie
-
-$(BIN)/staticcheck:
-	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-
-$(BIN)/aws-lambda-rie:
-	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
-
-$(BIN)/vegeta:
-	GOBIN=$(BIN) $(GO) install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+## tools: build go.mod's pinned tools into the Go build cache (optional: go tool builds them on first use)
+# Bump one with: go get -tool honnef.co/go/tools/cmd/staticcheck@vX.Y.Z
+tools:
+	@for t in staticcheck aws-lambda-rie vegeta; do echo "$$t: $$($(GO) tool -n $$t)"; done
 
 ## check-tools: the machine's own parts the tests use; missing ones fail here, loudly
 check-tools:
@@ -100,7 +90,7 @@ build-AiProxyFunction:
 
 ## bench: added latency, streaming relay, cold start, memory, micro-benchmarks -> docs/BENCHMARKS.md (not part of test; ~6 min)
 bench: build
-	VEGETA_VERSION=$(VEGETA_VERSION) bash test/bench/run.sh
+	bash test/bench/run.sh
 
 ## put-config: validate CONFIG and store it in SSM (make put-config CONFIG=infra/examples/dynamic-model.yaml); refuses a route without key-auth unless PUT_CONFIG_FLAGS=-allow-open
 put-config:
@@ -120,7 +110,7 @@ put-key:
 #   make invoke EVENT=events/rest-api.json INVOKE_FLAGS='-env AIPROXY_REST_RESPONSE_MODE=STREAM'
 EVENT ?= events/function-url-stream.json
 INVOKE_FLAGS ?=
-invoke: $(BIN)/aws-lambda-rie
+invoke:
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/host/bootstrap ./functions/aiproxy
 	$(GO) run ./infra/invoke -bootstrap $(BIN)/host/bootstrap -event $(EVENT) -stub $(INVOKE_FLAGS)
 
