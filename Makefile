@@ -11,13 +11,17 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
+# The platforms `make cross` vets and builds for: a contributor on any of
+# them can build and vet the tests.
+CROSS_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 CONFIG_PARAMETER ?= /aiproxy/config
 KEY_PARAMETER    ?= /aiproxy/openai-api-key
 CLIENT_KEY_PARAMETER ?= /aiproxy/client-key
 
-.PHONY: help run demo test unit lint tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
+.PHONY: help run demo test unit lint cross tools check-tools fmt build bootstrap invoke put-config put-key put-client-key bench clean
 
 # `make` alone explains itself; each "## target: text" line is its entry.
 .DEFAULT_GOAL := help
@@ -43,11 +47,11 @@ demo: build
 build:
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BIN)/aiproxy ./functions/aiproxy
 
-## test: everything CI runs: lint, template lint, unit (race detector), integration (moto SSM, Lambda emulator); ends "N passed, N failed"
+## test: everything CI runs: lint, cross (vet and compile for 6 platforms), template lint, unit (race detector), integration (moto SSM, Lambda emulator); ends "N passed, N failed"
 # pkg/ runs once, under the race detector; everything else once, without it.
 # internal/testenv/testsum prints each package as it ends, what is still
 # running every 15 s, every failure's output, and the one-line summary.
-test: check-tools lint
+test: check-tools lint cross
 	cfn-lint template.yaml
 	@echo "go test: pkg/... with -race, then the rest (integration, Lambda emulator, moto); progress every 15 s"
 	@r=0; { $(GO) test -json -count=1 -race ./pkg/... || r=1; \
@@ -60,6 +64,25 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+## cross: go vet (tests included) and compile every package for linux, darwin and windows on amd64 and arm64
+# vet type-checks every package with its tests for the platform; go list
+# -export compiles every package, commands included, as go build ./...
+# does, short of linking. Both share the build cache: about 15 s warm on
+# 2 cores (the first run on an empty cache also compiles the standard
+# library and the dependencies for five more platforms: minutes). Linking
+# the commands for six platforms (go build ./...) takes about 3 minutes
+# more, uncached; CROSS_LINK=1 does it. A Linux-only facility goes in a
+# *_linux.go file beside a !linux one that says what the other platforms
+# do instead.
+CROSS_LINK ?=
+cross:
+	@for p in $(CROSS_PLATFORMS); do \
+	  echo "cross: $$p"; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...; \
+	  if [ -n "$(CROSS_LINK)" ]; then GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; \
+	  else GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) list -export ./... >/dev/null; fi; \
+	done
 
 ## fmt: gofmt every Go file
 fmt:
