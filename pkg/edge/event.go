@@ -40,11 +40,34 @@ type event struct {
 	RequestContext *eventContext `json:"requestContext"`
 }
 
-// eventContext is the request context of every source in one type. The
-// authorizer, the one field whose shape differs between the sources, stays
-// raw and is decoded into the source's type when present (an event without
-// an authorizer, the usual one, costs nothing more).
+// eventContext is the request context of every source in one type.
+//
+// Every field has the same life: decodeEvent fills it once per invocation,
+// from the event's JSON, and nothing writes it after that (kind and the
+// conversions to the sources' own types below only read it; stripStage
+// edits their copy, not this). Nothing in it changes per chunk or per
+// stream: the state of a streamed answer lives in streamWriter and
+// streamResponse, that of a buffered one in recorder.
+//
+// What does differ is which events fill a field, so the fields are split
+// by that: contextShared by every source, contextV2 by payload format 2.0
+// only, contextV1 by payload format 1.0 only. The parts are embedded, so
+// encoding/json decodes their fields at the top of requestContext, exactly
+// as the sources' own types do (their JSON names do not collide).
 type eventContext struct {
+	contextShared
+	contextV2
+	contextV1
+	// ELB is an ALB event's, which is no supported source: kind only asks
+	// whether it is there.
+	ELB json.RawMessage `json:"elb"`
+}
+
+// contextShared is the request context every source sends. The authorizer,
+// the one field whose shape differs between the sources, stays raw and is
+// decoded into the source's type when present (an event without an
+// authorizer, the usual one, costs nothing more).
+type contextShared struct {
 	AccountID    string          `json:"accountId"`
 	RequestID    string          `json:"requestId"`
 	APIID        string          `json:"apiId"`
@@ -52,13 +75,21 @@ type eventContext struct {
 	DomainPrefix string          `json:"domainPrefix"`
 	Stage        string          `json:"stage"`
 	Authorizer   json.RawMessage `json:"authorizer"`
-	// Payload format 2.0.
+}
+
+// contextV2 is the request context of payload format 2.0 (Function URL,
+// HTTP API 2.0); zero in a 1.0 event.
+type contextV2 struct {
 	RouteKey       string                                               `json:"routeKey"`
 	Time           string                                               `json:"time"`
 	TimeEpoch      int64                                                `json:"timeEpoch"`
 	HTTP           events.APIGatewayV2HTTPRequestContextHTTPDescription `json:"http"`
 	Authentication events.APIGatewayV2HTTPRequestContextAuthentication  `json:"authentication"`
-	// Payload format 1.0.
+}
+
+// contextV1 is the request context of payload format 1.0 (REST, HTTP API
+// 1.0); zero in a 2.0 event.
+type contextV1 struct {
 	ResourceID        string                           `json:"resourceId"`
 	OperationName     string                           `json:"operationName"`
 	ExtendedRequestID string                           `json:"extendedRequestId"`
@@ -69,8 +100,6 @@ type eventContext struct {
 	HTTPMethod        string                           `json:"httpMethod"`
 	RequestTime       string                           `json:"requestTime"`
 	RequestTimeEpoch  int64                            `json:"requestTimeEpoch"`
-	// An ALB event's, which is no supported source.
-	ELB json.RawMessage `json:"elb"`
 }
 
 // decodeAuthorizer decodes a raw authorizer into dst, the source's type; an

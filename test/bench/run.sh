@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: installs what the benchmark needs (nginx from Debian, vegeta
-# from the Go module proxy into ./bin, Portkey's gateway from npm into
+# as the go.mod tool it is pinned as, Portkey's gateway from npm into
 # test/bench/portkey), builds the proxy, then runs the
 # driver (test/bench/cmd/bench), which writes docs/BENCHMARKS.md and
 # docs/bench/. Everything it starts listens on 127.0.0.1 only, and every load
@@ -11,8 +11,6 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=$ROOT/bin
 GO=${GO:-go}
-# The Makefile passes its VEGETA_VERSION; this default matches it.
-VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -27,10 +25,10 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx not found after install"
 
-if [ ! -x "$BIN/vegeta" ]; then
-  echo "bench: installing vegeta $VEGETA_VERSION into bin/"
-  GOBIN=$BIN "$GO" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" || die "go install vegeta failed"
-fi
+# vegeta is a tool of this module: go.mod pins its version, and `go tool -n`
+# builds it into the Go build cache (once) and prints where.
+VEGETA_VERSION=$("$GO" list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12) || die "vegeta is not in go.mod"
+VEGETA=$(GOOS= GOARCH= "$GO" tool -n vegeta) || die "could not build vegeta (go tool -n vegeta)"
 
 # Portkey's AI gateway, a measured peer: the versions pinned in
 # test/bench/portkey/package-lock.json, installed there (node_modules is
@@ -58,4 +56,4 @@ CGO_ENABLED=0 "$GO" build -tags lambda.norpc -trimpath -o "$BIN/aiproxy" ./funct
 CGO_ENABLED=0 "$GO" build -trimpath -o "$BIN/bench" ./test/bench/cmd/bench
 cmdline="make bench (bash test/bench/run.sh$(printf ' %q' "$@"))"
 [ $# -gt 0 ] || cmdline="make bench"
-exec "$BIN/bench" -command "$cmdline" -root "$ROOT" -nginx "$NGINX" -vegeta "$BIN/vegeta" -vegeta-version "$VEGETA_VERSION" -aiproxy "$BIN/aiproxy" "$@"
+exec "$BIN/bench" -command "$cmdline" -root "$ROOT" -nginx "$NGINX" -vegeta "$VEGETA" -vegeta-version "$VEGETA_VERSION" -aiproxy "$BIN/aiproxy" "$@"

@@ -68,7 +68,7 @@ var sampleEvents = map[string]expectation{
 }
 
 // TestSampleEventsThroughEmulator runs every sample event through the real
-// bootstrap under the Runtime Interface Emulator (installed on first use).
+// bootstrap under the Runtime Interface Emulator (built on first use).
 func TestSampleEventsThroughEmulator(t *testing.T) {
 	up, configFile := upstream(t)
 	emu := rie.StartT(t, bootstrap, functionEnv(configFile, "STREAM"))

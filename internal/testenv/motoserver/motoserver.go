@@ -31,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -230,19 +229,18 @@ func (s *Server) start() error {
 	p := &process{output: &tailBuffer{max: 64 << 10}, exited: make(chan struct{})}
 	started := make(chan error, 1)
 	// The process is started from a goroutine locked to its OS thread, which
-	// lives until the process is reaped: Pdeathsig fires when the thread that
-	// forked the child exits, so the server dies with the test binary even
-	// when the binary is killed (test timeout, Ctrl-C) before any cleanup
-	// runs, and not earlier.
+	// lives until the process is reaped: on Linux, Pdeathsig fires when the
+	// thread that forked the child exits, so the server dies with the test
+	// binary even when the binary is killed (test timeout, Ctrl-C) before
+	// any cleanup runs, and not earlier (see proc_linux.go; elsewhere
+	// the lock is harmless and only cleanup stops the server).
 	go func() {
 		runtime.LockOSThread()
 		cmd := exec.Command(s.binary, "-H", "127.0.0.1", "-p", strconv.Itoa(s.port))
 		cmd.Env = serverEnv()
 		cmd.Stdout = p.output
 		cmd.Stderr = p.output
-		// Own process group, so that Stop kills moto and anything it
-		// spawned (the pyenv shim execs, but a wrapper script might fork).
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		setProcAttr(cmd)
 		p.cmd = cmd
 		if err := cmd.Start(); err != nil {
 			started <- fmt.Errorf("start %s: %w", s.binary, err)
@@ -293,8 +291,7 @@ func (s *Server) waitReady(p *process) error {
 
 func (p *process) kill() {
 	if p.cmd.Process != nil {
-		// Negative pid: the whole process group.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.cmd)
 	}
 	<-p.exited
 }

@@ -1,4 +1,4 @@
-// Package rie installs and runs the AWS Lambda Runtime Interface Emulator
+// Package rie builds and runs the AWS Lambda Runtime Interface Emulator
 // (aws-lambda-rie) around a bootstrap binary, for tests and `make invoke`.
 //
 // The emulator runs the real aws-lambda-go runtime loop of the bootstrap, so
@@ -9,6 +9,7 @@
 package rie
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -18,49 +19,56 @@ import (
 	"strings"
 )
 
-// The emulator is installed from source with go install, pinned: its module
-// has no semver tags, so a pseudo-version names the commit.
+// The emulator is a tool of this module: go.mod's tool directive names
+// Package and its require block pins the version (a pseudo-version: the
+// module has no semver tags), so every clone builds the same emulator, and
+// `go tool -n aws-lambda-rie` builds it into the Go build cache (once) and
+// prints where. Bump it with go get -tool Package@<version>.
 const (
 	Module     = "github.com/aws/aws-lambda-runtime-interface-emulator"
 	Package    = Module + "/cmd/aws-lambda-rie"
-	Version    = "v0.0.0-20261030222936-bef5c4ba774d"
 	BinaryName = "aws-lambda-rie"
 )
 
-// EnsureInstalled returns <repoRoot>/bin/aws-lambda-rie, first installing it
-// (GOBIN=<repoRoot>/bin go install Package@Version) if it is missing or was
-// built from another version. Concurrent callers are safe: each installs into
-// its own directory and renames the binary into place.
+// EnsureInstalled returns the path of the emulator that repoRoot's go.mod
+// pins, first building it if the build cache lacks it. Concurrent callers
+// are safe: the build cache is.
 func EnsureInstalled(repoRoot string) (string, error) {
-	binDir := filepath.Join(repoRoot, "bin")
-	bin := filepath.Join(binDir, BinaryName)
-	if installedVersion(bin) == Version {
-		return bin, nil
-	}
 	goCmd, err := goTool()
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return "", fmt.Errorf("install %s: %w", BinaryName, err)
-	}
-	tmp, err := os.MkdirTemp(binDir, ".rie-install-")
-	if err != nil {
-		return "", fmt.Errorf("install %s: %w", BinaryName, err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command(goCmd, "install", Package+"@"+Version)
+	cmd := exec.Command(goCmd, "tool", "-n", BinaryName)
 	cmd.Dir = repoRoot
 	// Host platform and no cgo whatever the caller exported for a Lambda
-	// cross-build (go install refuses GOBIN with a foreign GOOS/GOARCH).
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install %s@%s: %w\n%s", Package, Version, err, out)
+	// cross-build: the emulator runs here.
+	cmd.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool -n %s (in %s): %w\n%s", BinaryName, repoRoot, err, stderr.Bytes())
 	}
-	if err := os.Rename(filepath.Join(tmp, BinaryName), bin); err != nil {
-		return "", fmt.Errorf("install %s: %w", BinaryName, err)
+	bin := strings.TrimSpace(string(out))
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("go tool -n %s: %w", BinaryName, err)
 	}
 	return bin, nil
+}
+
+// pinnedVersion is the emulator's version in repoRoot's go.mod.
+func pinnedVersion(repoRoot string) (string, error) {
+	goCmd, err := goTool()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(goCmd, "list", "-m", "-f", "{{.Version}}", Module)
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w", Module, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // installedVersion reads the emulator module's version from a binary's
@@ -97,7 +105,7 @@ func goTool() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("the go command is not on PATH; it is needed to install " + BinaryName)
+	return "", errors.New("the go command is not on PATH; it is needed to build " + BinaryName)
 }
 
 // FindRepoRoot walks up from dir to the directory holding go.mod.

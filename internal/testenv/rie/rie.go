@@ -30,7 +30,8 @@ type Options struct {
 	Env []string
 	// Binary is the emulator; empty means EnsureInstalled(RepoRoot).
 	Binary string
-	// RepoRoot holds bin/; empty means FindRepoRoot of the working directory.
+	// RepoRoot holds the go.mod that pins the emulator; empty means
+	// FindRepoRoot of the working directory.
 	RepoRoot string
 	// Timeout is the function timeout (AWS_LAMBDA_FUNCTION_TIMEOUT, whole
 	// seconds); zero means 60 s.
@@ -49,7 +50,7 @@ type RIE struct {
 	client *http.Client
 }
 
-// Start installs the emulator if needed and starts it on free loopback
+// Start builds the emulator if needed and starts it on free loopback
 // ports with bootstrap as the function. The emulator starts the bootstrap on
 // the first Invoke. Cancelling ctx kills it; so does Stop.
 func Start(ctx context.Context, bootstrap string, env []string) (*RIE, error) {
@@ -57,7 +58,7 @@ func Start(ctx context.Context, bootstrap string, env []string) (*RIE, error) {
 }
 
 // StartT is Start for tests: it fails the test loudly if the emulator cannot
-// be installed or started, stops it when the test ends and logs its output
+// be built or started, stops it when the test ends and logs its output
 // if the test failed.
 func StartT(t testing.TB, bootstrap string, env []string) *RIE {
 	t.Helper()

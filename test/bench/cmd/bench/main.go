@@ -88,7 +88,7 @@ func parseFlags() *settings {
 	flag.StringVar(&s.candNote, "candidate-note", "", "what the candidate build is (e.g. which patch), for the report")
 	flag.StringVar(&candLabel, "candidate-label", "candidate build", "how the candidate's rows are marked, e.g. \"before the patch\"")
 	flag.StringVar(&s.vegeta, "vegeta", "bin/vegeta", "vegeta binary")
-	flag.StringVar(&s.vegetaVer, "vegeta-version", "v12.13.0", "vegeta's version, for the report (run.sh passes the one it installed)")
+	flag.StringVar(&s.vegetaVer, "vegeta-version", "v12.13.0", "vegeta's version, for the report (run.sh passes the one go.mod pins)")
 	flag.StringVar(&s.nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&s.outMD, "out", "docs/BENCHMARKS.md", "report to write")
 	flag.StringVar(&s.outDir, "raw", "docs/bench", "directory for raw results")

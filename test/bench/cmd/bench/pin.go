@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"runtime"
 	"strconv"
-	"strings"
-	"syscall"
-	"unsafe"
 )
 
 // CPU pinning, the default mode of parts 1 and 2: every proxy runs on one
@@ -32,6 +29,8 @@ func newPinPlan(want bool, cores int) pinPlan {
 	switch {
 	case !want:
 		p.why = "-pin=false"
+	case runtime.GOOS != "linux":
+		p.why = "not Linux (pinning uses taskset and sched_setaffinity)"
 	case cores < 2:
 		p.why = fmt.Sprintf("%d core", cores)
 	default:
@@ -64,41 +63,3 @@ func (p pinPlan) note() string {
 // pinSelf moves every thread of the driver onto cpus (all cores when empty);
 // threads created later inherit it from their creator.
 func pinSelf(cpus ...int) error { return setAffinity(os.Getpid(), cpus...) }
-
-// setAffinity moves every thread of pid, and of the processes it forked
-// (nginx's workers), onto cpus (all cores when empty).
-func setAffinity(pid int, cpus ...int) error {
-	var mask [16]uint64
-	if len(cpus) == 0 {
-		for i := range 64 * len(mask) {
-			mask[i/64] |= 1 << (i % 64)
-		}
-	}
-	for _, c := range cpus {
-		mask[c/64] |= 1 << (c % 64)
-	}
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("list threads of %d: %w", pid, err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask[0])))
-		if errno != 0 && errno != syscall.ESRCH { // a thread may have ended
-			return fmt.Errorf("pin thread %d: %w", tid, errno)
-		}
-		children, _ := os.ReadFile(filepath.Join(dir, t.Name(), "children"))
-		for _, c := range strings.Fields(string(children)) {
-			if child, err := strconv.Atoi(c); err == nil {
-				if err := setAffinity(child, cpus...); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}

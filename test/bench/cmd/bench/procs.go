@@ -93,9 +93,7 @@ func startProc(name, work string, cpu int, bin string, args, env []string) (*pro
 	cmd := exec.Command(path, argv...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "TMPDIR=" + work}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// Its own process group, so that stopping it also stops what it forked
-	// (nginx's workers).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -127,11 +125,11 @@ func (p *proc) stop() {
 	if p == nil || p.exited() {
 		return
 	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	signalGroup(p.pid(), syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+		signalGroup(p.pid(), syscall.SIGKILL)
 		<-p.done
 	}
 }
