@@ -100,10 +100,10 @@ tools:
 ## check-tools: the machine's own parts the tests use; missing ones fail here, loudly
 check-tools:
 	@missing=""; \
-	for t in moto_server cfn-lint git; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	for t in moto_server cfn-lint git node npm; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "ERROR: required tools missing:$$missing" >&2; \
-	  echo "  moto_server: pip install 'moto[server]'   cfn-lint: pip install cfn-lint" >&2; \
+	  echo "  moto_server: pip install 'moto[server]'   cfn-lint: pip install cfn-lint   node, npm: apt-get install nodejs npm (Node.js 20+)" >&2; \
 	  exit 1; \
 	fi
 
