@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
@@ -41,54 +40,10 @@ func Prepare(c *provider.Call, target *url.URL, base http.RoundTripper) (provide
 		return provider.Upstream{}, provider.Invalid("", "the request cannot be encoded for Ollama: %v", err)
 	}
 	out = provider.AddBodyParam(out, c.Plugin.Auth.ParamName, param)
-	return provider.Upstream{URL: target, Transport: &transport{
-		base: base, body: out, auth: c.Plugin.Auth, model: c.Model, stream: c.Stream, usage: req.IncludeUsage(),
+	return provider.Upstream{URL: target, Transport: &provider.JSONCall{
+		Base: base, Body: out, Auth: c.Plugin.Auth, Model: c.Model, Stream: c.Stream, IncludeUsage: req.IncludeUsage(),
+		Provider: "ollama", StreamAccept: "application/x-ndjson", ErrorMessage: errorMessage, Events: events, Completion: ToCompletion,
 	}}, nil
-}
-
-// transport carries one translated call.
-type transport struct {
-	base   http.RoundTripper
-	body   []byte
-	auth   config.Auth
-	model  string
-	stream bool
-	usage  bool
-}
-
-func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, r.URL.String(), bytes.NewReader(t.body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header = provider.AuthHeaders(r.Header, t.auth)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Length", strconv.Itoa(len(t.body)))
-	if t.stream {
-		req.Header.Set("Accept", "application/x-ndjson")
-	} else {
-		req.Header.Set("Accept", "application/json")
-	}
-	res, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode/100 != 2 {
-		return provider.ErrorResponse(r, provider.UpstreamError(res, "ollama", errorMessage)), nil
-	}
-	if t.stream {
-		return provider.StreamResponse(r, NewEvents(res.Body, t.model, t.usage)), nil
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	out, err := ToCompletion(body, t.model)
-	if err != nil {
-		return provider.ErrorResponse(r, &provider.Error{Status: http.StatusBadGateway, Type: provider.TypeServer, Code: "upstream_bad_answer", Message: err.Error()}), nil
-	}
-	return provider.JSONResponse(r, http.StatusOK, out), nil
 }
 
 // errorMessage is Ollama's {"error": "..."}.
@@ -100,4 +55,9 @@ func errorMessage(body []byte) string {
 		return e.Error
 	}
 	return string(bytes.TrimSpace(body[:min(len(body), 512)]))
+}
+
+// events is NewEvents as JSONCall takes it.
+func events(body io.ReadCloser, model string, includeUsage bool) provider.Events {
+	return NewEvents(body, model, includeUsage)
 }
