@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
 	"io"
 	"net"
 	"net/http"
@@ -68,7 +69,7 @@ func (c *raw) answer(t *testing.T, what string) (*http.Response, string) {
 // Expect: 100-continue request never sees 100 Continue; a request that
 // passes is told to continue and answered after its body.
 func TestLocalServerAnswersBeforeBody(t *testing.T) {
-	bin := buildBinary(t)
+	bin := binary.Build(t)
 	st := stub.New()
 	upstream := httptest.NewServer(st)
 	defer upstream.Close()
@@ -78,9 +79,9 @@ func TestLocalServerAnswersBeforeBody(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	p := start(t, bin, "AIPROXY_CONFIG_FILE="+cfgFile, "AIPROXY_LISTEN="+addr)
-	waitListening(t, p, addr)
+	addr := binary.FreeAddr(t)
+	p := binary.Start(t, bin, "AIPROXY_CONFIG_FILE="+cfgFile, "AIPROXY_LISTEN="+addr)
+	p.WaitListening(t, addr)
 
 	head := func(method, path, extra string) string {
 		return method + " " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n" + extra + "\r\n"
@@ -160,7 +161,7 @@ func TestLocalServerSlowBodyFlood(t *testing.T) {
 		slots   = 4
 		bound   = 48 << 20
 	)
-	bin := buildBinary(t)
+	bin := binary.Build(t)
 	upstream := httptest.NewServer(stub.New())
 	defer upstream.Close()
 	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
@@ -168,15 +169,15 @@ func TestLocalServerSlowBodyFlood(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	p := start(t, bin, "AIPROXY_CONFIG_FILE="+cfgFile, "AIPROXY_LISTEN="+addr, "AIPROXY_MAX_BODY_READS="+strconv.Itoa(slots))
-	waitListening(t, p, addr)
+	addr := binary.FreeAddr(t)
+	p := binary.Start(t, bin, "AIPROXY_CONFIG_FILE="+cfgFile, "AIPROXY_LISTEN="+addr, "AIPROXY_MAX_BODY_READS="+strconv.Itoa(slots))
+	p.WaitListening(t, addr)
 	res, err := http.Post("http://"+addr+"/gpt-4o/chat/completions", "application/json", strings.NewReader(chatBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	before := procKiB(t, p.cmd.Process.Pid, "VmRSS") << 10
+	before := procKiB(t, p.Cmd.Process.Pid, "VmRSS") << 10
 
 	head := fmt.Sprintf("POST /gpt-4o/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, size)
 	payload := make([]byte, size-1)
@@ -208,7 +209,7 @@ func TestLocalServerSlowBodyFlood(t *testing.T) {
 	// Settled: every client has sent what it will, and those beyond the
 	// gate have their answer. Then the peak RSS is watched for a while:
 	// a server that reads every body shows it while it copies them in.
-	peak := func() uint64 { return procKiB(t, p.cmd.Process.Pid, "VmHWM") << 10 }
+	peak := func() uint64 { return procKiB(t, p.Cmd.Process.Pid, "VmHWM") << 10 }
 	deadline := time.Now().Add(2 * time.Minute)
 	for sent.Load() < clients || ended.Load() < clients-slots {
 		if time.Now().After(deadline) {

@@ -7,17 +7,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
 )
 
 // exitOutput waits for p to exit and returns its output; a process still
 // running after 10 s fails the test.
-func exitOutput(t *testing.T, p *process) (string, error) {
+func exitOutput(t *testing.T, p *binary.Process) (string, error) {
 	t.Helper()
 	select {
-	case err := <-p.done:
-		return p.output.String(), err
+	case err := <-p.Done:
+		return p.Output.String(), err
 	case <-time.After(10 * time.Second):
-		t.Fatalf("still running:\n%s", p.output)
+		t.Fatalf("still running:\n%s", p.Output)
 		return "", nil
 	}
 }
@@ -25,17 +27,17 @@ func exitOutput(t *testing.T, p *process) (string, error) {
 // What a newcomer meets in the first minutes of `make run`: a missing key,
 // a taken port, a misspelt log level, and where to point the SDK.
 func TestFirstHourLocalServer(t *testing.T) {
-	bin := buildBinary(t)
+	bin := binary.Build(t)
 
 	t.Run("no key says what to do", func(t *testing.T) {
-		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t)))
+		out, err := exitOutput(t, binary.Start(t, bin, "AIPROXY_LISTEN="+binary.FreeAddr(t)))
 		if err == nil || !strings.Contains(out, "export OPENAI_API_KEY=") || !strings.Contains(out, "make demo") {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
 	})
 
 	t.Run("bad log level is an error", func(t *testing.T) {
-		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+freeAddr(t), "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=verbose"))
+		out, err := exitOutput(t, binary.Start(t, bin, "AIPROXY_LISTEN="+binary.FreeAddr(t), "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=verbose"))
 		if err == nil || !strings.Contains(out, `AIPROXY_LOG_LEVEL="verbose"`) {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
@@ -47,23 +49,23 @@ func TestFirstHourLocalServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		out, err := exitOutput(t, start(t, bin, "AIPROXY_LISTEN="+l.Addr().String(), "OPENAI_API_KEY=k"))
+		out, err := exitOutput(t, binary.Start(t, bin, "AIPROXY_LISTEN="+l.Addr().String(), "OPENAI_API_KEY=k"))
 		if err == nil || strings.Contains(out, `"msg":"listening"`) || !strings.Contains(out, "AIPROXY_LISTEN") {
 			t.Errorf("exit %v, output:\n%s", err, out)
 		}
 	})
 
 	t.Run("listening prints the base_url", func(t *testing.T) {
-		addr := freeAddr(t)
-		p := start(t, bin, "AIPROXY_LISTEN="+addr, "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=WARN")
-		waitListening(t, p, addr)
+		addr := binary.FreeAddr(t)
+		p := binary.Start(t, bin, "AIPROXY_LISTEN="+addr, "OPENAI_API_KEY=k", "AIPROXY_LOG_LEVEL=WARN")
+		p.WaitListening(t, addr)
 		// The listening line comes after the bind, so it may trail the
 		// first successful dial by a moment: wait for it, bounded.
 		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(p.output.String(), "base_url: http://"+addr+"/<model>") && time.Now().Before(deadline) {
+		for !strings.Contains(p.Output.String(), "base_url: http://"+addr+"/<model>") && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if out := p.output.String(); !strings.Contains(out, "base_url: http://"+addr+"/<model>") {
+		if out := p.Output.String(); !strings.Contains(out, "base_url: http://"+addr+"/<model>") {
 			t.Errorf("no base_url line:\n%s", out)
 		}
 		res, err := http.Get("http://" + addr + "/gpt-4o-mini/chat/completions")
