@@ -16,6 +16,7 @@
 //	POST /model/{modelId}/invoke                        Anthropic Messages body
 //	POST /model/{modelId}/invoke-with-response-stream   Anthropic Messages body
 //	POST /model/{modelId}/count-tokens
+//	POST /model/{modelId}/invoke                        Titan / Cohere embeddings body (embeddings.go)
 //
 // Converse bodies are validated as Bedrock does where it matters to a driver
 // (see validate.go). The answer comes from, in order: a Scenario queued with
@@ -345,6 +346,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if oversized {
 		s.record(req)
 		writeError(w, errValidation("Input is too long for requested model."))
+		return
+	}
+	if op == "InvokeModel" && IsEmbeddingModel(modelID) {
+		s.embed(w, r, req) // embeddings.go
 		return
 	}
 	var verr *APIError

@@ -8,6 +8,7 @@
 //	POST /v1beta/models/{model}:generateContent                 API key: key query or x-goog-api-key
 //	POST /v1beta/models/{model}:streamGenerateContent?alt=sse
 //	POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{op}   Authorization: Bearer
+//	POST .../models/{model}:embedContent, :batchEmbedContents, Vertex :predict   (embeddings.go)
 //
 // The answer comes from a Scenario queued with Next, else from the model
 // name (see ScenarioFor): stub.text, stub.tools, stub.reasoning,
@@ -127,6 +128,10 @@ func (s *Server) Last() Request {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if model, op, vertex, ok := embedRoute(r.URL.Path); ok {
+		s.embed(w, r, model, op, vertex) // embeddings.go
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 20<<20))
 	req := Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	model, op, vertex, ok := route(r.URL.Path)

@@ -145,3 +145,32 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEmbedAnswer: Titan's and Cohere's embeddings answers, read and
+// rendered as OpenAI's list (floats and base64): no panic, valid JSON,
+// bounded output.
+func FuzzEmbedAnswer(f *testing.F) {
+	v, _ := json.Marshal(bedrockstub.EmbeddingVector("seed", 4))
+	for _, s := range []string{`{"embedding":` + string(v) + `,"embeddingsByType":{"float":` + string(v) + `},"inputTextTokenCount":3}`,
+		`{"id":"e","response_type":"embeddings_floats","embeddings":[` + string(v) + `,[1,2]],"texts":["a","b"]}`,
+		`{"id":"e","response_type":"embeddings_by_type","embeddings":{"float":[` + string(v) + `]},"texts":["a"]}`} {
+		f.Add(true, []byte(s))
+		f.Add(false, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, titan bool, b []byte) {
+		read := cohereAnswer
+		if titan {
+			read = titanAnswer
+		}
+		vectors, n, err := read(b)
+		if err != nil {
+			return
+		}
+		for _, b64 := range []bool{false, true} {
+			out := provider.EmbeddingsJSON("m", vectors, n, b64)
+			if !json.Valid(out) || len(out) > 16*len(b)+4096 || strings.Contains(string(out), fuzzSecret) {
+				t.Fatalf("bad output %d bytes for %d: %.200s", len(out), len(b), out)
+			}
+		}
+	})
+}

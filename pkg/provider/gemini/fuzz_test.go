@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
 const fuzzSecret = "AIza-fuzz-secret"
@@ -70,6 +72,30 @@ func FuzzStream(f *testing.F) {
 		}
 		if total > 8*len(b)+4096 {
 			t.Fatalf("%d bytes out of %d", total, len(b))
+		}
+	})
+}
+
+// FuzzEmbedAnswer: the three embeddings answers, read and rendered as
+// OpenAI's list (floats and base64): no panic, valid JSON, bounded.
+func FuzzEmbedAnswer(f *testing.F) {
+	for _, s := range []string{`{"embedding":{"values":[0.5,-1]}}`, `{"embeddings":[{"values":[1,2]},{"values":[3]}]}`,
+		`{"predictions":[{"embeddings":{"values":[1e-3],"statistics":{"token_count":3,"truncated":false}}}],"metadata":{"billableCharacterCount":4}}`,
+		`{"embedding":{"values":[1]},"usageMetadata":{"promptTokenCount":2}}`} {
+		for m := modeSingle; m <= modePredict; m++ {
+			f.Add(uint8(m), []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, b []byte) {
+		v, n, _, pe := embedAnswer(embedMode(mode%3+1), b)
+		if pe != nil {
+			return
+		}
+		for _, b64 := range []bool{false, true} {
+			out := provider.EmbeddingsJSON("m", v, n, b64)
+			if !json.Valid(out) || len(out) > 16*len(b)+4096 || bytes.Contains(out, []byte(fuzzSecret)) {
+				t.Fatalf("bad output %d bytes for %d: %.200s", len(out), len(b), out)
+			}
 		}
 	})
 }
