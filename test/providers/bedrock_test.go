@@ -558,3 +558,78 @@ func TestBedrockListPriceInStatistics(t *testing.T) {
 		t.Errorf("statistics cost = %v, want %v (list price of %s)", u["cost"], want, model)
 	}
 }
+
+// bedrockSlashConfig is the route of docs/providers/bedrock.md for model
+// ids with '/' (inference-profile ARNs): the capture takes slashes.
+const bedrockSlashConfig = `
+_format_version: "3.0"
+routes:
+- name: bedrock-any
+  paths: ["~/(?<model>.+)/chat/completions$"]
+  plugins:
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      model:
+        provider: bedrock
+        name: "$(uri_captures.model)"
+        options:
+          bedrock: {aws_region: us-east-1}
+`
+
+// Model ids with ':' and inference-profile ARNs with '/' work in the path
+// and through the template, escaped or not: through openai-go's base URL
+// and through a raw HTTP request, Bedrock is asked for exactly that id.
+func TestBedrockARNInPath(t *testing.T) {
+	e := startBedrock(t, bedrockSlashConfig, bedrockstub.Options{})
+	const arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-lite-v1:0"
+	const haiku = "anthropic.claude-3-5-haiku-20241022-v1:0"
+	escaped := func(s string) string {
+		return strings.NewReplacer(":", "%3A", "/", "%2F").Replace(s)
+	}
+	for _, tc := range []struct {
+		name, model, path string
+	}{
+		{"arn plain", arn, arn},
+		{"arn escaped", arn, escaped(arn)},
+		{"arn slash escaped", arn, strings.ReplaceAll(arn, "/", "%2F")},
+		{"arn colons escaped", arn, strings.ReplaceAll(arn, ":", "%3A")},
+		{"model id plain", haiku, haiku},
+		{"model id escaped", haiku, escaped(haiku)},
+	} {
+		t.Run(tc.name+" sdk", func(t *testing.T) {
+			c := openai.NewClient(option.WithBaseURL(e.base+"/"+tc.path), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
+			res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: tc.model, Messages: user("hi")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.stub.Last().ModelID; got != tc.model {
+				t.Errorf("Bedrock was asked for %q (sent as %s), want %q", got, e.stub.Last().RawPath, tc.model)
+			}
+			if res.Model != tc.model {
+				t.Errorf("answer model %q", res.Model)
+			}
+			// Escaped in Bedrock's own path: one path segment.
+			if raw := e.stub.Last().RawPath; strings.Count(raw, "/") != 3 {
+				t.Errorf("Bedrock's path %s is not /model/{escaped id}/converse", raw)
+			}
+		})
+		t.Run(tc.name+" raw", func(t *testing.T) {
+			// No model in the body: the path alone names it.
+			r, _ := http.NewRequest("POST", e.base+"/"+tc.path+"/chat/completions", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
+			r.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("%d %s", res.StatusCode, body)
+			}
+			if got := e.stub.Last().ModelID; got != tc.model {
+				t.Errorf("Bedrock was asked for %q (sent as %s), want %q", got, e.stub.Last().RawPath, tc.model)
+			}
+		})
+	}
+}

@@ -40,6 +40,9 @@ type compat struct {
 	proc   *binary.Process
 	openai *stub.Server // behind Azure, Mistral, Llama2 (openai) and HF
 	paths  *pathLog     // what reached the OpenAI stub, by path and query
+	// azure is Azure's Responses and embeddings paths in front of the
+	// OpenAI stub (azurePaths), each request logged as Azure got it.
+	azure  *pathLog
 	ollama *ollamastub.Server
 	cohere *coherestub.Server
 	entra  *entraServer
@@ -86,6 +89,8 @@ routes:
 - {name: llama2-ollama, paths: [/llama2-ollama]}
 - {name: huggingface, paths: [/huggingface]}
 - {name: cohere, paths: [/cohere]}
+- {name: azure-responses, paths: [/azure-api/responses]}
+- {name: azure-embeddings, paths: [/azure-api/embeddings]}
 plugins:
 - name: ai-proxy
   route: azure
@@ -96,6 +101,27 @@ plugins:
     model:
       provider: azure
       options: {azure_instance: my-instance, azure_deployment_id: dep1, azure_api_version: "2024-10-21", upstream_url: "OPENAI/openai/deployments/dep1/chat/completions"}
+- name: ai-proxy
+  route: azure-responses
+  config:
+    route_type: llm/v1/responses
+    logging: {log_statistics: true}
+    auth: {header_name: api-key, header_value: AZURE_KEY}
+    model:
+      provider: azure
+      name: resp1
+      options: {azure_instance: my-instance, azure_deployment_id: resp1, azure_api_version: preview, upstream_url: "AZUREAPI/openai/v1/responses"}
+- name: ai-proxy
+  route: azure-embeddings
+  config:
+    route_type: llm/v1/embeddings
+    genai_category: text/embeddings
+    logging: {log_statistics: true}
+    auth: {header_name: api-key, header_value: AZURE_KEY}
+    model:
+      provider: azure
+      name: text-embedding-3-small
+      options: {azure_instance: my-instance, azure_deployment_id: emb1, azure_api_version: "2024-10-21", upstream_url: "AZUREAPI/openai/deployments/emb1/embeddings"}
 - name: ai-proxy
   route: azure-entra
   config:
@@ -152,14 +178,17 @@ func newCompat(t *testing.T) *compat {
 	t.Helper()
 	c := &compat{openai: stub.New(), ollama: ollamastub.New(ollamaKey), cohere: coherestub.New(cohereKey), entra: newEntra(t)}
 	c.paths = &pathLog{next: c.openai}
+	c.azure = &pathLog{next: azurePaths{next: c.openai}}
 	oa := httptest.NewServer(c.paths)
+	az := httptest.NewServer(c.azure)
+	t.Cleanup(az.Close)
 	ol := httptest.NewServer(c.ollama)
 	co := httptest.NewServer(c.cohere)
 	t.Cleanup(oa.Close)
 	t.Cleanup(ol.Close)
 	t.Cleanup(co.Close)
 	doc := strings.NewReplacer("AZURE_KEY", azureKey, "MISTRAL_KEY", mistralKey, "HF_KEY", hfKey, "COHERE_KEY", cohereKey,
-		"OLLAMA_KEY", ollamaKey, "ENTRA_SECRET", entraSecret, "OPENAI", oa.URL, "OLLAMA", ol.URL, "COHERE", co.URL).Replace(compatConfig)
+		"OLLAMA_KEY", ollamaKey, "ENTRA_SECRET", entraSecret, "AZUREAPI", az.URL, "OPENAI", oa.URL, "OLLAMA", ol.URL, "COHERE", co.URL).Replace(compatConfig)
 	c.proc = binary.Serve(t, doc, "AZURE_AUTHORITY_HOST="+c.entra.srv.URL+"/", "SSL_CERT_FILE="+c.entra.certFile)
 	t.Cleanup(func() {
 		out := c.proc.Output.String()
@@ -170,6 +199,50 @@ func newCompat(t *testing.T) *compat {
 		}
 	})
 	return c
+}
+
+// azurePaths is Azure OpenAI's API surface for the Responses API and
+// embeddings, mapped onto the OpenAI stub's: the v1 API's
+// /openai/v1/responses (the deployment in the body's model; no dated
+// api-version, which the v1 API refuses) and the deployment's
+// /openai/deployments/{d}/embeddings (a dated api-version required), each
+// with the key in api-key. Anything else is answered as Azure does.
+type azurePaths struct{ next http.Handler }
+
+func (a azurePaths) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+	}
+	if r.Header.Get("api-key") != azureKey || r.Header.Get("Authorization") != "" {
+		fail(http.StatusUnauthorized, "401", "Access denied due to invalid subscription key or wrong API endpoint.")
+		return
+	}
+	version, dated := r.URL.Query().Get("api-version"), false
+	if len(version) >= 10 && version[4] == '-' && version[7] == '-' {
+		dated = true
+	}
+	out := r.Clone(r.Context())
+	switch {
+	case r.URL.Path == "/openai/v1/responses":
+		if dated {
+			fail(http.StatusBadRequest, "BadRequest", "API version not supported")
+			return
+		}
+		out.URL.Path = "/v1/responses"
+	case strings.HasPrefix(r.URL.Path, "/openai/deployments/") && strings.HasSuffix(r.URL.Path, "/embeddings") && strings.Count(r.URL.Path, "/") == 4:
+		if !dated {
+			fail(http.StatusNotFound, "404", "Resource not found")
+			return
+		}
+		out.URL.Path = "/v1/embeddings"
+	default:
+		fail(http.StatusNotFound, "404", "Resource not found")
+		return
+	}
+	out.URL.RawPath = ""
+	a.next.ServeHTTP(w, out)
 }
 
 func (c *compat) client(route string, opts ...option.RequestOption) openai.Client {

@@ -43,17 +43,27 @@ func New(opts Options) *Driver {
 
 // Prepare targets the deployment (Kong's azure.lua configure_request):
 // https://{instance}.openai.azure.com/openai/deployments/{deployment}/chat/completions
-// (or /completions), with ?api-version=; upstream_url replaces the URL,
-// and still gets the api-version when it names none.
+// (/completions, /embeddings for those route types), with ?api-version=;
+// the Responses API is not deployment-scoped: /openai/v1/responses (the
+// deployment is the body's model), where Azure's v1 API takes no dated
+// api-version (see responsesVersion). upstream_url replaces the URL, and
+// still gets the api-version when it names none.
 func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	o := &c.Plugin.Model.Options
+	responses := c.Plugin.RouteType == config.RouteResponses
 	var u url.URL
-	if c.Upstream != nil {
+	switch {
+	case c.Upstream != nil:
 		u = *c.Upstream
-	} else {
+	case responses:
+		u = url.URL{Scheme: "https", Host: o.AzureInstance + ".openai.azure.com", Path: "/openai/v1/responses"}
+	default:
 		op := "/chat/completions"
-		if c.Plugin.RouteType == config.RouteCompletions {
+		switch c.Plugin.RouteType {
+		case config.RouteCompletions:
 			op = "/completions"
+		case config.RouteEmbeddings:
+			op = "/embeddings"
 		}
 		u = url.URL{Scheme: "https", Host: o.AzureInstance + ".openai.azure.com",
 			Path: "/openai/deployments/" + o.AzureDeploymentID + op}
@@ -61,8 +71,12 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 			u.RawPath = "/openai/deployments/" + url.PathEscape(o.AzureDeploymentID) + op
 		}
 	}
-	if !strings.Contains(u.RawQuery, "api-version=") {
-		q := "api-version=" + url.QueryEscape(o.AzureAPIVersion)
+	version := o.AzureAPIVersion
+	if responses {
+		version = responsesVersion(version)
+	}
+	if version != "" && !strings.Contains(u.RawQuery, "api-version=") {
+		q := "api-version=" + url.QueryEscape(version)
 		if u.RawQuery != "" {
 			q = u.RawQuery + "&" + q
 		}
@@ -78,4 +92,22 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 		up.Transport = &bearer{src: src, base: d.opts.Base}
 	}
 	return up, nil
+}
+
+// ServesNatively: Azure serves the Responses API and embeddings in
+// OpenAI's format, so both are relayed byte for byte like chat.
+func (d *Driver) ServesNatively(routeType string) bool {
+	return routeType == config.RouteResponses || routeType == config.RouteEmbeddings
+}
+
+// responsesVersion is the api-version sent to /openai/v1/responses. Azure's
+// v1 API (GA since August 2025) needs none and refuses the dated versions
+// of the deployment-scoped API ("API version not supported"), so a dated
+// azure_api_version (Kong's default 2023-05-15 included) is not sent;
+// anything else ("preview", as Kong asks for, for preview features) is.
+func responsesVersion(v string) string {
+	if len(v) >= 10 && v[4] == '-' && v[7] == '-' && strings.Trim(v[:4]+v[5:7]+v[8:10], "0123456789") == "" {
+		return ""
+	}
+	return v
 }

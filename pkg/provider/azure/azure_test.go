@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,10 +37,32 @@ func TestURL(t *testing.T) {
 		{config.RouteCompletions, nil, "https://inst.openai.azure.com/openai/deployments/dep/completions?api-version=2024-10-21"},
 		{config.RouteChat, up("http://gw.local/x?a=1"), "http://gw.local/x?a=1&api-version=2024-10-21"},
 		{config.RouteChat, up("http://gw.local/x?api-version=2025-01-01"), "http://gw.local/x?api-version=2025-01-01"},
+		{config.RouteEmbeddings, nil, "https://inst.openai.azure.com/openai/deployments/dep/embeddings?api-version=2024-10-21"},
+		// Responses: Azure's v1 API, no deployment in the path, no dated
+		// api-version ("preview" is sent, as Kong asks for it).
+		{config.RouteResponses, nil, "https://inst.openai.azure.com/openai/v1/responses"},
+		{config.RouteResponses + "|preview", nil, "https://inst.openai.azure.com/openai/v1/responses?api-version=preview"},
+		{config.RouteResponses + "|2025-04-01-preview", nil, "https://inst.openai.azure.com/openai/v1/responses"},
+		{config.RouteResponses, up("http://gw.local/openai/v1/responses"), "http://gw.local/openai/v1/responses"},
+		{config.RouteResponses + "|preview", up("http://gw.local/openai/v1/responses"), "http://gw.local/openai/v1/responses?api-version=preview"},
 	} {
-		u, err := d.Prepare(&provider.Call{Plugin: plugin(tc.route), Upstream: tc.upstream})
+		route, version, _ := strings.Cut(tc.route, "|")
+		p := plugin(route)
+		if version != "" {
+			p.Model.Options.AzureAPIVersion = version
+		}
+		u, err := d.Prepare(&provider.Call{Plugin: p, Upstream: tc.upstream})
 		if err != nil || u.URL.String() != tc.want || u.Transport != nil {
 			t.Errorf("%s %v: %v %v (transport %v)", tc.route, tc.upstream, u.URL, err, u.Transport)
+		}
+	}
+}
+
+func TestServesNatively(t *testing.T) {
+	d := New(Options{})
+	for route, want := range map[string]bool{config.RouteResponses: true, config.RouteEmbeddings: true, config.RouteChat: false, config.RouteCompletions: false} {
+		if got := provider.Native(d, route); got != want {
+			t.Errorf("%s: native %v, want %v", route, got, want)
 		}
 	}
 }
