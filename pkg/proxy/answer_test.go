@@ -358,3 +358,72 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		}
 	}
 }
+
+// pieceReader hands out its bytes at most n per Read, as a slow upstream
+// delivers them.
+type pieceReader struct {
+	b []byte
+	n int
+}
+
+func (r *pieceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
+}
+
+func (r *pieceReader) Close() error { return nil }
+
+// BenchmarkAnswerTap is one non-streamed answer through the tap as a chat
+// route runs it with statistics on: the hold for the verdict, the relay to
+// the client, the model and usage handed to the outcome. whole is an
+// answer of known length in one read (the one-pass scan), pieces the same
+// answer of unknown length in 512-byte reads (the stream scan), gzip the
+// answer compressed.
+func BenchmarkAnswerTap(b *testing.B) {
+	doc := benchAnswer()
+	zipped := []byte(gzipped(string(doc)))
+	for _, c := range []struct {
+		name  string
+		body  []byte
+		size  int64
+		piece int
+		gz    bool
+	}{
+		{"whole", doc, int64(len(doc)), len(doc), false},
+		{"pieces", doc, -1, 512, false},
+		{"gzip", zipped, int64(len(zipped)), 512, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			buf := make([]byte, 32<<10)
+			src := &pieceReader{}
+			for b.Loop() {
+				src.b, src.n = c.body, c.piece
+				tap := newAnswerTap(src, c.gz, true, 0)
+				tap.size = c.size
+				if err := tap.hold(config.RouteChat); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					_, err := tap.Read(buf)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				var o outcome
+				tap.parse(&o)
+				if o.usage == nil || o.responseModel != "gpt-4o-mini" {
+					b.Fatalf("model %q usage %v", o.responseModel, o.usage)
+				}
+			}
+		})
+	}
+}
