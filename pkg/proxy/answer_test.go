@@ -91,7 +91,7 @@ func TestAnswerTapVerdict(t *testing.T) {
 						want = notChoices
 					}
 				}
-				tap := newAnswerTap(io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gz, true, 0)
+				tap := newAnswerTap(tapSetup{upstream: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gzip: gz, wantUsage: true})
 				err := tap.hold(route)
 				var refused *answerError
 				switch {
@@ -119,7 +119,7 @@ func TestAnswerTapVerdict(t *testing.T) {
 // An upstream that fails before the verdict is known gets a 502 before any
 // header, not a truncated 200.
 func TestAnswerTapCutBeforeVerdict(t *testing.T) {
-	tap := newAnswerTap(io.NopCloser(io.MultiReader(strings.NewReader(`{"id":"x",`), iotest.ErrReader(errors.New("connection reset")))), false, true, 0)
+	tap := newAnswerTap(tapSetup{upstream: io.NopCloser(io.MultiReader(strings.NewReader(`{"id":"x",`), iotest.ErrReader(errors.New("connection reset")))), wantUsage: true})
 	var refused *answerError
 	if err := tap.hold(config.RouteChat); !errors.As(err, &refused) || refused.e.status != http.StatusBadGateway {
 		t.Fatalf("err = %v, want a 502", err)
@@ -225,7 +225,7 @@ func TestNoScanWithoutStatistics(t *testing.T) {
 			t.Errorf("%s: the answer is tapped for statistics that are off", rt)
 		}
 		inner := res.Body.(*bodyWatch).ReadCloser
-		if tap, ok := inner.(*answerTap); ok && tap.scanning {
+		if tap, ok := inner.(*answerTap); ok && tap.scan.on {
 			t.Errorf("%s: still scanning after the verdict", rt)
 		} else if !ok && inner != upstream {
 			t.Errorf("%s: body wrapped in %T", rt, inner)
@@ -266,7 +266,7 @@ func FuzzAnswerTap(f *testing.F) {
 		if gz {
 			body = gzipped(doc)
 		}
-		tap := newAnswerTap(io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gz, true, 0)
+		tap := newAnswerTap(tapSetup{upstream: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gzip: gz, wantUsage: true})
 		err := tap.hold(config.RouteChat)
 		if err != nil {
 			var refused *answerError
@@ -329,10 +329,11 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		hasUsage, complete           bool
 	}
 	run := func(doc string, whole bool) (result, *answerTap) {
-		tap := newAnswerTap(io.NopCloser(strings.NewReader(doc)), false, true, 40)
+		setup := tapSetup{upstream: io.NopCloser(strings.NewReader(doc)), wantUsage: true, keepLog: 40}
 		if whole {
-			tap.size = int64(len(doc))
+			setup.size = int64(len(doc))
 		}
+		tap := newAnswerTap(setup)
 		var res result
 		if err := tap.hold(config.RouteChat); err != nil {
 			res.err = err.Error()
@@ -341,7 +342,7 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		got, _ := io.ReadAll(tap)
 		var o outcome
 		tap.parse(&o)
-		res.relayed, res.model, res.payload, res.complete = string(got), o.responseModel, string(o.responseBody), tap.complete
+		res.relayed, res.model, res.payload, res.complete = string(got), o.responseModel, string(o.responseBody), tap.queue.complete
 		if o.usage != nil {
 			res.usage, res.hasUsage = *o.usage, true
 		}
@@ -353,7 +354,7 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		if got != want {
 			t.Errorf("%.60q: whole %+v, stream %+v", doc, got, want)
 		}
-		if _, err := topLevel([]byte(doc), nil); err == nil && tap.began {
+		if _, err := topLevel([]byte(doc), nil); err == nil && tap.scan.began {
 			t.Errorf("%.60q: a whole object went through the stream scan", doc)
 		}
 	}
@@ -404,8 +405,7 @@ func BenchmarkAnswerTap(b *testing.B) {
 			src := &pieceReader{}
 			for b.Loop() {
 				src.b, src.n = c.body, c.piece
-				tap := newAnswerTap(src, c.gz, true, 0)
-				tap.size = c.size
+				tap := newAnswerTap(tapSetup{upstream: src, gzip: c.gz, size: c.size, wantUsage: true})
 				if err := tap.hold(config.RouteChat); err != nil {
 					b.Fatal(err)
 				}
