@@ -54,7 +54,7 @@ func (d nativeDriver) Prepare(*provider.Call) (provider.Upstream, error) {
 
 func (d nativeDriver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, error) {
 	u, _ := url.Parse("http://upstream.invalid/model/" + c.Model + "/invoke")
-	return provider.Upstream{URL: u, Transport: nativeAnswer{d.answer}}, nil
+	return provider.Upstream{URL: u, Transport: nativeAnswer(d)}, nil
 }
 
 type nativeAnswer struct{ answer []byte }
