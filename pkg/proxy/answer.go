@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -139,39 +138,6 @@ func (t *answerTap) gotValue(key, raw []byte, over bool) {
 	case "usage":
 		t.found.usage = t.readUsage(raw)
 	}
-}
-
-// decodeUsage reads OpenAI's usage object, cached prompt tokens included.
-func decodeUsage(raw []byte) *stats.Usage {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	if isResponsesUsage(raw) {
-		return responsesUsage(raw)
-	}
-	if u, ok := scanUsage(raw); ok {
-		return u
-	}
-	return unmarshalUsage(raw)
-}
-
-// unmarshalUsage is decodeUsage through encoding/json, which decides every
-// usage object scanUsage leaves to it.
-func unmarshalUsage(raw []byte) *stats.Usage {
-	var u struct {
-		stats.Usage
-		Details *struct {
-			Cached  int `json:"cached_tokens"`
-			Created int `json:"cache_creation_tokens"`
-		} `json:"prompt_tokens_details"`
-	}
-	if json.Unmarshal(raw, &u) != nil {
-		return nil
-	}
-	if u.Details != nil {
-		u.CacheReadTokens, u.CacheWriteTokens = u.Details.Cached, u.Details.Created
-	}
-	return &u.Usage
 }
 
 func (t *answerTap) Read(p []byte) (int, error) {
