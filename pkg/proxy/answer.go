@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,37 +30,64 @@ import (
 // cannot change once the header is out; its verdict is then only logged.
 // An answer cut before its verdict is a 502, not a truncated 200.
 type answerTap struct {
+	setup tapSetup    // fixed when the tap is made
+	queue tapQueue    // the upstream bytes on their way to the client
+	unzip tapGunzip   // the decoding of a gzip answer for the scan
+	scan  tapScan     // the scan of the decoded bytes
+	found tapFindings // what the scan has found so far
+	// late, set once after the hold when the verdict is still open, hears
+	// why the answer turned out not to be a completion; it is called at
+	// most once, when the scan ends, and cleared.
+	late func(reason string)
+}
+
+// tapSetup is what the tap is told when it is made; nothing changes it
+// afterwards.
+type tapSetup struct {
 	upstream io.ReadCloser
-	raw      []byte // upstream bytes read but not yet handed on
-	rawErr   error  // the upstream's read error, due after raw
-	holding  bool   // reading ahead before the header is sent
-
-	gzip    bool         // decode for the scan (Content-Encoding: gzip)
-	gz      *gzip.Reader // nil until the first read
-	upErr   error        // an upstream read error seen through gz
-	decoded int64
-	scratch []byte
-
-	scan jsonStream
-	// size is the answer's declared length (-1: unknown); began is set once
-	// the stream scan has been fed.
-	size  int64
-	began bool
-	// late, when set, hears why an answer relayed with its verdict still
-	// open turned out not to be a completion.
-	late      func(reason string)
-	scanning  bool // false once the scan gave up (corrupt gzip, too large)
-	choices   bool
-	complete  bool // the upstream body ended cleanly
-	corrupt   bool // the gzip stream did not decode
+	gzip     bool  // decode for the scan (Content-Encoding: gzip)
+	size     int64 // the answer's declared length (-1: unknown)
+	// wantUsage asks for model and usage (statistics or a rate limit).
 	wantUsage bool
 	// anthropicUsage: the answer is an Anthropic message (messages.go).
 	anthropicUsage bool
+	keepLog        int // how many decoded bytes to keep for the payload log
+}
 
+// tapQueue is the upstream bytes read but not yet handed to the client,
+// and how the upstream body ended. It changes with every read.
+type tapQueue struct {
+	raw      []byte // upstream bytes read but not yet handed on
+	rawErr   error  // the upstream's read error, due after raw
+	holding  bool   // reading ahead before the header is sent (hold)
+	complete bool   // the upstream body ended cleanly
+}
+
+// tapGunzip is the decoder a gzip answer is read through for the scan,
+// made at the first read.
+type tapGunzip struct {
+	gz      *gzip.Reader // nil until the first read
+	upErr   error        // an upstream read error seen through gz
+	decoded int64        // bytes decoded so far (maxDecoded)
+	scratch []byte       // where gz decodes to
+	corrupt bool         // the gzip stream did not decode
+}
+
+// tapScan is the scan of the decoded answer: on until it has seen the
+// whole answer or given up.
+type tapScan struct {
+	stream jsonStream
+	on     bool // false once the scan ended or gave up (corrupt gzip, too large)
+	began  bool // the stream scan has been fed (not the one-pass scan)
+}
+
+// tapFindings is what the scan has found, as it goes: the verdict's
+// "choices" and, when wanted, the answer's model, usage and start.
+type tapFindings struct {
+	choices bool // a top-level "choices" that is not false
 	model   string
 	usage   *stats.Usage
 	payload []byte // the decoded start of the answer, for payload logs
-	keepLog int    // how much of it to keep
 }
 
 const (
@@ -75,23 +101,24 @@ const (
 	maxUsageLen = 4 << 10
 )
 
-// newAnswerTap wraps body. wantStats asks for model and usage; keepLog is
-// how many decoded bytes to keep for the payload log (0: none).
-func newAnswerTap(body io.ReadCloser, gzipped, wantStats bool, keepLog int) *answerTap {
-	t := &answerTap{upstream: body, gzip: gzipped, scanning: true, wantUsage: wantStats, keepLog: keepLog}
-	t.scan.sink = t
+// newAnswerTap wraps setup.upstream.
+func newAnswerTap(setup tapSetup) *answerTap {
+	t := &answerTap{setup: setup, scan: tapScan{on: true}}
+	t.scan.stream.sink = t
 	return t
 }
 
+// sawKey, wantValue and gotValue are the stream scan's sink: they record
+// what it finds in the top level of the answer.
 func (t *answerTap) sawKey(key []byte, first byte) {
 	if string(key) == "choices" && first != 'f' { // Lua reads false as absent
-		t.choices = true
+		t.found.choices = true
 	}
 }
 
 func (t *answerTap) wantValue(key []byte) int {
 	switch {
-	case !t.wantUsage:
+	case !t.setup.wantUsage:
 		return 0
 	case string(key) == "model":
 		return maxModelLen
@@ -107,132 +134,118 @@ func (t *answerTap) gotValue(key, raw []byte, over bool) {
 	}
 	switch string(key) {
 	case "model":
-		t.model = jsonString(raw)
+		t.found.model = jsonString(raw)
 	case "usage":
-		t.usage = t.readUsage(raw)
+		t.found.usage = t.readUsage(raw)
 	}
-}
-
-// decodeUsage reads OpenAI's usage object, cached prompt tokens included.
-func decodeUsage(raw []byte) *stats.Usage {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	if isResponsesUsage(raw) {
-		return responsesUsage(raw)
-	}
-	if u, ok := scanUsage(raw); ok {
-		return u
-	}
-	return unmarshalUsage(raw)
-}
-
-// unmarshalUsage is decodeUsage through encoding/json, which decides every
-// usage object scanUsage leaves to it.
-func unmarshalUsage(raw []byte) *stats.Usage {
-	var u struct {
-		stats.Usage
-		Details *struct {
-			Cached  int `json:"cached_tokens"`
-			Created int `json:"cache_creation_tokens"`
-		} `json:"prompt_tokens_details"`
-	}
-	if json.Unmarshal(raw, &u) != nil {
-		return nil
-	}
-	if u.Details != nil {
-		u.CacheReadTokens, u.CacheWriteTokens = u.Details.Cached, u.Details.Created
-	}
-	return &u.Usage
 }
 
 func (t *answerTap) Read(p []byte) (int, error) {
-	for len(t.raw) == 0 {
-		if t.rawErr != nil {
-			return 0, t.rawErr
+	q := &t.queue
+	for len(q.raw) == 0 {
+		if q.rawErr != nil {
+			return 0, q.rawErr
 		}
-		if t.gz == nil && !t.gzip {
+		if !t.setup.gzip {
 			// The common case: scan the bytes in place, no copy.
-			n, err := t.upstream.Read(p)
+			n, err := t.setup.upstream.Read(p)
 			t.scanPiece(p[:n])
 			t.atErr(err)
 			return n, err
 		}
 		t.pump()
 	}
-	n := copy(p, t.raw)
-	t.raw = t.raw[n:]
-	if len(t.raw) == 0 {
-		t.raw = t.raw[:0:0]
+	n := copy(p, q.raw)
+	q.raw = q.raw[n:]
+	if len(q.raw) == 0 {
+		q.raw = q.raw[:0:0]
 	}
 	return n, nil
 }
 
-func (t *answerTap) Close() error { return t.upstream.Close() }
+func (t *answerTap) Close() error { return t.setup.upstream.Close() }
 
 // pump reads on: through the gzip decoder while it decodes, else raw,
 // straight into the queue for the client (a small answer costs one small
 // buffer, not a copy buffer of its own).
 func (t *answerTap) pump() {
-	if t.gzip && t.scanning {
+	if t.setup.gzip && t.scan.on {
 		t.pumpGzip()
 		return
 	}
-	if cap(t.raw)-len(t.raw) < 1<<10 {
-		size := max(2*cap(t.raw), 4<<10)
-		if cap(t.raw) == 0 && t.size > 0 && t.size < holdLimit {
-			size = int(t.size) + 1 // the whole answer, and room to see its end
-		}
-		grown := make([]byte, len(t.raw), size)
-		copy(grown, t.raw)
-		t.raw = grown
-	}
-	end := len(t.raw)
-	buf := t.raw[end:cap(t.raw)]
-	if t.holding && end+len(buf) > holdLimit {
-		buf = buf[:max(holdLimit-end, 1)] // hold no more than the limit
-	}
-	n, err := t.upstream.Read(buf)
-	t.raw = t.raw[:end+n]
-	if !t.gzip {
-		t.scanPiece(t.raw[end:])
+	q := &t.queue
+	end := len(q.raw)
+	buf := q.room(t.setup.size)
+	n, err := t.setup.upstream.Read(buf)
+	q.raw = q.raw[:end+n]
+	if !t.setup.gzip {
+		t.scanPiece(q.raw[end:])
 	}
 	t.atErr(err)
 	if err != nil {
-		t.rawErr = err
+		q.rawErr = err
 	}
+}
+
+// room grows the queue when less than 1 KiB is free and returns the free
+// space the next read may fill: the whole answer at first when its
+// declared length fits the hold, and no more than the hold allows while
+// holding.
+func (q *tapQueue) room(size int64) []byte {
+	if cap(q.raw)-len(q.raw) < 1<<10 {
+		n := max(2*cap(q.raw), 4<<10)
+		if cap(q.raw) == 0 && size > 0 && size < holdLimit {
+			n = int(size) + 1 // the whole answer, and room to see its end
+		}
+		grown := make([]byte, len(q.raw), n)
+		copy(grown, q.raw)
+		q.raw = grown
+	}
+	end := len(q.raw)
+	buf := q.raw[end:cap(q.raw)]
+	if q.holding && end+len(buf) > holdLimit {
+		buf = buf[:max(holdLimit-end, 1)] // hold no more than the limit
+	}
+	return buf
 }
 
 // pumpGzip decodes the next piece for the scan; the raw bytes the decoder
 // pulls are queued for the client by rawTee.
 func (t *answerTap) pumpGzip() {
+	z := &t.unzip
 	var err error
-	if t.gz == nil {
-		t.gz, err = gzip.NewReader(rawTee{t})
+	if z.gz == nil {
+		z.gz, err = gzip.NewReader(rawTee{t})
 	}
 	if err == nil {
-		if t.scratch == nil {
-			t.scratch = make([]byte, 32<<10)
+		if z.scratch == nil {
+			z.scratch = make([]byte, 32<<10)
 		}
 		var n int
-		n, err = t.gz.Read(t.scratch)
-		t.decoded += int64(n)
-		t.feed(t.scratch[:n])
-		if t.decoded > maxDecoded {
-			t.scanning = false // relay the rest raw, unscanned
+		n, err = z.gz.Read(z.scratch)
+		z.decoded += int64(n)
+		t.feed(z.scratch[:n])
+		if z.decoded > maxDecoded {
+			t.scan.on = false // relay the rest raw, unscanned
 			return
 		}
 	}
+	t.gunzipped(err)
+}
+
+// gunzipped ends the scan of a gzip answer at the decoder's error, if
+// any: the end of the stream, the upstream's error, or a corrupt stream.
+func (t *answerTap) gunzipped(err error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, io.EOF):
-		_ = t.scan.Close()
-		t.scanning = false // trailing bytes, if any, are relayed raw
+		_ = t.scan.stream.Close()
+		t.scan.on = false // trailing bytes, if any, are relayed raw
 		t.scanned()
-	case t.upErr != nil:
-		t.rawErr = t.upErr
+	case t.unzip.upErr != nil:
+		t.queue.rawErr = t.unzip.upErr
 	default:
-		t.corrupt, t.scanning = true, false
+		t.unzip.corrupt, t.scan.on = true, false
 		t.scanned()
 	}
 }
@@ -242,13 +255,13 @@ func (t *answerTap) pumpGzip() {
 type rawTee struct{ t *answerTap }
 
 func (r rawTee) Read(p []byte) (int, error) {
-	n, err := r.t.upstream.Read(p)
-	r.t.raw = append(r.t.raw, p[:n]...)
+	n, err := r.t.setup.upstream.Read(p)
+	r.t.queue.raw = append(r.t.queue.raw, p[:n]...)
 	if err != nil && !errors.Is(err, io.EOF) {
-		r.t.upErr = err
+		r.t.unzip.upErr = err
 	}
 	if errors.Is(err, io.EOF) {
-		r.t.complete = true
+		r.t.queue.complete = true
 	}
 	return n, err
 }
@@ -261,7 +274,7 @@ func (r rawTee) Read(p []byte) (int, error) {
 // list the same top-level members (TestJSONStreamMatchesEncodingJSON), so
 // the verdict, model and usage are the same either way.
 func (t *answerTap) scanPiece(b []byte) {
-	if !t.began && t.scanning && t.size > 0 && int64(len(b)) == t.size && t.whole(b) {
+	if !t.scan.began && t.scan.on && t.setup.size > 0 && int64(len(b)) == t.setup.size && t.whole(b) {
 		return
 	}
 	t.feed(b)
@@ -281,45 +294,46 @@ func (t *answerTap) whole(b []byte) bool {
 		v := b[f.start:f.end]
 		switch {
 		case f.key == "choices" && v[0] != 'f':
-			t.choices = true
-		case !t.wantUsage:
+			t.found.choices = true
+		case !t.setup.wantUsage:
 		case f.key == "model" && len(v) <= maxModelLen:
-			t.model = jsonString(v)
+			t.found.model = jsonString(v)
 		case f.key == "usage" && len(v) <= maxUsageLen:
-			t.usage = t.readUsage(v)
+			t.found.usage = t.readUsage(v)
 		}
 	}
-	t.scan.state, t.scan.ended, t.scan.object = jsEnd, true, true
+	s := &t.scan.stream
+	s.state, s.ended, s.object = jsEnd, true, true
 	t.keep(b)
-	t.scanning = false
+	t.scan.on = false
 	t.scanned()
 	return true
 }
 
 // feed scans decoded bytes and keeps the start of them for the log.
 func (t *answerTap) feed(b []byte) {
-	if !t.scanning || len(b) == 0 {
+	if !t.scan.on || len(b) == 0 {
 		return
 	}
-	t.began = true
-	_, _ = t.scan.Write(b)
+	t.scan.began = true
+	_, _ = t.scan.stream.Write(b)
 	t.keep(b)
 }
 
 // keep keeps the start of the decoded answer for the payload log.
 func (t *answerTap) keep(b []byte) {
-	if room := t.keepLog - len(t.payload); room > 0 {
-		t.payload = append(t.payload, b[:min(room, len(b))]...)
+	if room := t.setup.keepLog - len(t.found.payload); room > 0 {
+		t.found.payload = append(t.found.payload, b[:min(room, len(b))]...)
 	}
 }
 
 // atErr notes the end of a plain (not gzip) body.
 func (t *answerTap) atErr(err error) {
 	if errors.Is(err, io.EOF) {
-		t.complete = true
-		if !t.gzip && t.scanning {
-			_ = t.scan.Close()
-			t.scanning = false
+		t.queue.complete = true
+		if !t.setup.gzip && t.scan.on {
+			_ = t.scan.stream.Close()
+			t.scan.on = false
 			t.scanned()
 		}
 	}
@@ -340,11 +354,11 @@ func (t *answerTap) scanned() {
 // while open or when it is one.
 func (t *answerTap) failure() (reason string, known bool) {
 	switch {
-	case t.corrupt || t.scan.failed:
+	case t.unzip.corrupt || t.scan.stream.failed:
 		return "failed to decode", true
-	case t.choices:
+	case t.found.choices:
 		return "", true
-	case t.scan.ended:
+	case t.scan.stream.ended:
 		return "'choices' not in", true
 	}
 	return "", false
@@ -354,21 +368,23 @@ func (t *answerTap) failure() (reason string, known bool) {
 // answer ends, or holdLimit bytes are held. It returns the error to answer
 // with instead of relaying, or nil.
 func (t *answerTap) hold(routeType string) error {
-	t.holding = true
-	for t.rawErr == nil && len(t.raw) < holdLimit {
+	q := &t.queue
+	q.holding = true
+	for q.rawErr == nil && len(q.raw) < holdLimit {
 		if _, known := t.failure(); known {
 			break
 		}
 		t.pump()
 	}
-	t.holding = false
+	q.holding = false
 	reason, known := t.failure()
-	if !known && t.rawErr != nil && !errors.Is(t.rawErr, io.EOF) {
+	if !known && q.rawErr != nil && !errors.Is(q.rawErr, io.EOF) {
 		// Cut before the verdict, before the header: a clean 502 beats a
 		// truncated 200.
-		return &answerError{cause: t.rawErr, e: &apiError{status: http.StatusBadGateway, message: "the upstream answer was cut short", typ: typeServer, code: "upstream_body_error"}}
+		return &answerError{cause: q.rawErr, e: &apiError{status: http.StatusBadGateway, message: "the upstream answer was cut short", typ: typeServer, code: "upstream_body_error"}}
 	}
-	if !known && t.scan.state != jsValue && !t.scan.object && !t.scan.failed {
+	s := &t.scan.stream
+	if !known && s.state != jsValue && !s.object && !s.failed {
 		reason = "'choices' not in" // valid so far, but not an object
 	}
 	if reason == "" {
@@ -396,11 +412,11 @@ func (a *answerError) Unwrap() error { return a.cause }
 
 // parse hands the model, usage and payload of a complete answer to o.
 func (t *answerTap) parse(o *outcome) {
-	if !t.complete {
+	if !t.queue.complete {
 		return
 	}
-	o.responseModel, o.usage = t.model, t.usage
-	o.responseBody = t.payload
+	o.responseModel, o.usage = t.found.model, t.found.usage
+	o.responseBody = t.found.payload
 }
 
 // tapAnswer sets up the scan of a non-streamed 2xx answer and, where Kong
@@ -408,11 +424,35 @@ func (t *answerTap) parse(o *outcome) {
 // holds its start until the verdict is known. It returns the error to
 // answer with instead, before any header is sent.
 func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
+	setup, validate, ok := h.answerSetup(res, pl)
+	if !ok {
+		return nil
+	}
+	tap := newAnswerTap(setup)
+	res.Body = tap
+	if validate {
+		if err := tap.hold(pl.plugin.RouteType); err != nil {
+			return err
+		}
+		h.afterHold(tap, pl)
+	}
+	if setup.wantUsage {
+		o.tap = tap
+	}
+	return nil
+}
+
+// answerSetup decides what the tap of a non-streamed 2xx answer does:
+// validate it as Kong does (a 200 on a chat or completions route, not a
+// stream), read its model and usage, keep its start for the payload log.
+// ok is false when there is nothing to do, or the answer cannot be read
+// here (an encoding other than gzip): it is relayed as is, unchecked.
+func (h *Handler) answerSetup(res *http.Response, pl *plan) (setup tapSetup, validate, ok bool) {
 	rt := pl.plugin.RouteType
 	if pl.msgs != nil && pl.msgs.count {
-		return nil // a token count is no generation: no usage, no check
+		return setup, false, false // a token count is no generation: no usage, no check
 	}
-	validate := res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions) && !pl.nativeMessages()
+	validate = res.StatusCode == http.StatusOK && !pl.stream && (rt == config.RouteChat || rt == config.RouteCompletions) && !pl.nativeMessages()
 	// Usage is read for the statistics and for a rate limit's settlement.
 	wantStats := h.observe != nil || pl.limit != nil
 	keepLog := 0
@@ -422,32 +462,28 @@ func (h *Handler) tapAnswer(res *http.Response, pl *plan, o *outcome) error {
 	}
 	enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding")))
 	if enc != "" && enc != "identity" && enc != "gzip" {
-		return nil // cannot be read here: relayed as is, unchecked
+		return setup, false, false
 	}
 	if !validate && !wantStats {
-		return nil
+		return setup, false, false
 	}
-	tap := newAnswerTap(res.Body, enc == "gzip", wantStats, keepLog)
-	tap.size = res.ContentLength
-	tap.anthropicUsage = pl.nativeMessages()
-	res.Body = tap
-	if validate {
-		if err := tap.hold(rt); err != nil {
-			return err
+	return tapSetup{upstream: res.Body, gzip: enc == "gzip", size: res.ContentLength, wantUsage: wantStats,
+		anthropicUsage: pl.nativeMessages(), keepLog: keepLog}, validate, true
+}
+
+// afterHold arranges what follows a hold that let the answer through: an
+// operator hears of an answer relayed with its verdict open that proves
+// to be none; a scan that was for the verdict alone stops.
+func (h *Handler) afterHold(tap *answerTap, pl *plan) {
+	if _, known := tap.failure(); !known {
+		// Relayed with the verdict open: too late for a 500, but an
+		// operator should hear of an answer that was none.
+		rt := pl.plugin.RouteType
+		tap.late = func(reason string) {
+			h.log.Warn("upstream answer relayed before it proved not to be a completion", "request_id", pl.requestID, "route", pl.route,
+				"reason", reason+" "+rt+" response")
 		}
-		if _, known := tap.failure(); !known {
-			// Relayed with the verdict open: too late for a 500, but an
-			// operator should hear of an answer that was none.
-			tap.late = func(reason string) {
-				h.log.Warn("upstream answer relayed before it proved not to be a completion", "request_id", pl.requestID, "route", pl.route,
-					"reason", reason+" "+rt+" response")
-			}
-		} else if !wantStats {
-			tap.scanning = false // the verdict was all that was needed
-		}
+	} else if !tap.setup.wantUsage {
+		tap.scan.on = false // the verdict was all that was needed
 	}
-	if wantStats {
-		o.tap = tap
-	}
-	return nil
 }

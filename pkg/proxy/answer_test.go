@@ -91,7 +91,7 @@ func TestAnswerTapVerdict(t *testing.T) {
 						want = notChoices
 					}
 				}
-				tap := newAnswerTap(io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gz, true, 0)
+				tap := newAnswerTap(tapSetup{upstream: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gzip: gz, wantUsage: true})
 				err := tap.hold(route)
 				var refused *answerError
 				switch {
@@ -119,7 +119,7 @@ func TestAnswerTapVerdict(t *testing.T) {
 // An upstream that fails before the verdict is known gets a 502 before any
 // header, not a truncated 200.
 func TestAnswerTapCutBeforeVerdict(t *testing.T) {
-	tap := newAnswerTap(io.NopCloser(io.MultiReader(strings.NewReader(`{"id":"x",`), iotest.ErrReader(errors.New("connection reset")))), false, true, 0)
+	tap := newAnswerTap(tapSetup{upstream: io.NopCloser(io.MultiReader(strings.NewReader(`{"id":"x",`), iotest.ErrReader(errors.New("connection reset")))), wantUsage: true})
 	var refused *answerError
 	if err := tap.hold(config.RouteChat); !errors.As(err, &refused) || refused.e.status != http.StatusBadGateway {
 		t.Fatalf("err = %v, want a 502", err)
@@ -225,7 +225,7 @@ func TestNoScanWithoutStatistics(t *testing.T) {
 			t.Errorf("%s: the answer is tapped for statistics that are off", rt)
 		}
 		inner := res.Body.(*bodyWatch).ReadCloser
-		if tap, ok := inner.(*answerTap); ok && tap.scanning {
+		if tap, ok := inner.(*answerTap); ok && tap.scan.on {
 			t.Errorf("%s: still scanning after the verdict", rt)
 		} else if !ok && inner != upstream {
 			t.Errorf("%s: body wrapped in %T", rt, inner)
@@ -266,7 +266,7 @@ func FuzzAnswerTap(f *testing.F) {
 		if gz {
 			body = gzipped(doc)
 		}
-		tap := newAnswerTap(io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gz, true, 0)
+		tap := newAnswerTap(tapSetup{upstream: io.NopCloser(iotest.HalfReader(strings.NewReader(body))), gzip: gz, wantUsage: true})
 		err := tap.hold(config.RouteChat)
 		if err != nil {
 			var refused *answerError
@@ -329,10 +329,11 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		hasUsage, complete           bool
 	}
 	run := func(doc string, whole bool) (result, *answerTap) {
-		tap := newAnswerTap(io.NopCloser(strings.NewReader(doc)), false, true, 40)
+		setup := tapSetup{upstream: io.NopCloser(strings.NewReader(doc)), wantUsage: true, keepLog: 40}
 		if whole {
-			tap.size = int64(len(doc))
+			setup.size = int64(len(doc))
 		}
+		tap := newAnswerTap(setup)
 		var res result
 		if err := tap.hold(config.RouteChat); err != nil {
 			res.err = err.Error()
@@ -341,7 +342,7 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		got, _ := io.ReadAll(tap)
 		var o outcome
 		tap.parse(&o)
-		res.relayed, res.model, res.payload, res.complete = string(got), o.responseModel, string(o.responseBody), tap.complete
+		res.relayed, res.model, res.payload, res.complete = string(got), o.responseModel, string(o.responseBody), tap.queue.complete
 		if o.usage != nil {
 			res.usage, res.hasUsage = *o.usage, true
 		}
@@ -353,8 +354,76 @@ func TestAnswerTapWholeMatchesStream(t *testing.T) {
 		if got != want {
 			t.Errorf("%.60q: whole %+v, stream %+v", doc, got, want)
 		}
-		if _, err := topLevel([]byte(doc), nil); err == nil && tap.began {
+		if _, err := topLevel([]byte(doc), nil); err == nil && tap.scan.began {
 			t.Errorf("%.60q: a whole object went through the stream scan", doc)
 		}
+	}
+}
+
+// pieceReader hands out its bytes at most n per Read, as a slow upstream
+// delivers them.
+type pieceReader struct {
+	b []byte
+	n int
+}
+
+func (r *pieceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
+}
+
+func (r *pieceReader) Close() error { return nil }
+
+// BenchmarkAnswerTap is one non-streamed answer through the tap as a chat
+// route runs it with statistics on: the hold for the verdict, the relay to
+// the client, the model and usage handed to the outcome. whole is an
+// answer of known length in one read (the one-pass scan), pieces the same
+// answer of unknown length in 512-byte reads (the stream scan), gzip the
+// answer compressed.
+func BenchmarkAnswerTap(b *testing.B) {
+	doc := benchAnswer()
+	zipped := []byte(gzipped(string(doc)))
+	for _, c := range []struct {
+		name  string
+		body  []byte
+		size  int64
+		piece int
+		gz    bool
+	}{
+		{"whole", doc, int64(len(doc)), len(doc), false},
+		{"pieces", doc, -1, 512, false},
+		{"gzip", zipped, int64(len(zipped)), 512, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			buf := make([]byte, 32<<10)
+			src := &pieceReader{}
+			for b.Loop() {
+				src.b, src.n = c.body, c.piece
+				tap := newAnswerTap(tapSetup{upstream: src, gzip: c.gz, size: c.size, wantUsage: true})
+				if err := tap.hold(config.RouteChat); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					_, err := tap.Read(buf)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				var o outcome
+				tap.parse(&o)
+				if o.usage == nil || o.responseModel != "gpt-4o-mini" {
+					b.Fatalf("model %q usage %v", o.responseModel, o.usage)
+				}
+			}
+		})
 	}
 }

@@ -502,26 +502,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	// An error sent as an event stream is an error body all the same: it
 	// is redacted whole below, not relayed live.
 	if res.StatusCode < 300 && isEventStream(hdr.Get("Content-Type")) {
-		// The length of a relayed stream is not known in advance, and an
-		// edge must not wait for one.
-		hdr.Del("Content-Length")
-		res.ContentLength = -1
-		hdr.Set("Cache-Control", "no-cache")
-		hdr.Set("X-Accel-Buffering", "no")
-		ctx := res.Request.Context()
-		relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
-		relay.api = pl.plugin.RouteType == config.RouteResponses
-		if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
-			// Kong's estimate, for a stream without usage, needs the
-			// length of the answer: for the statistics, the rate limit's
-			// settlement and a deadline's error event.
-			relay.collect, relay.sent = newStreamCollect(pl), pl.body
-			o.collect = relay.collect
-		}
-		res.Body = relay
-		if pl.msgs != nil {
-			messagesStream(res, pl, relay)
-		}
+		h.relayStream(res, pl, o)
 		o.headersSent = true
 		return nil
 	}
@@ -540,6 +521,32 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	res.Body = watchBody(res.Request.Context(), res.Body, o)
 	o.headersSent = true
 	return nil
+}
+
+// relayStream sets up the relay of a 2xx event stream: its headers, and
+// the relay that reads usage and text from its chunks as they pass.
+func (h *Handler) relayStream(res *http.Response, pl *plan, o *outcome) {
+	hdr := res.Header
+	// The length of a relayed stream is not known in advance, and an
+	// edge must not wait for one.
+	hdr.Del("Content-Length")
+	res.ContentLength = -1
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	ctx := res.Request.Context()
+	relay := newSSERelay(ctx, res.Body, o, pl.hideUsage)
+	relay.api = pl.plugin.RouteType == config.RouteResponses
+	if _, deadline := ctx.Deadline(); h.observe != nil || pl.limit != nil || deadline {
+		// Kong's estimate, for a stream without usage, needs the
+		// length of the answer: for the statistics, the rate limit's
+		// settlement and a deadline's error event.
+		relay.collect, relay.sent = newStreamCollect(pl), pl.body
+		o.collect = relay.collect
+	}
+	res.Body = relay
+	if pl.msgs != nil {
+		messagesStream(res, pl, relay)
+	}
 }
 
 // isEventStream reports whether a Content-Type is text/event-stream, decided

@@ -51,9 +51,9 @@ func TestSettlement(t *testing.T) {
 		{"stream cut by the upstream", outcome{status: 200, collect: text(), streamErr: io.ErrUnexpectedEOF}, nil},
 		{"stream the client left", outcome{status: 200, collect: text()}, nil},
 		{"stream the deadline ended", outcome{status: 504, usage: &stats.Usage{PromptTokens: 9, CompletionTokens: 6, Estimated: true}, collect: text(), streamErr: ErrDeadline}, &limits.Usage{PromptTokens: 9, CompletionTokens: 6}},
-		{"JSON with usage", outcome{status: 200, usage: real, tap: &answerTap{complete: true}}, &limits.Usage{PromptTokens: 11, CompletionTokens: 7}},
+		{"JSON with usage", outcome{status: 200, usage: real, tap: &answerTap{queue: tapQueue{complete: true}}}, &limits.Usage{PromptTokens: 11, CompletionTokens: 7}},
 		// 5 words x 1.0; the completion unknown: the reserved max_tokens.
-		{"JSON without usage", outcome{status: 200, tap: &answerTap{complete: true}}, &limits.Usage{PromptTokens: 5, CompletionTokens: 50}},
+		{"JSON without usage", outcome{status: 200, tap: &answerTap{queue: tapQueue{complete: true}}}, &limits.Usage{PromptTokens: 5, CompletionTokens: 50}},
 		// The edge refused a full answer (Lambda's 6 MB): the upstream billed it.
 		{"answer refused by the edge", outcome{status: 502, refused: true, tap: &answerTap{}}, nil},
 		{"upstream error", outcome{status: 500}, &limits.Usage{}},

@@ -333,7 +333,7 @@ func mergeAnthropicUsage(prev *stats.Usage, raw []byte) *stats.Usage {
 // readUsage is the answer scan's usage reader: Anthropic's on a native
 // Messages route, OpenAI's otherwise.
 func (t *answerTap) readUsage(raw []byte) *stats.Usage {
-	if t.anthropicUsage {
+	if t.setup.anthropicUsage {
 		if len(raw) == 0 || raw[0] != '{' {
 			return nil
 		}

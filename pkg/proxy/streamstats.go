@@ -174,7 +174,7 @@ func estimateMissing(pl *plan, o *outcome) {
 		if o.streamDone && o.streamErr == nil {
 			o.usage = estimateUsage(pl.body, o.collect)
 		}
-	case o.tap != nil && o.tap.complete:
+	case o.tap != nil && o.tap.queue.complete:
 		prompt := int(math.Floor(promptCount(pl.body, 1) + 0.5))
 		o.usage = &stats.Usage{PromptTokens: prompt, TotalTokens: prompt, Estimated: true}
 	}

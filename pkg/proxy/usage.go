@@ -1,11 +1,45 @@
 package proxy
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
+
+// decodeUsage reads OpenAI's usage object, cached prompt tokens included.
+func decodeUsage(raw []byte) *stats.Usage {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	if isResponsesUsage(raw) {
+		return responsesUsage(raw)
+	}
+	if u, ok := scanUsage(raw); ok {
+		return u
+	}
+	return unmarshalUsage(raw)
+}
+
+// unmarshalUsage is decodeUsage through encoding/json, which decides every
+// usage object scanUsage leaves to it.
+func unmarshalUsage(raw []byte) *stats.Usage {
+	var u struct {
+		stats.Usage
+		Details *struct {
+			Cached  int `json:"cached_tokens"`
+			Created int `json:"cache_creation_tokens"`
+		} `json:"prompt_tokens_details"`
+	}
+	if json.Unmarshal(raw, &u) != nil {
+		return nil
+	}
+	if u.Details != nil {
+		u.CacheReadTokens, u.CacheWriteTokens = u.Details.Cached, u.Details.Created
+	}
+	return &u.Usage
+}
 
 // usageNames are the members of OpenAI's usage object the statistics read.
 var usageNames = []string{"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details"}

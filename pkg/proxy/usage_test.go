@@ -41,11 +41,11 @@ func TestAnswerUsage(t *testing.T) {
 
 // answerUsage runs a whole answer through the tap, as the relay does.
 func answerUsage(body []byte) (model string, usage *stats.Usage) {
-	t := newAnswerTap(io.NopCloser(bytes.NewReader(body)), false, true, 0)
+	t := newAnswerTap(tapSetup{upstream: io.NopCloser(bytes.NewReader(body)), wantUsage: true})
 	_, _ = io.Copy(io.Discard, t)
 	var o outcome
 	t.parse(&o)
-	if !t.scan.valid() {
+	if !t.scan.stream.valid() {
 		return "", nil
 	}
 	return o.responseModel, o.usage

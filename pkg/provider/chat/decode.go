@@ -13,7 +13,21 @@ import (
 // Decode reads a chat request for a translating driver. A member the
 // format does not know is refused by name rather than dropped: a client
 // relying on it would silently get a different answer.
+//
+// The usual request is read by fastDecode, without reflection; whatever it
+// does not take, decodeStrict decides, so that what is accepted, and every
+// error, is encoding/json's. The strings of a request read by fastDecode
+// share one copy of the body.
 func Decode(body []byte) (*Request, error) {
+	if r, ok := fastDecode(body); ok {
+		return r, nil
+	}
+	return decodeStrict(body)
+}
+
+// decodeStrict is Decode through encoding/json, which refuses an unknown
+// member by name (DisallowUnknownFields) and any other error in its words.
+func decodeStrict(body []byte) (*Request, error) {
 	var r Request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
