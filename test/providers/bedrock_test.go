@@ -62,13 +62,7 @@ func listenBedrock(t *testing.T, opts bedrockstub.Options) (srv *bedrockstub.Ser
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	o := srv.Options()
-	return srv, endpoint, []string{
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + endpoint,
-		"AWS_ACCESS_KEY_ID=" + o.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
-	}
+	return srv, endpoint, srv.Env(endpoint)
 }
 
 // bedrockSecretKept fails the test at its end if the stub's AWS secret
