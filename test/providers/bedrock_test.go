@@ -44,26 +44,35 @@ type bedrockEnv struct {
 // from the environment (the SDK's default chain).
 func startBedrock(t *testing.T, doc string, opts bedrockstub.Options, env ...string) *bedrockEnv {
 	t.Helper()
-	srv := bedrockstub.New(opts)
+	srv, endpoint, awsEnv := listenBedrock(t, opts)
+	doc = strings.ReplaceAll(doc, "ENDPOINT", endpoint)
+	p := binary.Serve(t, doc, append(awsEnv, env...)...)
+	bedrockSecretKept(t, srv, p)
+	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr}
+}
+
+// listenBedrock runs the Bedrock stub; awsEnv points a binary's AWS SDK
+// at it (AWS_ENDPOINT_URL_BEDROCK_RUNTIME) with the stub's keys in the
+// environment and no other source of credentials or retries.
+func listenBedrock(t *testing.T, opts bedrockstub.Options) (srv *bedrockstub.Server, endpoint string, awsEnv []string) {
+	t.Helper()
+	srv = bedrockstub.New(opts)
 	endpoint, stop, err := srv.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	o := srv.Options()
-	doc = strings.ReplaceAll(doc, "ENDPOINT", endpoint)
-	p := binary.Serve(t, doc, append([]string{
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + endpoint,
-		"AWS_ACCESS_KEY_ID=" + o.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
-	}, env...)...)
+	return srv, endpoint, srv.Env(endpoint)
+}
+
+// bedrockSecretKept fails the test at its end if the stub's AWS secret
+// appears in the binary's output.
+func bedrockSecretKept(t *testing.T, srv *bedrockstub.Server, p *binary.Process) {
 	t.Cleanup(func() {
-		if strings.Contains(p.Output.String(), o.SecretAccessKey) {
+		if strings.Contains(p.Output.String(), srv.Options().SecretAccessKey) {
 			t.Errorf("the AWS secret appears in the binary's output")
 		}
 	})
-	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr}
 }
 
 func (e *bedrockEnv) client(model string) openai.Client {
