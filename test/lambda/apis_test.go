@@ -7,13 +7,17 @@ import (
 	"math"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/lambdatest"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/syncbuf"
 )
 
 // The client APIs beside chat (docs/apis.md): OpenAI's Responses API
@@ -105,7 +109,8 @@ type apisEnv struct {
 	stream, buffered *rie.RIE
 }
 
-func startAPIs(t *testing.T) *apisEnv {
+// apisUpstream starts the OpenAI stub and writes apisConfig for it.
+func apisUpstream(t *testing.T) (*stub.Server, string) {
 	t.Helper()
 	up := stub.New()
 	srv := httptest.NewServer(up)
@@ -116,6 +121,12 @@ func startAPIs(t *testing.T) *apisEnv {
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return up, cfg
+}
+
+func startAPIs(t *testing.T) *apisEnv {
+	t.Helper()
+	up, cfg := apisUpstream(t)
 	e := &apisEnv{up: up,
 		stream:   rie.StartT(t, bootstrap, functionEnv(cfg, "STREAM")),
 		buffered: rie.StartT(t, bootstrap, functionEnv(cfg, "BUFFERED"))}
@@ -382,4 +393,61 @@ func TestAPIsModelsThroughEmulator(t *testing.T) {
 	if n := len(e.up.Requests()); n != 0 {
 		t.Errorf("the model list called the upstream %d times", n)
 	}
+}
+
+// TestAPIsResponsesStreamDeadline bounds a relayed Responses stream by the
+// invocation's deadline, at the test Runtime API (3 s): the stub, in
+// lockstep and never stepped, sends one delta and then nothing, and the
+// function ends the stream itself a margin before Lambda would cut it,
+// with an error event the client can read and the invocation reported
+// failed, on the Function URL and on the REST API streaming.
+func TestAPIsResponsesStreamDeadline(t *testing.T) {
+	up, cfg := apisUpstream(t)
+	api := lambdatest.NewRuntimeAPI(t)
+	api.Timeout = 3 * time.Second
+	cmd := exec.Command(bootstrap)
+	cmd.Env = append(cmd.Environ(), append(functionEnv(cfg, "STREAM"), "AIPROXY_LOG_LEVEL=INFO")...)
+	stdout := &syncbuf.Buffer{}
+	cmd.Stdout = stdout
+	api.StartProcess(t, cmd)
+	for _, edge := range apisEdges {
+		if edge.form != "stream" {
+			continue
+		}
+		t.Run(edge.name, func(t *testing.T) {
+			ev := apiEvent(t, edge.event, "POST", edge.prefix, "/v1/responses", `{"model":"gpt-4o","input":"hi","stream":true}`,
+				map[string]string{"authorization": "Bearer " + apisClientKey, "x-stub-lockstep": "1", "x-stub-chunks": "50"})
+			res := invokeRuntime(t, api, ev)
+			p, body, err := res.Stream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			noKey(t, "the answer", string(body))
+			if p.StatusCode != 200 || !strings.Contains(string(body), `"delta":"tok0 "`) || strings.Contains(string(body), "tok1") {
+				t.Fatalf("prelude %+v, body %q: want the first delta only", p, body)
+			}
+			events := strings.Split(strings.TrimSpace(string(body)), "\n\n")
+			if last := events[len(events)-1]; !strings.HasPrefix(last, "event: error\ndata: {\"type\":\"error\",\"code\":\"deadline_exceeded\",") {
+				t.Errorf("last event %q, not the Responses API's error event deadline_exceeded", last)
+			}
+			if res.ErrorType() == "" {
+				t.Error("no error trailer: Lambda would record a successful invocation")
+			}
+			if !res.Done.Before(res.Fetched.Add(api.Timeout)) {
+				t.Errorf("the answer ended %v after the fetch, past the %v deadline", res.Done.Sub(res.Fetched), api.Timeout)
+			}
+		})
+	}
+	// The upstream call was hung up on, not left to run; the statistics
+	// count the deadline.
+	for end := time.Now().Add(5 * time.Second); up.Cancelled() < 2 && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	}
+	if n := up.Cancelled(); n != 2 {
+		t.Errorf("%d upstream streams cancelled, want 2", n)
+	}
+	out := waitFor(t, stdout, `"error_code":"deadline_exceeded"`)
+	if stat := lineWith(out, `"msg":"request"`); !strings.Contains(stat, `"status":504`) || !strings.Contains(stat, `"error_code":"deadline_exceeded"`) {
+		t.Errorf("statistics line %s", stat)
+	}
+	noKey(t, "the function's output", out)
 }
