@@ -5,11 +5,14 @@
 package lambda_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/rie"
@@ -79,6 +82,60 @@ func readEvent(t *testing.T, name string) []byte {
 	b, err := os.ReadFile(filepath.Join(repoRoot, "events", name))
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+// apiEvent turns a sample event into a request of method for path (with
+// prefix before it in the raw path: an HTTP API stage's) on the gateway's
+// catch-all resource /{proxy+}, with body (none when empty) and headers
+// added. The event keeps its kind: Function URL, REST or HTTP API.
+func apiEvent(t *testing.T, name, method, prefix, path, body string, headers map[string]string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(readEvent(t, name), &ev); err != nil {
+		t.Fatal(err)
+	}
+	set := func(m map[string]any, k string, v any) {
+		if _, ok := m[k]; ok {
+			m[k] = v
+		}
+	}
+	set(ev, "rawPath", prefix+path)
+	set(ev, "path", path)
+	set(ev, "httpMethod", method)
+	set(ev, "resource", "/{proxy+}")
+	set(ev, "routeKey", method+" /{proxy+}")
+	ev["pathParameters"] = map[string]any{"proxy": strings.TrimPrefix(path, "/")}
+	if rc, ok := ev["requestContext"].(map[string]any); ok {
+		set(rc, "resourcePath", "/{proxy+}")
+		set(rc, "path", prefix+path)
+		set(rc, "httpMethod", method)
+		set(rc, "routeKey", method+" /{proxy+}")
+		if h, ok := rc["http"].(map[string]any); ok {
+			set(h, "path", prefix+path)
+			set(h, "method", method)
+		}
+	}
+	// A gateway sends no body (null) with a GET, and the body's real
+	// length when it names one.
+	ev["body"] = body
+	if body == "" {
+		ev["body"] = nil
+	}
+	if h, ok := ev["headers"].(map[string]any); ok {
+		if body == "" {
+			delete(h, "content-length")
+		} else {
+			set(h, "content-length", strconv.Itoa(len(body)))
+		}
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(headers) > 0 {
+		b = withHeaders(t, b, headers)
 	}
 	return b
 }

@@ -1,7 +1,6 @@
 package lambda_test
 
 import (
-	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,32 +18,8 @@ const messagesKey = "client-key-0123456789"
 // the client key in x-api-key.
 func messagesEvent(t *testing.T, name, prefix, body string) []byte {
 	t.Helper()
-	var ev map[string]any
-	if err := json.Unmarshal(readEvent(t, name), &ev); err != nil {
-		t.Fatal(err)
-	}
-	p := "/anthropic/v1/messages"
-	set := func(m map[string]any, k, v string) {
-		if _, ok := m[k]; ok {
-			m[k] = v
-		}
-	}
-	set(ev, "rawPath", prefix+p)
-	set(ev, "path", p)
-	set(ev, "resource", "/{proxy+}")
-	set(ev, "routeKey", "POST /{proxy+}")
-	ev["pathParameters"] = map[string]any{"proxy": strings.TrimPrefix(p, "/")}
-	ev["body"] = body
-	if rc, ok := ev["requestContext"].(map[string]any); ok {
-		set(rc, "resourcePath", "/{proxy+}")
-		set(rc, "path", prefix+p)
-		set(rc, "routeKey", "POST /{proxy+}")
-		if h, ok := rc["http"].(map[string]any); ok {
-			set(h, "path", prefix+p)
-		}
-	}
-	b, _ := json.Marshal(ev)
-	return withHeaders(t, b, map[string]string{"x-api-key": messagesKey, "anthropic-version": "2023-06-01"})
+	return apiEvent(t, name, "POST", prefix, "/anthropic/v1/messages", body,
+		map[string]string{"x-api-key": messagesKey, "anthropic-version": "2023-06-01"})
 }
 
 // TestMessagesThroughEmulator sends Anthropic Messages requests through
