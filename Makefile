@@ -115,7 +115,7 @@ bootstrap:
 build-AiProxyFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/aiproxy
 
-## bench: added latency, streaming relay, cold start, memory, micro-benchmarks -> docs/BENCHMARKS.md (not part of test; ~6 min)
+## bench: added latency, streaming relay, cold start, memory, micro-benchmarks and provider paths -> docs/BENCHMARKS.md (not part of test; ~10 min)
 bench: build
 	bash test/bench/run.sh
 

@@ -72,6 +72,7 @@ type benchEnv struct {
 
 	stub, bare, nginx, proxy, cand, portkey *proc
 	procs                                   []*proc
+	prov                                    *providerEnv // part 6
 }
 
 // url is the non-streamed endpoint of a target.

@@ -93,8 +93,8 @@ func parseFlags() *settings {
 	flag.StringVar(&s.outMD, "out", "docs/BENCHMARKS.md", "report to write")
 	flag.StringVar(&s.outDir, "raw", "docs/bench", "directory for raw results")
 	flag.StringVar(&s.readme, "readme", "README.md", "README whose marked performance summary is rewritten from the results (not by -quick runs; empty: none)")
-	parts := flag.String("parts", "1,2,3,4,5", "parts to run: 1 latency/cost, 2 streaming, 3 cold start, 4 memory, 5 micro-benchmarks")
-	flag.DurationVar(&s.budget, "budget", 9*time.Minute, "hard limit for the whole run")
+	parts := flag.String("parts", "1,2,3,4,5,6", "parts to run: 1 latency/cost, 2 streaming, 3 cold start, 4 memory, 5 micro-benchmarks, 6 provider paths")
+	flag.DurationVar(&s.budget, "budget", 12*time.Minute, "hard limit for the whole run")
 	flag.BoolVar(&s.quick, "quick", false, "short rounds, for trying the harness (figures are not meaningful)")
 	flag.BoolVar(&s.render, "render", false, "measure nothing: re-render the report from the raw directory's results.json")
 	flag.BoolVar(&s.keep, "keep", false, "keep the work directory with every process's log")
@@ -200,6 +200,7 @@ func run(ctx context.Context, s *settings) error {
 	}{
 		{"1", "added latency and cost", env.partLatency},
 		{"2", "streaming relay", env.partStreaming},
+		{"6", "provider paths", env.partProviders},
 		{"4", "memory under a long stream", env.partMemory},
 		{"3", "cold start and binary size", env.partColdStart},
 		{"5", "micro-benchmarks", env.partMicro},
@@ -215,7 +216,7 @@ func run(ctx context.Context, s *settings) error {
 		t := time.Now()
 		// The driver is the client of part 2's streams: it runs with the
 		// load, off the proxies' core.
-		pinned := pins.on && (st.part == "1" || (st.part == "2" && s.pinStreams))
+		pinned := pins.on && (st.part == "1" || st.part == "6" || (st.part == "2" && s.pinStreams))
 		if pinned {
 			if err := pinSelf(pins.loadCPU); err != nil {
 				return err

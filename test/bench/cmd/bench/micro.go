@@ -17,8 +17,11 @@ import (
 // pkg/limits/dynamo measures a rate-limit reservation against moto, beside
 // one bare round trip to it; pkg/edge the Lambda edge's work on a streamed
 // invoke before its first chunk leaves; pkg/clientapi/messages the Messages
-// translators (pkg/proxy holds the Messages handler benchmarks).
-var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo", "./pkg/clientapi/messages"}
+// translators (pkg/proxy holds the Messages handler benchmarks);
+// pkg/clientapi/responses and pkg/provider/* the translating drivers' cost per
+// request and per chunk (part 6 measures the same paths under load).
+var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo", "./pkg/clientapi/messages",
+	"./pkg/clientapi/responses", "./pkg/provider/azure", "./pkg/provider/bedrock", "./pkg/provider/anthropic", "./pkg/provider/gemini"}
 
 // partMicro is part 5: go test -bench on the hot path's packages, one
 // package at a time so that one that does not build (another developer

@@ -93,6 +93,7 @@ func render(s *settings, r *Results) string {
 	renderStreaming(&m, r)
 	renderColdStart(&m, r)
 	renderMemory(&m, r)
+	renderProviders(&m, r)
 	renderMicro(&m, r, raw)
 	renderTried(&m)
 	return m.String()

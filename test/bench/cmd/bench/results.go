@@ -19,6 +19,7 @@ type Results struct {
 	Memory      *MemoryPart    `json:"memory,omitempty"`
 	ColdStart   *ColdPart      `json:"cold_start,omitempty"`
 	Micro       *MicroPart     `json:"micro,omitempty"`
+	Providers   *ProvidersPart `json:"providers,omitempty"`
 	Candidate   *Candidate     `json:"candidate,omitempty"`
 	// Pinning says how parts 1 and 2 placed the processes on the cores.
 	Pinning string `json:"pinning,omitempty"`

@@ -74,6 +74,9 @@ func summary(r *Results) string {
 			s = append(s, line+".")
 		}
 	}
+	if ps := providerSummary(r); ps != "" {
+		s = append(s, ps)
+	}
 	if c := r.ColdStart; c != nil {
 		var rows []string
 		for _, row := range c.Rows {
@@ -91,7 +94,7 @@ func summary(r *Results) string {
 	met, all := 0, 0
 	var missed []string
 	for _, v := range verdicts(r) {
-		if v.Result == pending {
+		if v.Result == pending || v.Result == reported {
 			continue
 		}
 		all++

@@ -10,6 +10,9 @@ const (
 	pass    = "pass"
 	miss    = "**miss**"
 	pending = "pending"
+	// reported: a figure the report gives beside the targets, with no
+	// bound of its own.
+	reported = "reported"
 )
 
 // verdict is one target of issue 14 beside what this run measured.
@@ -67,6 +70,8 @@ func verdicts(r *Results) []verdict {
 	if s := r.Streaming; s != nil {
 		v = append(v, streamingVerdicts(s)...)
 	}
+	v = append(v, providerVerdicts(r)...)
+	v = append(v, balancerVerdicts(r.Micro)...)
 	if c := r.ColdStart; c != nil {
 		for _, row := range c.Rows {
 			if !row.Target {

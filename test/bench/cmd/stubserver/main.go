@@ -2,6 +2,8 @@
 // (internal/testenv/stub) on a loopback address, in a process of its own, so that
 // the benchmark driver can read the CPU time and memory of each process it
 // measures separately. Recording is off: under load the stub must not grow.
+// With -kind it serves Bedrock's, Anthropic's or Gemini's wire format
+// instead (providers.go), for make bench's provider paths.
 package main
 
 import (
@@ -13,20 +15,24 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	kind := flag.String("kind", "openai", "whose wire format: openai, bedrock (SigV4 with bedrockstub's default keys), anthropic, gemini")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	h, ok := handler(*kind)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "stubserver: unknown -kind", *kind)
+		os.Exit(2)
+	}
+	if err := run(*addr, h); err != nil {
 		fmt.Fprintln(os.Stderr, "stubserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run(addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -34,7 +40,7 @@ func run(addr string) error {
 	// The driver reads the bound address from the first line.
 	fmt.Println(ln.Addr().String())
 	srv := &http.Server{
-		Handler:           countRequests(&stub.Server{Record: false}),
+		Handler:           countRequests(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
