@@ -42,6 +42,8 @@ func drivers(ctx context.Context, getenv func(string) string, logger *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS SDK configuration: %w", err)
 	}
-	set[config.ProviderBedrock] = bedrock.New(bedrock.Options{Config: awsCfg, Getenv: getenv})
+	// The SDK's calls go over the proxy's transport too: its default client
+	// keeps 10 idle connections per host, too few for a loaded server.
+	set[config.ProviderBedrock] = bedrock.New(bedrock.Options{Config: awsCfg, Getenv: getenv, Transport: base})
 	return set, nil
 }

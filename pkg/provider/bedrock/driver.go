@@ -47,6 +47,12 @@ type Options struct {
 	MaxBodyBytes  int64
 	// MaxClients bounds the cached clients (32 if 0).
 	MaxClients int
+	// Transport, when set, carries the SDK clients' requests (the proxy's
+	// own upstream transport, with its connection pool and timeouts), in
+	// place of Config.HTTPClient. The SDK's default client keeps at most 10
+	// idle connections per host, so under more concurrent calls than that
+	// nearly every call opened a new connection.
+	Transport http.RoundTripper
 }
 
 // Driver is the Bedrock driver; build it with New.
@@ -73,7 +79,9 @@ func New(o Options) *Driver {
 		o.MaxClients = 32
 	}
 	inner := o.Config.HTTPClient
-	if inner == nil {
+	if o.Transport != nil {
+		inner = &http.Client{Transport: o.Transport}
+	} else if inner == nil {
 		inner = &http.Client{Transport: http.DefaultTransport}
 	}
 	return &Driver{opts: o, http: &guardClient{inner: inner, maxFrame: o.MaxFrameBytes, maxBody: o.MaxBodyBytes},
