@@ -178,9 +178,6 @@ func TestSlowBodyFloodMemoryFlat(t *testing.T) {
 		slots   = 4
 		bound   = 24 << 20 // the gate's bodies, and every connection's own buffers
 	)
-	if testing.Short() {
-		t.Skip("sends 64 MiB over loopback")
-	}
 	h := gatedProxy(t, NewBodyGate(slots, 0), false, fmt.Sprintf("max_request_body_size: %d\n", size))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
