@@ -52,7 +52,7 @@ var (
 		"parallel_tool_calls": true, "max_output_tokens": true, "temperature": true, "top_p": true, "text": true,
 		"reasoning": true, "metadata": true, "user": true, "store": true, "previous_response_id": true,
 		"include": true, "truncation": true, "service_tier": true, "prompt_cache_key": true, "safety_identifier": true,
-		"stream_options": true, "background": true, "top_k": true,
+		"stream_options": true, "background": true, "top_k": true, "client_metadata": true,
 	}
 )
 
@@ -195,6 +195,15 @@ func Request(body []byte, skip []string) (*Translated, error) {
 	}
 	if v, ok := raw["metadata"]; ok {
 		t.Echo.Metadata = v
+	}
+	// client_metadata is the client's own bookkeeping for OpenAI's logs
+	// (Codex sends its session, thread and turn ids in it): it does not
+	// change the answer, so it is read as an object and goes no further.
+	if v, ok := raw["client_metadata"]; ok {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil {
+			return nil, provider.Invalid("client_metadata", "client_metadata must be an object")
+		}
 	}
 	if v, ok := raw["user"]; ok {
 		if json.Unmarshal(v, &req.User) != nil {
@@ -494,8 +503,11 @@ func textFormat(v json.RawMessage) (*chat.ResponseFormat, error) {
 	if err := strictDecode(v, &text); err != nil {
 		return nil, provider.Invalid("text", "text must be an object with format: %v", err)
 	}
-	if text.Verbosity != nil && *text.Verbosity != "medium" {
-		return nil, provider.Unsupported("text.verbosity", "text.verbosity is not supported by this provider")
+	// verbosity asks OpenAI's models for shorter or longer answers; chat
+	// has no such control, so on a translated call it is a hint the model
+	// never sees (Codex sends "low" for the models it knows).
+	if v := text.Verbosity; v != nil && *v != "low" && *v != "medium" && *v != "high" {
+		return nil, provider.Invalid("text.verbosity", "text.verbosity must be low, medium or high")
 	}
 	f := text.Format
 	if f == nil {

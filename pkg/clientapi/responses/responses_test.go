@@ -34,6 +34,12 @@ func TestRequest(t *testing.T) {
 		{"no input", `{"model":"m"}`, "", "input"},
 		{"not JSON", `[1]`, "", ""},
 		{"truncation auto", `{"model":"m","input":"x","truncation":"auto"}`, "", "truncation"},
+		// What Codex sends beside its input: ids for OpenAI's logs, a
+		// length hint, a cache key; none of them reaches chat.
+		{"codex hints", `{"model":"m","input":"x","client_metadata":{"session_id":"s","x-codex-turn-metadata":"{}"},"text":{"verbosity":"low"},"prompt_cache_key":"k","reasoning":{"summary":"auto"},"include":["reasoning.encrypted_content"],"store":false}`,
+			`{"model":"m","messages":[{"role":"user","content":"x"}]}`, ""},
+		{"client_metadata not an object", `{"model":"m","input":"x","client_metadata":"s"}`, "", "client_metadata"},
+		{"verbosity unknown", `{"model":"m","input":"x","text":{"verbosity":"terse"}}`, "", "text.verbosity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
