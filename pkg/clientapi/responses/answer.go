@@ -63,15 +63,20 @@ type Usage struct {
 	TotalTokens int `json:"total_tokens"`
 }
 
-// Item is an output item: a message, a function_call or a reasoning item.
+// Item is an output item: a message, a function_call, a
+// custom_tool_call or a reasoning item.
 type Item struct {
 	Type      string
 	ID        string
 	Status    string
 	Text      string // message: its output_text; reasoning: its reasoning_text
-	CallID    string // function_call
+	CallID    string // function_call, custom_tool_call
 	Name      string
+	Namespace string // the namespace tool that declared the function
+	// Arguments of a function_call; of a custom_tool_call, the chat
+	// call's JSON arguments, whose input becomes Input at its end.
 	Arguments string
+	Input     string // custom_tool_call
 	// Encrypted is a reasoning item's encrypted_content: the provider's
 	// signature of its reasoning, sent back on the next turn.
 	Encrypted string
@@ -97,10 +102,21 @@ func (it Item) MarshalJSON() ([]byte, error) {
 			Type      string `json:"type"`
 			ID        string `json:"id"`
 			CallID    string `json:"call_id"`
+			Namespace string `json:"namespace,omitempty"`
 			Name      string `json:"name"`
 			Arguments string `json:"arguments"`
 			Status    string `json:"status"`
-		}{it.Type, it.ID, it.CallID, it.Name, it.Arguments, it.Status})
+		}{it.Type, it.ID, it.CallID, it.Namespace, it.Name, it.Arguments, it.Status})
+	case "custom_tool_call":
+		return json.Marshal(struct {
+			Type      string `json:"type"`
+			ID        string `json:"id"`
+			CallID    string `json:"call_id"`
+			Namespace string `json:"namespace,omitempty"`
+			Name      string `json:"name"`
+			Input     string `json:"input"`
+			Status    string `json:"status"`
+		}{it.Type, it.ID, it.CallID, it.Namespace, it.Name, it.Input, it.Status})
 	case "reasoning":
 		content := []reasoningText{}
 		if it.Text != "" {
@@ -237,11 +253,41 @@ func Answer(body []byte, model string, e *Echo) ([]byte, error) {
 		r.Output = append(r.Output, Item{Type: "message", ID: newID("msg_"), Text: text, hasText: true})
 	}
 	for _, tc := range m.ToolCalls {
-		r.Output = append(r.Output, Item{Type: "function_call", ID: newID("fc_"), CallID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		it := e.callItem(tc.ID, tc.Function.Name)
+		it.Arguments = tc.Function.Arguments
+		if it.Type == "custom_tool_call" {
+			it.Input = customInput(it.Arguments)
+		}
+		r.Output = append(r.Output, it)
 	}
 	r.settle(ch.FinishReason)
 	r.Usage = fromChatUsage(c.Usage)
 	return json.Marshal(&r)
+}
+
+// callItem starts the output item of a chat tool call: a function_call,
+// with its namespace when the tool was declared in one, or a
+// custom_tool_call.
+func (e *Echo) callItem(callID, chatName string) Item {
+	c := e.call(chatName)
+	if c.Custom {
+		return Item{Type: "custom_tool_call", ID: newID("ctc_"), CallID: callID, Name: c.Name, Namespace: c.Namespace}
+	}
+	return Item{Type: "function_call", ID: newID("fc_"), CallID: callID, Name: c.Name, Namespace: c.Namespace}
+}
+
+// customInput is a custom tool call's input from the chat call's
+// arguments, {"input": "..."}. A model that sent something else has its
+// arguments passed as they are: the client, which has to check a custom
+// tool's input anyway, tells the model what was wrong.
+func customInput(args string) string {
+	var a struct {
+		Input *string `json:"input"`
+	}
+	if json.Unmarshal([]byte(args), &a) == nil && a.Input != nil {
+		return *a.Input
+	}
+	return args
 }
 
 // newID is prefix and 24 hex digits.

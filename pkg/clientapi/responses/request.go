@@ -41,6 +41,28 @@ type Echo struct {
 	MaxOutputTokens   json.RawMessage
 	ParallelToolCalls json.RawMessage
 	User              json.RawMessage
+	// Calls names the chat tools that are not a plain function tool of
+	// the request: a function declared inside a namespace tool (chat
+	// knows it as namespace__name) or a custom tool. A chat tool call of
+	// such a name is answered as the Responses API's own item.
+	Calls map[string]Call
+}
+
+// Call is what a chat tool name stands for in the Responses API.
+type Call struct {
+	Namespace string // the namespace tool that declared it, if any
+	Name      string
+	// Custom: a custom (free-form) tool, whose calls are custom_tool_call
+	// items with a string input, carried through chat as {"input": ...}.
+	Custom bool
+}
+
+// call returns what the chat tool name stands for.
+func (e *Echo) call(chatName string) Call {
+	if c, ok := e.Calls[chatName]; ok {
+		return c
+	}
+	return Call{Name: chatName}
 }
 
 // accepted are the request members this translation reads; any other is
@@ -123,7 +145,7 @@ func Request(body []byte, skip []string) (*Translated, error) {
 		return nil, provider.Invalid("input", "input is required")
 	}
 	if v, ok := raw["tools"]; ok {
-		if req.Tools, err = tools(v); err != nil {
+		if req.Tools, t.Echo.Calls, err = tools(v); err != nil {
 			return nil, err
 		}
 		t.Echo.Tools = v
@@ -279,6 +301,8 @@ func inputMessages(v json.RawMessage) ([]chat.Message, error) {
 			Output           json.RawMessage `json:"output"`
 			Summary          []textPart      `json:"summary"`
 			EncryptedContent string          `json:"encrypted_content"`
+			Namespace        string          `json:"namespace"`
+			Input            *string         `json:"input"`
 		}
 		if err := json.Unmarshal(it, &item); err != nil {
 			return nil, provider.Invalid(itemParam(i), "input item %d is not a valid item", i)
@@ -324,10 +348,17 @@ func inputMessages(v json.RawMessage) ([]chat.Message, error) {
 				args = *item.Arguments
 			}
 			a := open()
-			a.ToolCalls = append(a.ToolCalls, chat.ToolCall{ID: item.CallID, Type: "function", Function: chat.FunctionCall{Name: item.Name, Arguments: args}})
-		case "function_call_output":
+			a.ToolCalls = append(a.ToolCalls, chat.ToolCall{ID: item.CallID, Type: "function", Function: chat.FunctionCall{Name: chatName(item.Namespace, item.Name), Arguments: args}})
+		case "custom_tool_call":
+			if item.CallID == "" || item.Name == "" || item.Input == nil {
+				return nil, provider.Invalid(itemParam(i), "a custom_tool_call item needs call_id, name and input")
+			}
+			args, _ := json.Marshal(customArgs{Input: *item.Input})
+			a := open()
+			a.ToolCalls = append(a.ToolCalls, chat.ToolCall{ID: item.CallID, Type: "function", Function: chat.FunctionCall{Name: chatName(item.Namespace, item.Name), Arguments: string(args)}})
+		case "function_call_output", "custom_tool_call_output":
 			if item.CallID == "" {
-				return nil, provider.Invalid(itemParam(i)+".call_id", "a function_call_output item needs call_id")
+				return nil, provider.Invalid(itemParam(i)+".call_id", "a %s item needs call_id", item.Type)
 			}
 			flush()
 			text, err := callOutput(item.Output, i)
@@ -439,36 +470,153 @@ func callOutput(v json.RawMessage, i int) (string, error) {
 	return b.String(), nil
 }
 
-// tools reads the flat function tools of the Responses API.
-func tools(v json.RawMessage) ([]chat.Tool, error) {
-	var list []struct {
-		Type        string          `json:"type"`
-		Name        string          `json:"name"`
-		Description string          `json:"description"`
-		Parameters  json.RawMessage `json:"parameters"`
-		Strict      *bool           `json:"strict"`
-	}
-	if json.Unmarshal(v, &list) != nil {
-		return nil, provider.Invalid("tools", "tools must be a list of function tools")
-	}
-	out := make([]chat.Tool, 0, len(list))
-	for i, t := range list {
-		if t.Type != "function" {
-			return nil, provider.Unsupported("tools", "tools[%d]: tools of type %q are not supported by this provider; only function tools", i, t.Type)
-		}
-		if t.Name == "" {
-			return nil, provider.Invalid("tools", "tools[%d] has no name", i)
-		}
-		params := t.Parameters
-		if isNull(params) {
-			params = nil
-		}
-		out = append(out, chat.Tool{Type: "function", Function: chat.Function{Name: t.Name, Description: t.Description, Parameters: params, Strict: t.Strict}})
-	}
-	return out, nil
+// toolDecl is one entry of tools: a function, a custom tool, or a
+// namespace grouping function and custom tools.
+type toolDecl struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+	Strict      *bool           `json:"strict"`
+	Format      *struct {
+		Type       string `json:"type"`
+		Syntax     string `json:"syntax"`
+		Definition string `json:"definition"`
+	} `json:"format"`
+	Tools []toolDecl `json:"tools"`
 }
 
-// toolChoice reads "none", "auto", "required" or {type: function, name}.
+// customParams is the chat schema of a custom tool: its free-form input
+// as one string.
+const customParams = `{"type":"object","properties":{"input":{"type":"string","description":"The tool's whole input, as raw text."}},"required":["input"],"additionalProperties":false}`
+
+// customArgs is a custom tool call's input in chat's JSON arguments.
+type customArgs struct {
+	Input string `json:"input"`
+}
+
+// maxToolName is the longest tool name chat providers take (OpenAI,
+// Bedrock, Gemini: 64): a flattened namespace__name must fit.
+const maxToolName = 64
+
+// chatName is the chat tool name of a Responses tool: the name, or
+// namespace__name for one declared in a namespace (as Codex itself
+// flattens namespaces for chat providers).
+func chatName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "__" + name
+}
+
+// tools reads the Responses API's tools into chat function tools: function
+// tools as they are; custom tools as a function of one string, input,
+// whose description carries the tool's grammar, if any (the model is shown
+// it; no chat provider constrains decoding to it); the function and custom
+// tools of a namespace tool as namespace__name. calls maps the chat names
+// that are not a plain function back. Hosted tools (web search, file
+// search, ...) are refused by name: only OpenAI runs them.
+func tools(v json.RawMessage) (out []chat.Tool, calls map[string]Call, err error) {
+	var list []toolDecl
+	if json.Unmarshal(v, &list) != nil {
+		return nil, nil, provider.Invalid("tools", "tools must be a list of function, custom or namespace tools")
+	}
+	seen := map[string]bool{}
+	add := func(i int, ns string, t toolDecl) error {
+		if t.Name == "" {
+			return provider.Invalid("tools", "tools[%d] has no name", i)
+		}
+		name := chatName(ns, t.Name)
+		if ns != "" && len(name) > maxToolName {
+			return provider.Invalid("tools", "tools[%d]: the tool name %q is longer than %d characters", i, name, maxToolName)
+		}
+		if seen[name] {
+			return provider.Invalid("tools", "tools[%d]: the tool name %q is declared twice", i, name)
+		}
+		seen[name] = true
+		f := chat.Function{Name: name, Description: t.Description}
+		switch t.Type {
+		case "function":
+			if !isNull(t.Parameters) {
+				f.Parameters = t.Parameters
+			}
+			f.Strict = t.Strict
+		case "custom":
+			desc, err := customDescription(i, t)
+			if err != nil {
+				return err
+			}
+			f.Description, f.Parameters = desc, json.RawMessage(customParams)
+		default:
+			return provider.Unsupported("tools", "tools[%d]: a namespace holds function and custom tools, not %q", i, t.Type)
+		}
+		if ns != "" || t.Type == "custom" {
+			if calls == nil {
+				calls = map[string]Call{}
+			}
+			calls[name] = Call{Namespace: ns, Name: t.Name, Custom: t.Type == "custom"}
+		}
+		out = append(out, chat.Tool{Type: "function", Function: f})
+		return nil
+	}
+	out = make([]chat.Tool, 0, len(list))
+	for i, t := range list {
+		switch t.Type {
+		case "function", "custom":
+			err = add(i, "", t)
+		case "namespace":
+			if t.Name == "" {
+				return nil, nil, provider.Invalid("tools", "tools[%d]: a namespace tool needs a name", i)
+			}
+			for _, inner := range t.Tools {
+				if err = add(i, t.Name, inner); err != nil {
+					break
+				}
+			}
+		default:
+			hint := ""
+			if strings.HasPrefix(t.Type, "web_search") {
+				hint = ` (Codex: set web_search = "disabled" in config.toml)`
+			}
+			err = provider.Unsupported("tools", "tools[%d]: tools of type %q are not supported by this provider: it runs function, custom and namespace tools, not the ones OpenAI hosts%s", i, t.Type, hint)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, calls, nil
+}
+
+// customDescription is a custom tool's description for chat: its own,
+// how its input is passed, and its grammar.
+func customDescription(i int, t toolDecl) (string, error) {
+	var b strings.Builder
+	b.WriteString(t.Description)
+	if b.Len() > 0 {
+		b.WriteString("\n\n")
+	}
+	b.WriteString("Its input is free-form text: put the whole of it, verbatim, in the string argument `input`.")
+	f := t.Format
+	if f == nil || f.Type == "text" {
+		return b.String(), nil
+	}
+	if f.Type != "grammar" || f.Definition == "" {
+		return "", provider.Invalid("tools", "tools[%d].format must be text or a grammar with a definition", i)
+	}
+	switch f.Syntax {
+	case "lark":
+		b.WriteString(" The input must match this Lark grammar:\n")
+	case "regex":
+		b.WriteString(" The input must match this regular expression:\n")
+	default:
+		return "", provider.Invalid("tools", "tools[%d].format.syntax must be lark or regex", i)
+	}
+	b.WriteString(f.Definition)
+	return b.String(), nil
+}
+
+// toolChoice reads "none", "auto", "required" or {type: function or
+// custom, name, namespace}.
 func toolChoice(v json.RawMessage) (*chat.ToolChoice, error) {
 	var mode string
 	if json.Unmarshal(v, &mode) == nil {
@@ -479,13 +627,14 @@ func toolChoice(v json.RawMessage) (*chat.ToolChoice, error) {
 		return nil, provider.Invalid("tool_choice", "tool_choice must be none, auto, required or a function")
 	}
 	var obj struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
+		Type      string `json:"type"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
 	}
-	if json.Unmarshal(v, &obj) != nil || obj.Type != "function" || obj.Name == "" {
-		return nil, provider.Unsupported("tool_choice", `tool_choice must be none, auto, required or {"type":"function","name":...}`)
+	if json.Unmarshal(v, &obj) != nil || (obj.Type != "function" && obj.Type != "custom") || obj.Name == "" {
+		return nil, provider.Unsupported("tool_choice", `tool_choice must be none, auto, required or {"type":"function"|"custom","name":...}`)
 	}
-	return &chat.ToolChoice{Function: obj.Name}, nil
+	return &chat.ToolChoice{Function: chatName(obj.Namespace, obj.Name)}, nil
 }
 
 // textFormat reads text.format into chat's response_format.

@@ -38,6 +38,20 @@ func TestRequest(t *testing.T) {
 		// length hint, a cache key; none of them reaches chat.
 		{"codex hints", `{"model":"m","input":"x","client_metadata":{"session_id":"s","x-codex-turn-metadata":"{}"},"text":{"verbosity":"low"},"prompt_cache_key":"k","reasoning":{"summary":"auto"},"include":["reasoning.encrypted_content"],"store":false}`,
 			`{"model":"m","messages":[{"role":"user","content":"x"}]}`, ""},
+		// Codex declares its multi-agent tools in a namespace, and
+		// apply_patch as a custom tool with a Lark grammar.
+		{"namespace tools", `{"model":"m","input":[{"role":"user","content":"q"},{"type":"function_call","call_id":"c1","namespace":"multi_agent_v1","name":"spawn_agent","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[{"type":"function","name":"exec_command","parameters":{"type":"object"}},{"type":"namespace","name":"multi_agent_v1","description":"agents","tools":[{"type":"function","name":"spawn_agent","description":"spawn","strict":false,"parameters":{"type":"object"}}]}],"tool_choice":{"type":"function","namespace":"multi_agent_v1","name":"spawn_agent"}}`,
+			`{"model":"m","messages":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"multi_agent_v1__spawn_agent","arguments":"{}"}}]},{"role":"tool","content":"ok","tool_call_id":"c1"}],"tools":[{"type":"function","function":{"name":"exec_command","parameters":{"type":"object"}}},{"type":"function","function":{"name":"multi_agent_v1__spawn_agent","description":"spawn","parameters":{"type":"object"},"strict":false}}],"tool_choice":{"function":{"name":"multi_agent_v1__spawn_agent"},"type":"function"}}`, ""},
+		{"custom tool with grammar", `{"model":"m","input":[{"role":"user","content":"q"},{"type":"custom_tool_call","call_id":"c1","name":"apply_patch","input":"*** Begin Patch\n"},{"type":"custom_tool_call_output","call_id":"c1","output":"Done"}],"tools":[{"type":"custom","name":"apply_patch","description":"Edit files.","format":{"type":"grammar","syntax":"lark","definition":"start: begin_patch"}}],"tool_choice":{"type":"custom","name":"apply_patch"}}`,
+			`{"model":"m","messages":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"apply_patch","arguments":"{\"input\":\"*** Begin Patch\\n\"}"}}]},{"role":"tool","content":"Done","tool_call_id":"c1"}],"tools":[{"type":"function","function":{"name":"apply_patch","description":"Edit files.\n\nIts input is free-form text: put the whole of it, verbatim, in the string argument ` + "`input`" + `. The input must match this Lark grammar:\nstart: begin_patch","parameters":` + customParams + `}}],"tool_choice":{"function":{"name":"apply_patch"},"type":"function"}}`, ""},
+		{"custom tool free text", `{"model":"m","input":"q","tools":[{"type":"custom","name":"note"}]}`,
+			`{"model":"m","messages":[{"role":"user","content":"q"}],"tools":[{"type":"function","function":{"name":"note","description":"Its input is free-form text: put the whole of it, verbatim, in the string argument ` + "`input`" + `.","parameters":` + customParams + `}}]}`, ""},
+		{"custom grammar syntax", `{"model":"m","input":"q","tools":[{"type":"custom","name":"x","format":{"type":"grammar","syntax":"ebnf","definition":"a"}}]}`, "", "tools"},
+		{"custom call without input", `{"model":"m","input":[{"type":"custom_tool_call","call_id":"c1","name":"x"}]}`, "", "input[0]"},
+		{"namespace in a namespace", `{"model":"m","input":"q","tools":[{"type":"namespace","name":"a","tools":[{"type":"namespace","name":"b"}]}]}`, "", "tools"},
+		{"flattened name taken", `{"model":"m","input":"q","tools":[{"type":"function","name":"a__b"},{"type":"namespace","name":"a","tools":[{"type":"function","name":"b"}]}]}`, "", "tools"},
+		{"flattened name too long", `{"model":"m","input":"q","tools":[{"type":"namespace","name":"` + strings.Repeat("n", 40) + `","tools":[{"type":"function","name":"` + strings.Repeat("f", 30) + `"}]}]}`, "", "tools"},
+		{"tool_search", `{"model":"m","input":"x","tools":[{"type":"tool_search","execution":"client"}]}`, "", "tools"},
 		{"client_metadata not an object", `{"model":"m","input":"x","client_metadata":"s"}`, "", "client_metadata"},
 		{"verbosity unknown", `{"model":"m","input":"x","text":{"verbosity":"terse"}}`, "", "text.verbosity"},
 	}
@@ -195,3 +209,45 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 func (f *failingReader) Close() error { return nil }
+
+// A chat call of a namespaced function or of a custom tool comes back as
+// the Responses API's own item, whole or streamed.
+func TestCallItems(t *testing.T) {
+	e := &Echo{Calls: map[string]Call{"multi_agent_v1__spawn_agent": {Namespace: "multi_agent_v1", Name: "spawn_agent"}, "apply_patch": {Name: "apply_patch", Custom: true}}}
+	const patch = "*** Begin Patch\n*** End Patch\n"
+	for _, tt := range []struct {
+		name, chatName, args string
+		want                 string // the output item, ids and status aside
+	}{
+		{"plain function", "exec_command", `{"cmd":"ls"}`, `"call_id":"c1","name":"exec_command","arguments":"{\"cmd\":\"ls\"}"`},
+		{"namespaced function", "multi_agent_v1__spawn_agent", `{}`, `"call_id":"c1","namespace":"multi_agent_v1","name":"spawn_agent","arguments":"{}"`},
+		{"custom tool", "apply_patch", `{"input":"` + strings.ReplaceAll(patch, "\n", `\n`) + `"}`, `"call_id":"c1","name":"apply_patch","input":"*** Begin Patch\n*** End Patch\n"`},
+		{"custom tool, arguments not as asked", "apply_patch", `not json`, `"call_id":"c1","name":"apply_patch","input":"not json"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Answer(completionJSON(chat.AnswerMessage{ToolCalls: []chat.ToolCall{{ID: "c1", Type: "function", Function: chat.FunctionCall{Name: tt.chatName, Arguments: tt.args}}}}, chat.FinishToolCalls), "m", e)
+			if err != nil || !strings.Contains(string(b), tt.want) {
+				t.Errorf("answer %s (%v)\nwant %s", b, err, tt.want)
+			}
+			s := chat.NewStream("m", true)
+			i, start := s.ToolCallStart("c1", tt.chatName)
+			half := len(tt.args) / 2
+			out, err := io.ReadAll(NewStream(io.NopCloser(strings.NewReader(chatStream(s.Role(), start, s.ToolCallArgs(i, tt.args[:half]), s.ToolCallArgs(i, tt.args[half:]), s.Finish(chat.FinishToolCalls), s.Done()))), "m", e))
+			if err != nil {
+				t.Fatal(err)
+			}
+			types := strings.Join(eventTypes(string(out)), ",")
+			wantTypes := "response.created,response.in_progress,response.output_item.added,response.function_call_arguments.delta,response.function_call_arguments.delta,response.function_call_arguments.done,response.output_item.done,response.completed"
+			if strings.HasPrefix(tt.name, "custom") {
+				wantTypes = "response.created,response.in_progress,response.output_item.added,response.custom_tool_call_input.delta,response.custom_tool_call_input.done,response.output_item.done,response.completed"
+			}
+			if types != wantTypes {
+				t.Errorf("events\n%s\nwant\n%s", types, wantTypes)
+			}
+			final := string(out[strings.LastIndex(string(out), "event: response.completed"):])
+			if !strings.Contains(final, tt.want) {
+				t.Errorf("final %s\nwant %s", final, tt.want)
+			}
+		})
+	}
+}

@@ -31,6 +31,7 @@ type Stream struct {
 	body io.ReadCloser
 	src  *bufio.Reader
 	resp Response
+	echo *Echo
 
 	seq     int
 	out     []byte
@@ -50,7 +51,7 @@ type Stream struct {
 // NewStream translates the chat stream body; model is the model asked
 // for, until the chunks name one.
 func NewStream(body io.ReadCloser, model string, e *Echo) *Stream {
-	return &Stream{body: body, src: bufio.NewReaderSize(body, 16<<10), resp: newResponse(model, e), msg: -1, reasoning: -1, calls: map[int]int{}}
+	return &Stream{body: body, src: bufio.NewReaderSize(body, 16<<10), resp: newResponse(model, e), echo: e, msg: -1, reasoning: -1, calls: map[int]int{}}
 }
 
 func (s *Stream) Close() error { return s.body.Close() }
@@ -252,17 +253,24 @@ func (s *Stream) toolCall(tc chat.ToolCall) {
 		if callID == "" {
 			callID = newID("call_")
 		}
-		s.resp.Output = append(s.resp.Output, Item{Type: "function_call", ID: newID("fc_"), CallID: callID, Name: tc.Function.Name, Status: "in_progress"})
+		it := s.echo.callItem(callID, tc.Function.Name)
+		it.Status = "in_progress"
+		s.resp.Output = append(s.resp.Output, it)
 		s.emitItem("response.output_item.added", out)
 	}
 	it := &s.resp.Output[out]
 	if it.Name == "" && tc.Function.Name != "" {
-		it.Name = tc.Function.Name
+		c := s.echo.call(tc.Function.Name)
+		it.Name, it.Namespace = c.Name, c.Namespace
 	}
 	if a := tc.Function.Arguments; a != "" {
 		it.Arguments += a
 		s.size += len(a)
-		s.delta("response.function_call_arguments.delta", it.ID, out, a, false)
+		// A custom tool's input is a string inside the chat call's JSON
+		// arguments: it is sent whole when the call ends.
+		if it.Type == "function_call" {
+			s.delta("response.function_call_arguments.delta", it.ID, out, a, false)
+		}
 	}
 }
 
@@ -306,13 +314,24 @@ func (s *Stream) end() {
 	s.closeMessage()
 	for i := range s.resp.Output {
 		it := &s.resp.Output[i]
-		if it.Type != "function_call" || it.Status != "in_progress" {
+		if it.Status != "in_progress" {
 			continue
 		}
-		if it.Arguments == "" {
-			it.Arguments = "{}"
+		switch it.Type {
+		case "function_call":
+			if it.Arguments == "" {
+				it.Arguments = "{}"
+			}
+			s.emit("response.function_call_arguments.done", map[string]any{"item_id": it.ID, "output_index": i, "name": it.Name, "arguments": it.Arguments})
+		case "custom_tool_call":
+			it.Input = customInput(it.Arguments)
+			if it.Input != "" {
+				s.delta("response.custom_tool_call_input.delta", it.ID, i, it.Input, false)
+			}
+			s.emit("response.custom_tool_call_input.done", map[string]any{"item_id": it.ID, "output_index": i, "input": it.Input})
+		default:
+			continue
 		}
-		s.emit("response.function_call_arguments.done", map[string]any{"item_id": it.ID, "output_index": i, "name": it.Name, "arguments": it.Arguments})
 		it.Status = s.itemStatus()
 		s.emitItem("response.output_item.done", i)
 	}
