@@ -97,6 +97,9 @@ fmt:
 tools:
 	@for t in staticcheck aws-lambda-rie vegeta; do echo "$$t: $$($(GO) tool -n $$t)"; done
 
+# node and npm: test/messages and test/apis install Claude Code and the Codex
+# CLI, pinned, with npm ci from their lock files (claudecode/, codex/; git
+# ignores the node_modules) and run them through the binary, offline.
 ## check-tools: the machine's own parts the tests use; missing ones fail here, loudly
 check-tools:
 	@missing=""; \

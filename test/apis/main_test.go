@@ -1,7 +1,8 @@
 // Package apis drives the client APIs beside chat end to end: OpenAI's
 // Responses API, embeddings and the model list, through the real binary,
-// with openai-go's own clients, against the OpenAI stub (relayed byte for
-// byte) and the Bedrock stub (the Responses API translated through chat).
+// with openai-go's own clients and the Codex CLI itself (pinned in codex/,
+// installed with npm ci), against the OpenAI stub (relayed byte for byte)
+// and the Bedrock stub (the Responses API translated through chat).
 package apis
 
 import (
