@@ -181,6 +181,73 @@ func TestCircuitSharedByTwoProcesses(t *testing.T) {
 	}
 }
 
+// Two processes, one table, lowest-usage: the usage one process's answers
+// add to a target's figure is in the other's view, so a new instance
+// sends its first request to the target the fleet has used least, where
+// on its own view (all figures 0, a tie) it would pick the first target.
+func TestFiguresSharedByTwoProcesses(t *testing.T) {
+	up, url := upstream(t)
+	name := "figures-" + strconv.FormatInt(tables.Add(1), 10)
+	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
+	env := []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
+		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	doc := strings.Replace(config(url, "{algorithm: lowest-usage, failover_criteria: "+criteria+"}"), "weight: 100", "weight: 1", 1)
+	ask := func(p *binary.Process) string {
+		c := client(p)
+		cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cc.Model
+	}
+	// Alone, a fresh instance's tie goes to the first target.
+	if m := ask(binary.Serve(t, doc)); m != "primary" {
+		t.Fatalf("a lone fresh instance picked %s", m)
+	}
+	a := binary.Serve(t, doc, env...)
+	if m := ask(a); m != "primary" {
+		t.Fatalf("a: answered by %s", m)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(scanItems(t, name), "health#chat|0:openai/primary w") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no figures in the table: %s\n%s", scanItems(t, name), a.Output)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := binary.Serve(t, doc, env...)
+	if m := ask(b); m != "secondary" {
+		t.Fatalf("b's first request went to %s, which a had used; the secondary had no usage", m)
+	}
+	if up.Hits("primary") != 2 || up.Hits("secondary") != 1 {
+		t.Fatalf("hits %d %d", up.Hits("primary"), up.Hits("secondary"))
+	}
+}
+
+// scanItems lists the table's items as their key and the names of their
+// figure attributes.
+func scanItems(t *testing.T, table string) string {
+	out, err := moto.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, it := range out.Items {
+		k, _ := it["pk"].(*types.AttributeValueMemberS)
+		s := k.Value
+		for attr := range it {
+			if strings.HasPrefix(attr, "w") {
+				s += " w"
+				break
+			}
+		}
+		items = append(items, s)
+	}
+	return strings.Join(items, ", ")
+}
+
 func scan(t *testing.T, table string) string {
 	out, err := moto.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
 	if err != nil {
