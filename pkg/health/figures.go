@@ -93,13 +93,22 @@ func (f *Figures) slot(idx int64) *Window {
 // when there is none) and the decayed usage.
 func at(now time.Time, views ...*Figures) (latency, usage float64) {
 	cur := windowOf(now)
+	// One power per call: the window before weighs 2^−(WindowLen/HalfLife)
+	// of the current one's scale.
+	dCur := 1 / scale(now, cur)
+	dPrev := dCur * math.Exp2(-float64(WindowLen/HalfLife))
 	var ls, lw float64
 	for _, f := range views {
 		for _, w := range f {
-			if w.Start != cur && w.Start != cur-1 {
+			var d float64
+			switch w.Start {
+			case cur:
+				d = dCur
+			case cur - 1:
+				d = dPrev
+			default:
 				continue
 			}
-			d := 1 / scale(now, w.Start)
 			ls += w.LatencySum * d
 			lw += w.LatencyWeight * d
 			usage += w.Usage * d

@@ -221,9 +221,9 @@ func (r *Registry) maybeFlush(now int64) {
 }
 
 // Figures are the target's decayed mean latency (0 when it has none) and
-// decayed usage at now, over every instance's answers this one has seen.
-func (r *Registry) Figures(t *Target) (latency, usage float64) {
-	now := r.opts.Now()
+// decayed usage at now (the registry's Now, read once per request by the
+// caller), over every instance's answers this one has seen.
+func (t *Target) Figures(now time.Time) (latency, usage float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return at(now, &t.shared, &t.pending)

@@ -66,7 +66,7 @@ func TestFigures(t *testing.T) {
 				r.Observe(tg, o.latency, o.usage)
 			}
 			now = start.Add(tc.now)
-			l, u := r.Figures(tg)
+			l, u := tg.Figures(now)
 			if math.Abs(l-tc.latency) > 1e-3*max(1, tc.latency) || math.Abs(u-tc.use) > 1e-3*max(1, tc.use) {
 				t.Fatalf("latency %v usage %v, want %v %v", l, u, tc.latency, tc.use)
 			}
@@ -82,7 +82,7 @@ func TestFiguresRefuseGarbage(t *testing.T) {
 		r.Observe(tg, v, 0)
 		r.Observe(tg, 0, v)
 	}
-	if l, u := r.Figures(tg); l != 0 || u != 0 {
+	if l, u := tg.Figures(time.Now()); l != 0 || u != 0 {
 		t.Fatalf("latency %v usage %v", l, u)
 	}
 }
@@ -143,7 +143,7 @@ func TestFiguresShared(t *testing.T) {
 	a.Wait()
 	b.Sync([]string{"k"})
 	b.Wait()
-	if _, u := b.Figures(b.Get("k")); u != 100 {
+	if _, u := b.Get("k").Figures(now); u != 100 {
 		t.Fatalf("b sees usage %v", u)
 	}
 	b.Observe(b.Get("k"), 0, 50)
@@ -151,7 +151,7 @@ func TestFiguresShared(t *testing.T) {
 	now = now.Add(time.Millisecond)
 	a.Sync([]string{"k"})
 	a.Wait()
-	if _, u := a.Figures(a.Get("k")); math.Abs(u-150) > 0.01 {
+	if _, u := a.Get("k").Figures(now); math.Abs(u-150) > 0.01 {
 		t.Fatalf("a sees usage %v after b's", u)
 	}
 	st.mu.Lock()
@@ -161,7 +161,7 @@ func TestFiguresShared(t *testing.T) {
 	a.Observe(a.Get("k"), 0, 10) // due: flushed, refused, kept
 	a.Wait()
 	dec := func(v float64, d time.Duration) float64 { return v * math.Exp2(-float64(d)/float64(HalfLife)) }
-	if _, u := a.Figures(a.Get("k")); math.Abs(u-(dec(150, 2*time.Second)+10)) > 0.01 {
+	if _, u := a.Get("k").Figures(now); math.Abs(u-(dec(150, 2*time.Second)+10)) > 0.01 {
 		t.Fatalf("a's refused figure is not in its own view: %v", u)
 	}
 	st.mu.Lock()
@@ -179,10 +179,10 @@ func TestFiguresShared(t *testing.T) {
 	b.Sync([]string{"k"})
 	b.Wait()
 	want := dec(150, 4*time.Second) + dec(11, 2*time.Second) + 1
-	if _, u := b.Figures(b.Get("k")); math.Abs(u-want) > 0.01 {
+	if _, u := b.Get("k").Figures(now); math.Abs(u-want) > 0.01 {
 		t.Fatalf("b sees usage %v, want %v (the refused write sent once, later)", u, want)
 	}
-	if _, u := a.Figures(a.Get("k")); math.Abs(u-want) > 0.01 {
+	if _, u := a.Get("k").Figures(now); math.Abs(u-want) > 0.01 {
 		t.Fatalf("a sees usage %v, want %v", u, want)
 	}
 }

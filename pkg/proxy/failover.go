@@ -242,9 +242,9 @@ func (c *chain) order(reg *health.Registry, r *http.Request) ([]int, int) {
 		}
 		switch bal.Algorithm {
 		case balancer.LowestLatency:
-			scores[t.index], _ = reg.Figures(t.h)
+			scores[t.index], _ = t.h.Figures(now)
 		case balancer.LowestUsage:
-			_, scores[t.index] = reg.Figures(t.h)
+			_, scores[t.index] = t.h.Figures(now)
 		}
 	}
 	in := balancer.Input{Down: down, Scores: scores[:len(c.adv.Targets)]}

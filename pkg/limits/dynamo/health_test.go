@@ -61,7 +61,7 @@ func TestFiguresSharedThroughTable(t *testing.T) {
 		now = now.Add(time.Nanosecond)
 		r.Sync([]string{key})
 		r.Wait()
-		if l, u := r.Figures(r.Get(key)); math.Abs(l-200) > 0.01 || math.Abs(u-4000) > 0.01 {
+		if l, u := r.Get(key).Figures(clock()); math.Abs(l-200) > 0.01 || math.Abs(u-4000) > 0.01 {
 			t.Fatalf("%s: latency %v usage %v, want 200 and 4000", name, l, u)
 		}
 	}
@@ -99,7 +99,7 @@ func TestFiguresSharedThroughTable(t *testing.T) {
 	}
 	b.Sync([]string{key})
 	b.Wait()
-	if l, u := b.Figures(b.Get(key)); l != 50 || math.Abs(u-10) > 1e-6 {
+	if l, u := b.Get(key).Figures(clock()); l != 50 || math.Abs(u-10) > 1e-6 {
 		t.Fatalf("a new window: latency %v usage %v, want 50 and 10", l, u)
 	}
 }
