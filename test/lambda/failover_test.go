@@ -71,4 +71,3 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
-
