@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -64,13 +63,7 @@ func stubServer(t *testing.T) (*stub.Server, string) {
 
 // refusedURL is an address where nothing listens.
 func refusedURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/v1/chat/completions"
+	return "http://" + stub.ClosedAddr(t) + "/v1/chat/completions"
 }
 
 const (

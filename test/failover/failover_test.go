@@ -131,28 +131,38 @@ func waitOutput(t *testing.T, p *binary.Process, s string, n int) {
 
 var tables atomic.Int64
 
+// sharedTable makes a new table from the template's RateLimitTable and
+// returns the environment that points a binary at it in moto.
+func sharedTable(t *testing.T, prefix string) (string, []string) {
+	name := prefix + "-" + strconv.FormatInt(tables.Add(1), 10)
+	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
+	return name, []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
+		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+}
+
+// answeredBy asks p once, non-streamed, and returns the model that answered.
+func answeredBy(t *testing.T, p *binary.Process) string {
+	t.Helper()
+	c := client(p)
+	cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc.Model
+}
+
 // Two processes, one table: once the first has opened the primary's
 // circuit (max_fails 3), the second skips the primary without failing on
 // it three times itself; when the primary answers again, each half-opens.
 func TestCircuitSharedByTwoProcesses(t *testing.T) {
 	up, url := upstream(t)
-	name := "failover-" + strconv.FormatInt(tables.Add(1), 10)
-	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
-	env := []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
-		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	name, env := sharedTable(t, "failover")
 	doc := config(url, "{algorithm: priority, max_fails: 3, fail_timeout: 60000, failover_criteria: "+criteria+"}")
 	a := binary.Serve(t, doc, env...)
 	up.SetFault("primary", "fault-503")
-	ask := func(p *binary.Process) string {
-		c := client(p)
-		cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cc.Model
-	}
+	ask := func(p *binary.Process) string { return answeredBy(t, p) }
 	for i := 0; i < 3; i++ {
 		if m := ask(a); m != "secondary" {
 			t.Fatalf("a: answered by %s", m)
@@ -187,21 +197,9 @@ func TestCircuitSharedByTwoProcesses(t *testing.T) {
 // on its own view (all figures 0, a tie) it would pick the first target.
 func TestFiguresSharedByTwoProcesses(t *testing.T) {
 	up, url := upstream(t)
-	name := "figures-" + strconv.FormatInt(tables.Add(1), 10)
-	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
-	env := []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
-		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	name, env := sharedTable(t, "figures")
 	doc := strings.Replace(config(url, "{algorithm: lowest-usage, failover_criteria: "+criteria+"}"), "weight: 100", "weight: 1", 1)
-	ask := func(p *binary.Process) string {
-		c := client(p)
-		cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cc.Model
-	}
+	ask := func(p *binary.Process) string { return answeredBy(t, p) }
 	// Alone, a fresh instance's tie goes to the first target.
 	if m := ask(binary.Serve(t, doc)); m != "primary" {
 		t.Fatalf("a lone fresh instance picked %s", m)

@@ -2,7 +2,6 @@ package lambda_test
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 // (lockstep, as the compat cases prove it), with its usage in the
 // statistics line.
 func TestFailoverStreamsThroughRuntimeAPI(t *testing.T) {
-	refused := closedPort(t)
+	refused := stub.ClosedAddr(t)
 	for _, fault := range []string{"fault-503", "fault-429", "fault-stream-error-first", "fault-stream-429-first", "fault-hang", "refused"} {
 		t.Run(fault, func(t *testing.T) {
 			// The client's model names a fault for the primary's stub
@@ -59,15 +58,4 @@ balancer: {algorithm: priority, read_timeout: 500, failover_criteria: [error, ti
 			})
 		})
 	}
-}
-
-// closedPort is an address where nothing listens.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
