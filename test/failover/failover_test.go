@@ -172,14 +172,7 @@ func TestCircuitSharedByTwoProcesses(t *testing.T) {
 		t.Fatalf("primary hits %d", up.Hits("primary"))
 	}
 	waitOutput(t, a, "circuit opened", 1)
-	// The shared item is written off the request path: wait for it.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(scan(t, name), "health#chat|0:openai/primary") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no circuit item in the table: %s\n%s", scan(t, name), a.Output)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitItem(t, name, "health#chat|0:openai/primary", a)
 	b := binary.Serve(t, doc, env...)
 	for i := 0; i < 5; i++ {
 		if m := ask(b); m != "secondary" {
@@ -208,13 +201,7 @@ func TestFiguresSharedByTwoProcesses(t *testing.T) {
 	if m := ask(a); m != "primary" {
 		t.Fatalf("a: answered by %s", m)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(scanItems(t, name), "health#chat|0:openai/primary w") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no figures in the table: %s\n%s", scanItems(t, name), a.Output)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitItem(t, name, "health#chat|0:openai/primary w", a)
 	b := binary.Serve(t, doc, env...)
 	if m := ask(b); m != "secondary" {
 		t.Fatalf("b's first request went to %s, which a had used; the secondary had no usage", m)
@@ -224,9 +211,22 @@ func TestFiguresSharedByTwoProcesses(t *testing.T) {
 	}
 }
 
-// scanItems lists the table's items as their key and the names of their
-// figure attributes.
-func scanItems(t *testing.T, table string) string {
+// waitItem waits until the table lists want (see scan): items are
+// written off the request path.
+func waitItem(t *testing.T, table, want string, p *binary.Process) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(scan(t, table), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the table lacks %q: %s\n%s", want, scan(t, table), p.Output)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scan lists the table's items as their key, followed by " w" when the
+// item holds figures.
+func scan(t *testing.T, table string) string {
 	out, err := moto.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
 	if err != nil {
 		t.Fatal(err)
@@ -244,18 +244,4 @@ func scanItems(t *testing.T, table string) string {
 		items = append(items, s)
 	}
 	return strings.Join(items, ", ")
-}
-
-func scan(t *testing.T, table string) string {
-	out, err := moto.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, it := range out.Items {
-		if k, ok := it["pk"].(*types.AttributeValueMemberS); ok {
-			keys = append(keys, k.Value)
-		}
-	}
-	return strings.Join(keys, " ")
 }
