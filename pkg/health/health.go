@@ -3,17 +3,17 @@
 // failed max_fails times is skipped for fail_timeout) and the decaying
 // latency and usage figures of lowest-latency and lowest-usage.
 //
-// Circuit state is shared by every instance through a Store (the stack's
-// DynamoDB table, pkg/limits/dynamo): written only when a circuit opens or
-// closes, read in the background at most every Refresh, so the request path
-// never waits for it. Without a Store the state is this process's own.
-// Failure counts and figures stay per instance.
+// Circuit state and figures are shared by every instance through a Store
+// (the stack's DynamoDB table, pkg/limits/dynamo): circuit state written
+// only when a circuit opens or closes, each instance's new figures added
+// at most every Flush, and both read back in the background at most every
+// Refresh, so the request path never waits for the store. Without a Store
+// they are this process's own. Failure counts stay per instance.
 package health
 
 import (
 	"context"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,14 +26,18 @@ type State struct {
 	OpenUntil time.Time
 	// Changed is when the state was set; the newer change wins.
 	Changed time.Time
+	// Figures are every instance's figures added so far (Load only).
+	Figures Figures
 }
 
-// Store shares circuit state between instances.
+// Store shares circuit state and figures between instances.
 type Store interface {
 	// Load reads the states of keys; a key never saved is absent.
 	Load(ctx context.Context, keys []string) (map[string]State, error)
-	// Save writes one key's state.
+	// Save writes one key's circuit state (not its figures).
 	Save(ctx context.Context, key string, s State) error
+	// Add adds one window's sums to a key's shared figures, atomically.
+	Add(ctx context.Context, key string, w Window) error
 }
 
 // Options configure a Registry. The zero value keeps state in-process.
@@ -42,7 +46,11 @@ type Options struct {
 	// Refresh is how stale the shared view may get; 0 means 500 ms, so
 	// that every instance in traffic sees a change within about a second.
 	Refresh time.Duration
-	Logger  *slog.Logger
+	// Flush is how often an instance adds its new figures to the store; 0
+	// means 2 s. Figures steer a choice among healthy targets, so they may
+	// lag more than circuit state, and each flush is a write per target.
+	Flush  time.Duration
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -55,6 +63,8 @@ type Registry struct {
 
 	refreshing atomic.Bool
 	refreshed  atomic.Int64 // unix nanoseconds of the last refresh start
+	flushing   atomic.Bool
+	flushed    atomic.Int64 // unix nanoseconds of the last flush
 	pending    sync.WaitGroup
 }
 
@@ -62,6 +72,9 @@ type Registry struct {
 func New(opts Options) *Registry {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 500 * time.Millisecond
+	}
+	if opts.Flush <= 0 {
+		opts.Flush = 2 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -83,17 +96,11 @@ type Target struct {
 	fails     int
 	openUntil time.Time
 	changed   time.Time
-	// latency is an EWMA (ms, or ms per token for tpot); usage decays
-	// with a half-life of usageHalfLife.
-	latency float64
-	usage   float64
-	usageAt time.Time
+	// shared is the store's figures as last read (every instance's, this
+	// one's flushed ones included); pending is this instance's not yet
+	// added to the store. Without a store, pending is all there is.
+	shared, pending Figures
 }
-
-const (
-	ewmaAlpha     = 0.3
-	usageHalfLife = time.Minute
-)
 
 // Get returns the target of key, created on first use.
 func (r *Registry) Get(key string) *Target {
@@ -164,52 +171,62 @@ func (r *Registry) Succeed(t *Target) {
 	}
 }
 
-// ObserveLatency folds one answer's latency into the target's figure.
-func (t *Target) ObserveLatency(v float64) {
-	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return
-	}
+// OpenUntil opens the circuit until a time the upstream named (its
+// Retry-After), however many failures came before, and shares it. It
+// reports whether this opened or lengthened it.
+func (r *Registry) OpenUntil(t *Target, until time.Time) bool {
+	now := r.opts.Now()
 	t.mu.Lock()
-	if t.latency == 0 {
-		t.latency = v
-	} else {
-		t.latency += ewmaAlpha * (v - t.latency)
+	if !until.After(now) || !until.After(t.openUntil) {
+		t.mu.Unlock()
+		return false
 	}
+	t.fails = 0
+	t.openUntil, t.changed = until, now
+	s := State{OpenUntil: until, Changed: now}
 	t.mu.Unlock()
+	r.opts.Logger.Warn("circuit opened: the target asked for a pause", "target", t.key, "for", until.Sub(now).Round(time.Millisecond).String())
+	r.save(t.key, s)
+	return true
 }
 
-// AddUsage adds an answer's usage (tokens or cost) to the decaying figure.
-func (r *Registry) AddUsage(t *Target, v float64) {
-	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+// Observe folds one answer into the target's figures: its latency (ms, or
+// ms per token for tpot; ignored when 0) and its usage (tokens or cost).
+func (r *Registry) Observe(t *Target, latency, usage float64) {
+	if !valid(latency) || !valid(usage) || latency == 0 && usage == 0 {
 		return
 	}
 	now := r.opts.Now()
 	t.mu.Lock()
-	t.usage = decay(t.usage, t.usageAt, now) + v
-	t.usageAt = now
+	t.pending.add(now, latency, usage)
 	t.mu.Unlock()
+	r.maybeFlush(now.UnixNano())
 }
 
-// Latency is the target's latency figure, 0 when it has none.
-func (t *Target) Latency() float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.latency
-}
-
-// Usage is the target's decayed usage at now.
-func (r *Registry) Usage(t *Target) float64 {
-	now := r.opts.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return decay(t.usage, t.usageAt, now)
-}
-
-func decay(v float64, at, now time.Time) float64 {
-	if v == 0 || !now.After(at) {
-		return v
+// maybeFlush adds the pending figures to the store in the background,
+// at most every Flush: an answer's figures leave with it, or with the
+// next answer's after Flush (an instance that goes idle keeps its last
+// few seconds of figures until it answers again).
+func (r *Registry) maybeFlush(now int64) {
+	if r.opts.Store == nil || now-r.flushed.Load() < int64(r.opts.Flush) || !r.flushing.CompareAndSwap(false, true) {
+		return
 	}
-	return v * math.Exp2(-float64(now.Sub(at))/float64(usageHalfLife))
+	r.flushed.Store(now)
+	r.pending.Add(1)
+	go func() {
+		defer r.pending.Done()
+		defer r.flushing.Store(false)
+		r.flush()
+	}()
+}
+
+// Figures are the target's decayed mean latency (0 when it has none) and
+// decayed usage at now (the registry's Now, read once per request by the
+// caller), over every instance's answers this one has seen.
+func (t *Target) Figures(now time.Time) (latency, usage float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return at(now, &t.shared, &t.pending)
 }
 
 // save writes a state change to the shared store, off the request path.
@@ -262,6 +279,42 @@ func (r *Registry) Sync(keys []string) {
 // it freezes).
 func (r *Registry) Wait() { r.pending.Wait() }
 
+// flush adds each target's pending windows to the store. They join the
+// shared view at once, as the store will have them when it is next read;
+// a window the store did not take goes back to pending, to be tried again
+// with the next flush.
+func (r *Registry) flush() {
+	r.mu.RLock()
+	targets := make([]*Target, 0, len(r.targets))
+	for _, t := range r.targets {
+		targets = append(targets, t)
+	}
+	r.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, t := range targets {
+		t.mu.Lock()
+		p := t.pending
+		t.pending = Figures{}
+		for _, w := range p {
+			t.shared.merge(w)
+		}
+		t.mu.Unlock()
+		for _, w := range p {
+			if w.Start == 0 || w.empty() {
+				continue
+			}
+			if err := r.opts.Store.Add(ctx, t.key, w); err != nil {
+				t.mu.Lock()
+				t.shared.merge(Window{Start: w.Start, LatencySum: -w.LatencySum, LatencyWeight: -w.LatencyWeight, Usage: -w.Usage})
+				t.pending.merge(w)
+				t.mu.Unlock()
+				r.opts.Logger.Warn("figures not shared; kept for the next flush", "target", t.key, "error", err.Error())
+			}
+		}
+	}
+}
+
 func (r *Registry) load(keys []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -278,6 +331,7 @@ func (r *Registry) load(keys []string) {
 		}
 		t := r.Get(k)
 		t.mu.Lock()
+		t.shared = s.Figures
 		if s.Changed.After(t.changed) {
 			// Another instance opened or closed it since this one did.
 			t.openUntil, t.changed = s.OpenUntil, s.Changed

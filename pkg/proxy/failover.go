@@ -185,14 +185,32 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 			reg.Fail(t.h, bal.MaxFails, bal.FailTimeout)
 		}
 		if res != nil {
-			if at, ok := retryAfter(res.Header); ok {
-				retryAt[t.index] = at
+			if d, ok := retryAfter(res.Header); ok {
+				retryAt[t.index] = time.Now().Add(d)
+				pause(reg, t.h, d, bal)
 			}
 		}
 		c.answer(ex, t, sent)
 		last, lastErr = res, err
 	}
 	return last, lastErr
+}
+
+// maxPause bounds how long a Retry-After takes a target out for every
+// request (longer when fail_timeout is): a misconfigured upstream asking
+// for a day's pause is asked again after a minute.
+const maxPause = time.Minute
+
+// pause honours a failed target's Retry-After for every request, not only
+// this one's retries: its circuit opens until then (at most
+// max(fail_timeout, maxPause) from now), shared like any open circuit, so
+// that no instance sends it requests it has said it will refuse. A
+// breaker turned off (max_fails 0) turns this off too.
+func pause(reg *health.Registry, h *health.Target, d time.Duration, bal config.Balancer) {
+	if bal.MaxFails <= 0 || d <= 0 {
+		return
+	}
+	reg.OpenUntil(h, reg.Now().Add(min(d, max(bal.FailTimeout, maxPause))))
 }
 
 // discard reads a failed attempt's (small) error body to its end before
@@ -224,9 +242,9 @@ func (c *chain) order(reg *health.Registry, r *http.Request) ([]int, int) {
 		}
 		switch bal.Algorithm {
 		case balancer.LowestLatency:
-			scores[t.index] = t.h.Latency()
+			scores[t.index], _ = t.h.Figures(now)
 		case balancer.LowestUsage:
-			scores[t.index] = reg.Usage(t.h)
+			_, scores[t.index] = t.h.Figures(now)
 		}
 	}
 	in := balancer.Input{Down: down, Scores: scores[:len(c.adv.Targets)]}
@@ -306,19 +324,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date).
-func retryAfter(h http.Header) (time.Time, bool) {
+// retryAfter reads Retry-After (seconds or an HTTP date) as the wait from
+// now.
+func retryAfter(h http.Header) (time.Duration, bool) {
 	v := h.Get("Retry-After")
 	if v == "" {
-		return time.Time{}, false
+		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Now().Add(time.Duration(s) * time.Second), true
+	if s, err := strconv.ParseInt(v, 10, 32); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return t, true
+		return max(time.Until(t), 0), true
 	}
-	return time.Time{}, false
+	return 0, false
 }
 
 // try sends one attempt to t and classifies what came back: kind is the
@@ -351,7 +370,7 @@ func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, b
 	case res.StatusCode >= 300:
 		return res, config.ForStatus(res.StatusCode), nil
 	case isEventStream(res.Header.Get("Content-Type")):
-		return peekStream(res, r)
+		return peekStream(res, r, bal.FailoverCriteria)
 	}
 	return res, 0, nil
 }
@@ -461,8 +480,11 @@ func (timeoutError) Temporary() bool { return true }
 // bytes, until one carries content (text, a tool call, reasoning) or the
 // stream ends: an error event, a cut or an empty end before then is a
 // failure ("error"; a read_timeout is "timeout"). The held bytes are
-// replayed in front of the rest.
-func peekStream(res *http.Response, r *http.Request) (*http.Response, config.Criteria, error) {
+// replayed in front of the rest. An error that says the upstream is
+// throttling (Bedrock's ThrottlingException inside a ConverseStream, an
+// OpenAI-compatible server's rate_limit_error event) is "http_429" where
+// the criteria name it, and answers 429 if no other target does.
+func peekStream(res *http.Response, r *http.Request, crit config.Criteria) (*http.Response, config.Criteria, error) {
 	var held []byte
 	buf := make([]byte, 8<<10)
 	scanned := 0
@@ -482,7 +504,8 @@ func peekStream(res *http.Response, r *http.Request) (*http.Response, config.Cri
 				return res, 0, nil
 			case eventError:
 				res.Body.Close()
-				return streamErrorResponse(r, res, held[scanned-next:scanned]), config.FailError, nil
+				e := streamErrorEvent(held[scanned-next : scanned])
+				return provider.ErrorResponse(r, e), inStreamKind(e, crit), nil
 			}
 		}
 		if err != nil {
@@ -495,12 +518,18 @@ func peekStream(res *http.Response, r *http.Request) (*http.Response, config.Cri
 			if isTimeout(err) {
 				kind = config.FailTimeout
 			}
+			e := &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: "the upstream stream ended before any content"}
 			var se *provider.StreamError
-			msg := "the upstream stream ended before any content"
 			if errors.As(err, &se) {
-				msg = se.Message
+				e.Message = se.Message
+				if throttled(se.Type, se.Code) {
+					e.Status, e.Type, e.Code = http.StatusTooManyRequests, provider.TypeRateLimit, se.Code
+				}
 			}
-			return provider.ErrorResponse(r, &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: msg}), kind, nil
+			if kind == config.FailError {
+				kind = inStreamKind(e, crit)
+			}
+			return provider.ErrorResponse(r, e), kind, nil
 		}
 	}
 	res.Body = replay(held, res.Body) // past the bound: commit
@@ -564,32 +593,69 @@ func chunkHasContent(choices []byte) bool {
 	return false
 }
 
-// streamErrorResponse turns an error event that came before any content
-// into the OpenAI error the client sees if no other target answers.
-func streamErrorResponse(r *http.Request, res *http.Response, ev []byte) *http.Response {
+// throttled reports whether an error's type or code says the upstream is
+// rate limiting: OpenAI's and Anthropic's names, and Bedrock's.
+func throttled(typ, code string) bool {
+	switch {
+	case typ == provider.TypeRateLimit, typ == "rate_limit_exceeded",
+		code == "rate_limit_exceeded", code == "ThrottlingException", code == "ServiceQuotaExceededException":
+		return true
+	}
+	return false
+}
+
+// inStreamKind is the criterion an error inside a 200 stream meets: a
+// throttle is "http_429" where the criteria name it, else any such error
+// is "error".
+func inStreamKind(e *provider.Error, crit config.Criteria) config.Criteria {
+	if e.Status == http.StatusTooManyRequests && crit.Has(config.FailHTTP429) {
+		return config.FailHTTP429
+	}
+	return config.FailError
+}
+
+// streamErrorEvent reads an error event that came before any content as
+// the OpenAI error the client sees if no other target answers: 429 when
+// it says the upstream throttles, else 502.
+func streamErrorEvent(ev []byte) *provider.Error {
 	e := &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: "the upstream stream failed before any content"}
-	if data := eventData(ev); data != nil {
-		var arr [16]field
-		if fields, err := topLevel(data, arr[:0]); err == nil {
-			for _, f := range fields {
-				if f.key != "error" {
-					continue
+	data := eventData(ev)
+	if data == nil {
+		return e
+	}
+	var arr [16]field
+	fields, err := topLevel(data, arr[:0])
+	if err != nil {
+		return e
+	}
+	for _, f := range fields {
+		if f.key != "error" {
+			continue
+		}
+		var earr [8]field
+		v := data[f.start:f.end]
+		ef, err := topLevel(v, earr[:0])
+		if err != nil {
+			continue
+		}
+		var typ, code string
+		for _, g := range ef {
+			switch g.key {
+			case "message":
+				if m := jsonString(v[g.start:g.end]); m != "" {
+					e.Message = m
 				}
-				var earr [8]field
-				v := data[f.start:f.end]
-				if ef, err := topLevel(v, earr[:0]); err == nil {
-					for _, g := range ef {
-						if g.key == "message" {
-							if m := jsonString(v[g.start:g.end]); m != "" {
-								e.Message = m
-							}
-						}
-					}
-				}
+			case "type":
+				typ = jsonString(v[g.start:g.end])
+			case "code":
+				code = jsonString(v[g.start:g.end])
 			}
 		}
+		if throttled(typ, code) {
+			e.Status, e.Type, e.Code = http.StatusTooManyRequests, provider.TypeRateLimit, "rate_limit_exceeded"
+		}
 	}
-	return provider.ErrorResponse(r, e)
+	return e
 }
 
 // replay serves held bytes, then the rest of body.
@@ -618,8 +684,9 @@ func chainRecord(rec *stats.Record, pl *plan) {
 	}
 }
 
-// chainFinish feeds the answering target's latency and usage into the
-// figures lowest-latency and lowest-usage read.
+// chainFinish feeds the answering target's latency or usage into the
+// figure its plugin's algorithm reads; the other algorithms keep none, so
+// that no figure is written that nothing reads.
 func chainFinish(reg *health.Registry, pl *plan, o *outcome) {
 	c := pl.chain
 	if c == nil || c.answered < 0 || o.status != http.StatusOK {
@@ -635,24 +702,29 @@ func chainFinish(reg *health.Registry, pl *plan, o *outcome) {
 		return
 	}
 	bal := c.adv.Balancer
-	elapsed := float64(time.Since(c.answeredAt).Microseconds()) / 1000
-	if bal.LatencyStrategy == "tpot" && o.usage != nil && o.usage.CompletionTokens > 0 {
-		elapsed /= float64(o.usage.CompletionTokens)
-	}
-	t.h.ObserveLatency(elapsed)
-	if u := o.usage; u != nil {
-		var v float64
-		switch bal.TokensCountStrategy {
-		case "prompt-tokens":
-			v = float64(u.PromptTokens)
-		case "completion-tokens":
-			v = float64(u.CompletionTokens)
-		case "cost":
-			pc := t.plan.price
-			v = (float64(u.PromptTokens)*pc.input + float64(u.CompletionTokens)*pc.output) / 1e6
-		default:
-			v = float64(u.PromptTokens + u.CompletionTokens)
+	switch bal.Algorithm {
+	case balancer.LowestLatency:
+		elapsed := float64(time.Since(c.answeredAt).Microseconds()) / 1000
+		if bal.LatencyStrategy == "tpot" && o.usage != nil && o.usage.CompletionTokens > 0 {
+			elapsed /= float64(o.usage.CompletionTokens)
 		}
-		reg.AddUsage(t.h, v)
+		reg.Observe(t.h, elapsed, 0)
+	case balancer.LowestUsage:
+		if u := o.usage; u != nil {
+			reg.Observe(t.h, 0, usageFigure(bal.TokensCountStrategy, u, t.plan.price))
+		}
 	}
+}
+
+// usageFigure is one answer's usage as tokens_count_strategy counts it.
+func usageFigure(strategy string, u *stats.Usage, pc price) float64 {
+	switch strategy {
+	case "prompt-tokens":
+		return float64(u.PromptTokens)
+	case "completion-tokens":
+		return float64(u.CompletionTokens)
+	case "cost":
+		return (float64(u.PromptTokens)*pc.input + float64(u.CompletionTokens)*pc.output) / 1e6
+	}
+	return float64(u.PromptTokens + u.CompletionTokens)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -64,13 +63,7 @@ func stubServer(t *testing.T) (*stub.Server, string) {
 
 // refusedURL is an address where nothing listens.
 func refusedURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/v1/chat/completions"
+	return "http://" + stub.ClosedAddr(t) + "/v1/chat/completions"
 }
 
 const (
@@ -88,7 +81,7 @@ func TestFailoverEachFault(t *testing.T) {
 		{"fault-429", "http_429"}, {"fault-429-bare", "http_429"},
 		{"fault-500", "http_500"}, {"fault-502", "http_502"}, {"fault-503", "http_503"}, {"fault-504", "http_504"},
 		{"fault-reset", "error"}, {"fault-hang", "timeout"}, {"refused", "error"},
-		{"fault-stream-error-first", "error"},
+		{"fault-stream-error-first", "error"}, {"fault-stream-429-first", "http_429"},
 	} {
 		for _, body := range []string{chatBody, streamBody} {
 			name := tc.fault + map[bool]string{true: "/stream", false: "/json"}[body == streamBody]
@@ -140,6 +133,10 @@ func TestNoFailover(t *testing.T) {
 		{"fault-429", "[error, timeout, http_503]", chatBody, 429, "http_429"},
 		{"fault-stream-error-after", allCriteria, streamBody, 200, "ok"},
 		{"fault-slow-50ms", allCriteria, streamBody, 200, "ok"},
+		// A throttle inside the stream is http_429 only where named (else
+		// "error", like any error there); any other error there is "error".
+		{"fault-stream-429-first", "[http_503]", streamBody, 429, "error"},
+		{"fault-stream-error-first", "[http_429]", streamBody, 502, "error"},
 	} {
 		t.Run(tc.fault+tc.criteria, func(t *testing.T) {
 			up, url := stubServer(t)
@@ -285,6 +282,78 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 	if rec := p.last(t); rec.Target != "0:openai/primary" {
 		t.Fatalf("closed circuit: answered by %q", rec.Target)
+	}
+}
+
+// A throttle inside a 200 stream, before content, fails over under
+// http_429 alone, and answers 429 when no target is left.
+func TestInStreamThrottle(t *testing.T) {
+	up, url := stubServer(t)
+	p := newFailoverProxy(t, "{algorithm: priority, failover_criteria: [http_429]}",
+		advancedTarget(url, "fault-stream-429-first", ""), strings.Replace(advancedTarget(url, "gpt-ok", ""), "route_type", "weight: 1\n    route_type", 1))
+	if w := p.serve(context.Background(), streamBody); w.Code != 200 || up.Hits("gpt-ok") != 1 {
+		t.Fatalf("answer %d, secondary hits %d: %s", w.Code, up.Hits("gpt-ok"), w.Body.String())
+	}
+	if rec := p.last(t); rec.Attempts[0].Outcome != "http_429" || rec.Attempts[0].Status != 429 {
+		t.Fatalf("attempts %+v", rec.Attempts)
+	}
+	alone := newFailoverProxy(t, "{retries: 0, failover_criteria: [http_429]}", advancedTarget(url, "fault-stream-429-first", ""))
+	w := alone.serve(context.Background(), streamBody)
+	if w.Code != 429 || !strings.Contains(w.Body.String(), `"rate_limit_error"`) || !strings.Contains(w.Body.String(), "Rate limit reached") {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+}
+
+// A Retry-After takes the target out for every request until then, not
+// only for this request's retries (when the breaker is on, whatever its
+// max_fails), and only up to max(fail_timeout, a minute).
+func TestRetryAfterPausesTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		balancer string
+		paused   bool
+	}{
+		{"breaker on", "max_fails: 5, fail_timeout: 10000", true},
+		{"breaker off", "max_fails: 0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up, url := stubServer(t)
+			now := timeNow()
+			reg := health.New(health.Options{Now: now.get})
+			doc := "targets:" + advancedTarget(url, "primary", "") + strings.Replace(advancedTarget(url, "gpt-ok", ""), "route_type", "weight: 1\n    route_type", 1) +
+				"\nbalancer: {algorithm: priority, " + tc.balancer + ", failover_criteria: [http_429]}\n"
+			p := newFailoverProxyDoc(t, doc, nil, reg)
+			up.SetFault("primary", "fault-429") // Retry-After: 1
+			p.serve(context.Background(), chatBody)
+			up.SetFault("primary", "")
+			p.serve(context.Background(), chatBody)
+			want := map[bool]int{true: 1, false: 2}[tc.paused]
+			if up.Hits("primary") != want {
+				t.Fatalf("primary asked %d times within its Retry-After, want %d", up.Hits("primary"), want)
+			}
+			now.add(1001)
+			p.serve(context.Background(), chatBody)
+			if up.Hits("primary") != want+1 {
+				t.Fatalf("primary not asked after its Retry-After: %d hits", up.Hits("primary"))
+			}
+		})
+	}
+}
+
+// A Retry-After of a day pauses a target for max(fail_timeout, a minute).
+func TestRetryAfterBounded(t *testing.T) {
+	now := timeNow()
+	reg := health.New(health.Options{Now: now.get})
+	bal := config.Balancer{MaxFails: 1, FailTimeout: 10 * time.Second}
+	tg := reg.Get("k")
+	pause(reg, tg, 24*time.Hour, bal)
+	if down, until := tg.Down(now.get()); !down || until.Sub(now.get()) != maxPause {
+		t.Fatalf("down %v for %v", down, until.Sub(now.get()))
+	}
+	bal.FailTimeout = 2 * time.Minute
+	pause(reg, tg, 24*time.Hour, bal)
+	if _, until := tg.Down(now.get()); until.Sub(now.get()) != 2*time.Minute {
+		t.Fatalf("paused for %v, want fail_timeout", until.Sub(now.get()))
 	}
 }
 

@@ -146,10 +146,11 @@ func TestOpenAIAndBedrock(t *testing.T) {
 	})
 	t.Run("bedrock throttled inside the stream before content", func(t *testing.T) {
 		ask(t, "bedrock-stream-throttled", "openai/secondary")
-		// Non-streamed, Converse's 429; streamed, the stream's exception
-		// before content: an upstream error, as the docs say.
-		attempts(t, "1:openai/secondary", "0:bedrock/"+throttleInStream, 429, 1)
-		waitOutput(t, p, `"attempts":[{"target":"0:bedrock/`+throttleInStream+`","status":502,"outcome":"error"`, 1)
+		// Non-streamed, Converse's 429; streamed, the stream's
+		// ThrottlingException before content: a throttle too (http_429),
+		// so that failover_criteria without "error" still fail over.
+		attempts(t, "1:openai/secondary", "0:bedrock/"+throttleInStream, 429, 2)
+		waitOutput(t, p, `"attempts":[{"target":"0:bedrock/`+throttleInStream+`","status":429,"outcome":"http_429"`, 2)
 	})
 	t.Run("bedrock fails after content: an error event, no splice", func(t *testing.T) {
 		before := up.Hits("secondary")

@@ -131,28 +131,38 @@ func waitOutput(t *testing.T, p *binary.Process, s string, n int) {
 
 var tables atomic.Int64
 
+// sharedTable makes a new table from the template's RateLimitTable and
+// returns the environment that points a binary at it in moto.
+func sharedTable(t *testing.T, prefix string) (string, []string) {
+	name := prefix + "-" + strconv.FormatInt(tables.Add(1), 10)
+	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
+	return name, []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
+		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+}
+
+// answeredBy asks p once, non-streamed, and returns the model that answered.
+func answeredBy(t *testing.T, p *binary.Process) string {
+	t.Helper()
+	c := client(p)
+	cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc.Model
+}
+
 // Two processes, one table: once the first has opened the primary's
 // circuit (max_fails 3), the second skips the primary without failing on
 // it three times itself; when the primary answers again, each half-opens.
 func TestCircuitSharedByTwoProcesses(t *testing.T) {
 	up, url := upstream(t)
-	name := "failover-" + strconv.FormatInt(tables.Add(1), 10)
-	moto.CreateTemplateTable(t, "../../template.yaml", "RateLimitTable", name)
-	env := []string{"AIPROXY_RATE_LIMIT_TABLE=" + name, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.Endpoint(),
-		"AWS_REGION=" + motoserver.Region, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	name, env := sharedTable(t, "failover")
 	doc := config(url, "{algorithm: priority, max_fails: 3, fail_timeout: 60000, failover_criteria: "+criteria+"}")
 	a := binary.Serve(t, doc, env...)
 	up.SetFault("primary", "fault-503")
-	ask := func(p *binary.Process) string {
-		c := client(p)
-		cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cc.Model
-	}
+	ask := func(p *binary.Process) string { return answeredBy(t, p) }
 	for i := 0; i < 3; i++ {
 		if m := ask(a); m != "secondary" {
 			t.Fatalf("a: answered by %s", m)
@@ -162,14 +172,7 @@ func TestCircuitSharedByTwoProcesses(t *testing.T) {
 		t.Fatalf("primary hits %d", up.Hits("primary"))
 	}
 	waitOutput(t, a, "circuit opened", 1)
-	// The shared item is written off the request path: wait for it.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(scan(t, name), "health#chat|0:openai/primary") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no circuit item in the table: %s\n%s", scan(t, name), a.Output)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitItem(t, name, "health#chat|0:openai/primary", a)
 	b := binary.Serve(t, doc, env...)
 	for i := 0; i < 5; i++ {
 		if m := ask(b); m != "secondary" {
@@ -181,16 +184,64 @@ func TestCircuitSharedByTwoProcesses(t *testing.T) {
 	}
 }
 
+// Two processes, one table, lowest-usage: the usage one process's answers
+// add to a target's figure is in the other's view, so a new instance
+// sends its first request to the target the fleet has used least, where
+// on its own view (all figures 0, a tie) it would pick the first target.
+func TestFiguresSharedByTwoProcesses(t *testing.T) {
+	up, url := upstream(t)
+	name, env := sharedTable(t, "figures")
+	doc := strings.Replace(config(url, "{algorithm: lowest-usage, failover_criteria: "+criteria+"}"), "weight: 100", "weight: 1", 1)
+	ask := func(p *binary.Process) string { return answeredBy(t, p) }
+	// Alone, a fresh instance's tie goes to the first target.
+	if m := ask(binary.Serve(t, doc)); m != "primary" {
+		t.Fatalf("a lone fresh instance picked %s", m)
+	}
+	a := binary.Serve(t, doc, env...)
+	if m := ask(a); m != "primary" {
+		t.Fatalf("a: answered by %s", m)
+	}
+	waitItem(t, name, "health#chat|0:openai/primary w", a)
+	b := binary.Serve(t, doc, env...)
+	if m := ask(b); m != "secondary" {
+		t.Fatalf("b's first request went to %s, which a had used; the secondary had no usage", m)
+	}
+	if up.Hits("primary") != 2 || up.Hits("secondary") != 1 {
+		t.Fatalf("hits %d %d", up.Hits("primary"), up.Hits("secondary"))
+	}
+}
+
+// waitItem waits until the table lists want (see scan): items are
+// written off the request path.
+func waitItem(t *testing.T, table, want string, p *binary.Process) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(scan(t, table), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the table lacks %q: %s\n%s", want, scan(t, table), p.Output)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scan lists the table's items as their key, followed by " w" when the
+// item holds figures.
 func scan(t *testing.T, table string) string {
 	out, err := moto.DynamoDB().Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
+	var items []string
 	for _, it := range out.Items {
-		if k, ok := it["pk"].(*types.AttributeValueMemberS); ok {
-			keys = append(keys, k.Value)
+		k, _ := it["pk"].(*types.AttributeValueMemberS)
+		s := k.Value
+		for attr := range it {
+			if strings.HasPrefix(attr, "w") {
+				s += " w"
+				break
+			}
 		}
+		items = append(items, s)
 	}
-	return strings.Join(keys, " ")
+	return strings.Join(items, ", ")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
 )
@@ -112,12 +112,7 @@ func TestMissingTemplateValues(t *testing.T) {
 }
 
 func TestUpstreamUnreachableIs502(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := stub.ClosedAddr(t)
 	e := newEnv(t, strings.Replace(seedConfig, "UPSTREAM", "http://"+closed, 1))
 	res, body := e.post(t, "/gpt-4o/chat/completions", chatBody)
 	if res.StatusCode != 502 || !strings.Contains(body, `"code":"upstream_unreachable"`) {

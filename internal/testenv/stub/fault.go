@@ -24,6 +24,8 @@ import (
 //	fault-stream-error-first   200 event stream, a role chunk, then an
 //	                           error event before any content
 //	fault-stream-error-after   200 event stream, content, then an error event
+//	fault-stream-429-first     200 event stream, a role chunk, then a rate
+//	                           limit error event before any content
 //
 // SetFault makes any model name behave as one of these (or normally, with
 // ""), so that a test can break and heal a target while it runs.
@@ -97,7 +99,7 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, body []byte) bool
 			return true
 		}
 		return false // then the normal answer
-	case f == "stream-error-first" || f == "stream-error-after":
+	case f == "stream-error-first" || f == "stream-error-after" || f == "stream-429-first":
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
@@ -107,7 +109,11 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, body []byte) bool
 		}
 		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fault\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":%s,\"finish_reason\":null}]}\n\n", req.Model, delta)
 		_ = rc.Flush()
-		fmt.Fprint(w, "data: {\"error\":{\"message\":\"Overloaded\",\"type\":\"overloaded_error\",\"code\":\"overloaded\"}}\n\n")
+		ev := `{"error":{"message":"Overloaded","type":"overloaded_error","code":"overloaded"}}`
+		if f == "stream-429-first" {
+			ev = `{"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}`
+		}
+		fmt.Fprintf(w, "data: %s\n\n", ev)
 		_ = rc.Flush()
 	default:
 		writeError(w, http.StatusBadRequest, "unknown stub fault "+f)
