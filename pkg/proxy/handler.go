@@ -511,7 +511,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 			return err
 		}
 	} else {
-		redactErrorBody(res, pl.plugin)
+		redactErrorBody(res, stats.SecretForms(pl.plugin.Auth.Secrets()...))
 	}
 	if pl.msgs != nil {
 		if err := messagesAnswer(res, pl); err != nil {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
@@ -57,26 +56,10 @@ func record(pl *plan, o *outcome) *stats.Record {
 				rec.RequestBody = pl.requestBody
 			}
 			rec.ResponseBody = o.responseBody
-			rec.Secrets = secrets(append(p.Auth.Secrets(), pl.clientKey)...)
+			rec.Secrets = stats.SecretForms(append(p.Auth.Secrets(), pl.clientKey)...)
 		}
 	}
 	return rec
-}
-
-// secrets lists the values a payload log must not show: the configured
-// credentials (and the token inside "Bearer <token>") and the client's key.
-func secrets(values ...string) []string {
-	var out []string
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		out = append(out, v)
-		if _, tok, ok := strings.Cut(v, " "); ok && tok != "" {
-			out = append(out, tok)
-		}
-	}
-	return out
 }
 
 // streamStats completes a relayed stream's statistics: Kong's estimate
