@@ -25,7 +25,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 		Duration:      now.Sub(o.start),
 	}
 	if o.streamErr != nil {
-		rec.StreamError = o.streamErr.Error()
+		rec.StreamError = scrub(pl, o, o.streamErr.Error())
 	}
 	rec.Limits = limitsRecord(pl.limit)
 	if !o.upstreamStart.IsZero() {
@@ -56,7 +56,7 @@ func record(pl *plan, o *outcome) *stats.Record {
 				rec.RequestBody = pl.requestBody
 			}
 			rec.ResponseBody = o.responseBody
-			rec.Secrets = stats.SecretForms(append(p.Auth.Secrets(), pl.clientKey)...)
+			rec.Secrets = credentialForms(pl, o, pl.clientKey)
 		}
 	}
 	return rec
