@@ -24,6 +24,16 @@ func record(pl *plan, o *outcome) *stats.Record {
 		Usage:         o.usage,
 		Duration:      now.Sub(o.start),
 	}
+	if o.report.UsageEstimated() && rec.Usage != nil && !rec.Usage.Estimated {
+		// The driver estimated the counts in its answer (Gemini API
+		// embeddings carry none), which OpenAI's shape cannot say: the
+		// statistics mark it as they mark Kong's estimates. Marked on a
+		// copy: the rate limit has settled to these counts as they are
+		// (an estimate of the whole usage, with no completion to reserve).
+		u := *rec.Usage
+		u.Estimated = true
+		rec.Usage = &u
+	}
 	if o.streamErr != nil {
 		rec.StreamError = scrub(pl, o, o.streamErr.Error())
 	}
