@@ -240,3 +240,37 @@ func TestCredentialFormsWithoutReport(t *testing.T) {
 		t.Errorf("scrubbed %q", s)
 	}
 }
+
+// An ai-proxy-advanced chain: every attempt's driver reports into the
+// request's one Report, and the answer that is relayed (the last
+// target's, after a failover) is redacted of what any attempt attached.
+func TestMintedCredentialRedactedAfterFailover(t *testing.T) {
+	up := echoUpstream(t)
+	target := func(name string) string {
+		return fmt.Sprintf(`
+  - route_type: llm/v1/chat
+    auth: {header_name: api-key, header_value: configured-%[1]s-0123}
+    logging: {log_statistics: true, log_payloads: true}
+    model: {provider: openai, name: %[1]s, options: {upstream_url: "%[2]s/v1/chat/completions"}}`, name, up.URL)
+	}
+	cfg, err := config.Parse(context.Background(), []byte("targets:"+target("first")+target("second")+
+		"\nbalancer: {algorithm: round-robin, failover_criteria: [error, http_500]}\n"), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncbuf.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	h := New(configsource.NewStatic(cfg), Options{Logger: logger, Drivers: provider.Set{config.ProviderOpenAI: mintingDriver{}},
+		Observe: stats.New(stats.Options{Logger: logger, Out: logs}).Observe})
+	req := httptest.NewRequest(http.MethodPost, "/m/chat/completions", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Echo", "error-gzip")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "minted") || !strings.Contains(w.Body.String(), "[REDACTED]") {
+		t.Errorf("relayed %d %s", w.Code, w.Body)
+	}
+	if out := logs.String(); !strings.Contains(out, `"attempts"`) || strings.Contains(out, "minted") {
+		t.Errorf("logged: %s", out)
+	}
+}
