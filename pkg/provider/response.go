@@ -2,6 +2,8 @@ package provider
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -37,18 +39,22 @@ type Events interface {
 }
 
 // StreamResponse is a translating driver's streamed answer: a 200 event
-// stream read from ev as the client reads it, never buffered.
+// stream read from ev as the client reads it, never buffered. A
+// *StreamError that ends it has the request's credentials (its Report)
+// blanked from its message: every client API turns that message into the
+// event that ends the client's stream.
 func StreamResponse(req *http.Request, ev Events) *http.Response {
 	h := http.Header{"Content-Type": {"text/event-stream"}, "Cache-Control": {"no-cache"}}
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: &eventReader{ev: ev}, ContentLength: -1, Request: req,
+		Header: h, Body: &eventReader{ev: ev, ctx: req.Context()}, ContentLength: -1, Request: req,
 	}
 }
 
 // eventReader serves Events as an io.ReadCloser.
 type eventReader struct {
 	ev  Events
+	ctx context.Context // for the Report, read only when the stream fails
 	buf []byte
 	err error
 }
@@ -59,6 +65,9 @@ func (r *eventReader) Read(p []byte) (int, error) {
 			return 0, r.err
 		}
 		r.buf, r.err = r.ev.Next()
+		if r.err != nil && !errors.Is(r.err, io.EOF) {
+			r.err = reportFrom(r.ctx).redactStreamError(r.err)
+		}
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -20,14 +18,14 @@ import (
 const maxErrorBody = 64 << 10
 
 // redactErrorBody replaces a non-2xx answer's body with the same body
-// with the configured upstream credentials blanked: an upstream that
-// echoes the request's Authorization header or URL in its error (or in a
-// redirect's Location) must not hand the key to the client. Its headers
-// are redacted too. The body is read whole (at most
-// maxErrorBody) before the header is sent, since a credential can span two
-// reads; a gzip body is decoded and relayed plain.
-func redactErrorBody(res *http.Response, p *config.Plugin) {
-	secrets := upstreamSecrets(p)
+// with the request's upstream credentials blanked (secrets, as
+// stats.SecretForms spells them): an upstream that echoes the request's
+// Authorization header or URL in its error (or in a redirect's Location)
+// must not hand the key to the client. Its headers are redacted too. The
+// body is read whole (at most maxErrorBody) before the header is sent,
+// since a credential can span two reads; a gzip body is decoded and
+// relayed plain.
+func redactErrorBody(res *http.Response, secrets []string) {
 	if len(secrets) == 0 {
 		return
 	}
@@ -87,23 +85,6 @@ func safeToken(s string) string {
 type errReader struct{ err error }
 
 func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
-
-// upstreamSecrets are the configured upstream credentials as they could
-// appear in an upstream's echo: the header value, the token after its
-// scheme, the parameter value, and the URL-encoded forms of each.
-func upstreamSecrets(p *config.Plugin) []string {
-	var out []string
-	for _, s := range secrets(p.Auth.Secrets()...) {
-		out = append(out, s)
-		if q := url.QueryEscape(s); q != s {
-			out = append(out, q)
-		}
-		if q := url.PathEscape(s); q != s {
-			out = append(out, q)
-		}
-	}
-	return out
-}
 
 // redactHeaders blanks the secrets in every header value.
 func redactHeaders(h http.Header, secrets []string) {

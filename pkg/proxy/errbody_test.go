@@ -9,6 +9,7 @@ import (
 	"testing/iotest"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 // An upstream error body never hands the configured credentials to the
@@ -36,7 +37,7 @@ func TestRedactErrorBody(t *testing.T) {
 			if tc.encoding != "" {
 				res.Header.Set("Content-Encoding", tc.encoding)
 			}
-			redactErrorBody(res, p)
+			redactErrorBody(res, stats.SecretForms(p.Auth.Secrets()...))
 			got, err := io.ReadAll(res.Body)
 			if err != nil || string(got) != tc.want {
 				t.Fatalf("relayed %q (%v), want %q", got, err, tc.want)
@@ -52,7 +53,7 @@ func TestRedactErrorBodyCut(t *testing.T) {
 	p := &config.Plugin{Auth: config.Auth{HeaderName: "Authorization", HeaderValue: "Bearer sk-live"}}
 	cut := errors.New("reset")
 	res := &http.Response{StatusCode: 500, Header: http.Header{}, Body: io.NopCloser(io.MultiReader(strings.NewReader("sk-live"), iotest.ErrReader(cut)))}
-	redactErrorBody(res, p)
+	redactErrorBody(res, stats.SecretForms(p.Auth.Secrets()...))
 	got, err := io.ReadAll(res.Body)
 	if string(got) != "[REDACTED]" || !errors.Is(err, cut) || res.ContentLength != -1 {
 		t.Errorf("got %q, %v, length %d", got, err, res.ContentLength)
@@ -62,7 +63,7 @@ func TestRedactErrorBodyCut(t *testing.T) {
 func TestRedactErrorHeaders(t *testing.T) {
 	p := &config.Plugin{Auth: config.Auth{ParamName: "api-key", ParamValue: "sk-query-key", ParamLocation: "query"}}
 	res := &http.Response{StatusCode: 301, Header: http.Header{"Location": {"https://up.example/v1/chat/completions?api-key=sk-query-key"}}, Body: http.NoBody}
-	redactErrorBody(res, p)
+	redactErrorBody(res, stats.SecretForms(p.Auth.Secrets()...))
 	if got := res.Header.Get("Location"); got != "https://up.example/v1/chat/completions?api-key=[REDACTED]" {
 		t.Errorf("Location = %q", got)
 	}

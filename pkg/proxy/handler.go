@@ -150,12 +150,16 @@ type outcome struct {
 	usage         *stats.Usage
 	responseBody  []byte
 	streamErr     error
-	tap           *answerTap     // the scan of a non-streamed answer
-	collect       *streamCollect // the text of a streamed answer
-	streamDone    bool           // the relayed stream reached its clean end
-	refused       bool           // the ResponseWriter refused the answer (RefusedWrite)
-	headersSent   bool
-	anthropic     bool // errors in Anthropic's shape (messages.go)
+	// report is what the driver's transport told of its calls (the
+	// credentials it attached, an estimated usage); nil on the
+	// byte-for-byte path.
+	report      *provider.Report
+	tap         *answerTap     // the scan of a non-streamed answer
+	collect     *streamCollect // the text of a streamed answer
+	streamDone  bool           // the relayed stream reached its clean end
+	refused     bool           // the ResponseWriter refused the answer (RefusedWrite)
+	headersSent bool
+	anthropic   bool // errors in Anthropic's shape (messages.go)
 }
 
 type exchangeKey struct{}
@@ -174,7 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, &ex.out, e)
 		return
 	}
-	out := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	out := r.WithContext(p.openReport(context.WithValue(r.Context(), exchangeKey{}, ex), &ex.out))
 	out.URL = p.target
 	out.Body = io.NopCloser(bytes.NewReader(p.body))
 	out.ContentLength = int64(len(p.body))
@@ -202,7 +206,7 @@ func (h *Handler) finish(w http.ResponseWriter, ex *exchange) {
 		}
 	}
 	if o.streamErr != nil {
-		h.log.Warn(failureMessage(o.streamErr), "request_id", pl.requestID, "route", pl.route, "error", o.streamErr.Error())
+		h.log.Warn(failureMessage(o.streamErr), "request_id", pl.requestID, "route", pl.route, "error", scrub(pl, o, o.streamErr.Error()))
 		rec = http.ErrAbortHandler
 	}
 	if h.observe != nil || pl.limit != nil {
@@ -511,7 +515,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 			return err
 		}
 	} else {
-		redactErrorBody(res, pl.plugin)
+		redactErrorBody(res, credentialForms(pl, o))
 	}
 	if pl.msgs != nil {
 		if err := messagesAnswer(res, pl); err != nil {
@@ -582,13 +586,13 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		h.log.Info("client closed the request", "request_id", pl.requestID, "route", pl.route)
 		return
 	case errors.As(err, &refused):
-		h.log.Warn("upstream answer refused", "request_id", pl.requestID, "route", pl.route, "error", refused.Error())
+		h.log.Warn("upstream answer refused", "request_id", pl.requestID, "route", pl.route, "error", scrub(pl, o, refused.Error()))
 		h.fail(w, o, refused.e)
 	case isTimeout(err):
-		h.log.Warn("upstream timed out", "request_id", pl.requestID, "route", pl.route, "error", err.Error())
+		h.log.Warn("upstream timed out", "request_id", pl.requestID, "route", pl.route, "error", scrub(pl, o, err.Error()))
 		h.fail(w, o, &apiError{status: http.StatusGatewayTimeout, message: "the upstream did not answer in time", typ: typeServer, code: "upstream_timeout"})
 	default:
-		h.log.Warn("upstream unreachable", "request_id", pl.requestID, "route", pl.route, "error", err.Error())
+		h.log.Warn("upstream unreachable", "request_id", pl.requestID, "route", pl.route, "error", scrub(pl, o, err.Error()))
 		h.fail(w, o, &apiError{status: http.StatusBadGateway, message: "the upstream could not be reached", typ: typeServer, code: "upstream_unreachable"})
 	}
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
@@ -25,8 +24,18 @@ func record(pl *plan, o *outcome) *stats.Record {
 		Usage:         o.usage,
 		Duration:      now.Sub(o.start),
 	}
+	if o.report.UsageEstimated() && rec.Usage != nil && !rec.Usage.Estimated {
+		// The driver estimated the counts in its answer (Gemini API
+		// embeddings carry none), which OpenAI's shape cannot say: the
+		// statistics mark it as they mark Kong's estimates. Marked on a
+		// copy: the rate limit has settled to these counts as they are
+		// (an estimate of the whole usage, with no completion to reserve).
+		u := *rec.Usage
+		u.Estimated = true
+		rec.Usage = &u
+	}
 	if o.streamErr != nil {
-		rec.StreamError = o.streamErr.Error()
+		rec.StreamError = scrub(pl, o, o.streamErr.Error())
 	}
 	rec.Limits = limitsRecord(pl.limit)
 	if !o.upstreamStart.IsZero() {
@@ -57,26 +66,10 @@ func record(pl *plan, o *outcome) *stats.Record {
 				rec.RequestBody = pl.requestBody
 			}
 			rec.ResponseBody = o.responseBody
-			rec.Secrets = secrets(append(p.Auth.Secrets(), pl.clientKey)...)
+			rec.Secrets = credentialForms(pl, o, pl.clientKey)
 		}
 	}
 	return rec
-}
-
-// secrets lists the values a payload log must not show: the configured
-// credentials (and the token inside "Bearer <token>") and the client's key.
-func secrets(values ...string) []string {
-	var out []string
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		out = append(out, v)
-		if _, tok, ok := strings.Cut(v, " "); ok && tok != "" {
-			out = append(out, tok)
-		}
-	}
-	return out
 }
 
 // streamStats completes a relayed stream's statistics: Kong's estimate

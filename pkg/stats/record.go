@@ -18,8 +18,9 @@ type Usage struct {
 	// prompt_tokens_details.cached_tokens is the first).
 	CacheReadTokens  int `json:"-"`
 	CacheWriteTokens int `json:"-"`
-	// Estimated marks counts the proxy estimated as Kong does, for a
-	// stream whose upstream sent no usage.
+	// Estimated marks counts that are an estimate, not the upstream's:
+	// the proxy's (Kong's, for an answer or a stream whose upstream sent
+	// no usage) or a driver's (Gemini API embeddings, which report none).
 	Estimated bool `json:"-"`
 }
 

@@ -78,3 +78,46 @@ func decodeAll(s string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// A credential's forms: the value, the token after its scheme, and the
+// URL-encoded spellings of each; nothing for an empty value.
+func TestSecretForms(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		want   []string
+	}{
+		{"none", nil, nil},
+		{"empty value", []string{""}, nil},
+		{"plain key", []string{"sk-0123456789"}, []string{"sk-0123456789"}},
+		{"bearer", []string{"Bearer ya29.a0-b_c"}, []string{"Bearer ya29.a0-b_c", "Bearer+ya29.a0-b_c", "Bearer%20ya29.a0-b_c", "ya29.a0-b_c"}},
+		{"URL-unsafe token", []string{"Bearer a/b+c="}, []string{"Bearer a/b+c=", "Bearer+a%2Fb%2Bc%3D", "Bearer%20a%2Fb+c=", "a/b+c=", "a%2Fb%2Bc%3D", "a%2Fb+c="}},
+		{"two values", []string{"k1-aaaa", "Bearer t2-bbbb"}, []string{"k1-aaaa", "Bearer t2-bbbb", "Bearer+t2-bbbb", "Bearer%20t2-bbbb", "t2-bbbb"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SecretForms(tt.values...); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("SecretForms(%q) = %q, want %q", tt.values, got, tt.want)
+			}
+		})
+	}
+}
+
+// An echoed header is blanked as one, whichever spelling the echo chose.
+func TestRedactStringForms(t *testing.T) {
+	forms := SecretForms("Bearer a/b+c=")
+	tests := []struct{ in, want string }{
+		{"got Authorization: Bearer a/b+c=", "got Authorization: [REDACTED]"},
+		{"token a/b+c= only", "token [REDACTED] only"},
+		{"/v1?auth=Bearer+a%2Fb%2Bc%3D", "/v1?auth=[REDACTED]"},
+		{"/tok/a%2Fb+c=/x", "/tok/[REDACTED]/x"},
+		{`{"m":"a\/b\u002bc="}`, `{"m":"[REDACTED]"}`},
+		{"nothing here", "nothing here"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactString(tt.in, forms); got != tt.want {
+			t.Errorf("RedactString(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

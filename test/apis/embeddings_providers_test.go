@@ -156,6 +156,29 @@ func waitFor(t *testing.T, p *testbinary.Process, s string) {
 	}
 }
 
+// usageLine is ai.proxy.usage of the last statistics line for route.
+func usageLine(t *testing.T, p *testbinary.Process, route string) map[string]any {
+	t.Helper()
+	var usage map[string]any
+	for _, l := range strings.Split(p.Output.String(), "\n") {
+		var line struct {
+			Msg, Route string
+			AI         struct {
+				Proxy struct {
+					Usage map[string]any
+				}
+			}
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "request" && line.Route == route {
+			usage = line.AI.Proxy.Usage
+		}
+	}
+	if usage == nil {
+		t.Fatalf("no statistics line for %s in:\n%s", route, p.Output)
+	}
+	return usage
+}
+
 func texts(n int, f string) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -199,6 +222,10 @@ func TestBedrockTitanEmbeddings(t *testing.T) {
 		}
 	}
 	waitFor(t, e.proc, `"prompt_tokens":9,`)
+	// Bedrock's own counts are not marked.
+	if u := usageLine(t, e.proc, "bedrock-embeddings"); u["prompt_tokens"] != 9.0 || u["estimated"] != nil {
+		t.Errorf("statistics usage %v", u)
+	}
 	// base64: little-endian float32 of the stub's vector.
 	vs, n := e.rawBase64(t, "/bedrock", `{"model":"amazon.titan-embed-text-v2:0","input":"hello","encoding_format":"base64"}`)
 	if len(vs) != 1 || len(vs[0]) != bedrockstub.TitanV2Dims || n != 1 {
@@ -291,6 +318,11 @@ func TestGeminiEmbeddings(t *testing.T) {
 		t.Errorf("%s?%s", last.Path, last.Query)
 	}
 	waitFor(t, e.proc, fmt.Sprintf(`"prompt_tokens":%d,`, want))
+	// The Gemini API counts no tokens: the statistics mark the estimate,
+	// the client's answer has no field for it.
+	if u := usageLine(t, e.proc, "gemini-embeddings"); u["prompt_tokens"] != float64(want) || u["estimated"] != true || strings.Contains(res.RawJSON(), "estimated") {
+		t.Errorf("statistics usage %v; answer %.200s", u, res.RawJSON())
+	}
 	// A list of 230 goes as 100 + 100 + 30 in batchEmbedContents, base64.
 	in := texts(230, "passage %d")
 	body, _ := json.Marshal(map[string]any{"input": in, "encoding_format": "base64", "dimensions": 8})

@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -105,5 +106,29 @@ func BenchmarkRequestOpenAI(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = openai.Driver{}.Prepare(&provider.Call{Plugin: p})
+	}
+}
+
+type recordingRT struct{ auth []string }
+
+func (r *recordingRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.auth = append(r.auth, req.Header.Get("Authorization"))
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+}
+
+// Each call reports the Entra ID token it carries, the cached one
+// included, so that the proxy can blank it in what it relays and logs.
+func TestBearerReportsToken(t *testing.T) {
+	base := &recordingRT{}
+	b := &bearer{src: &tokenSource{cred: &countingCred{}, now: func() time.Time { return time.Unix(1_000, 0) }}, base: base}
+	for i := 0; i < 2; i++ {
+		rep := &provider.Report{}
+		req, _ := http.NewRequestWithContext(provider.WithReport(context.Background(), rep), http.MethodPost, "https://inst.openai.azure.com/", nil)
+		if _, err := b.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.Credentials(); len(got) != 1 || got[0] != "Bearer t1" || base.auth[i] != got[0] {
+			t.Errorf("call %d: reported %q, sent %q", i, got, base.auth[i])
+		}
 	}
 }

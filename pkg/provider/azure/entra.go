@@ -103,6 +103,10 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	out := r.Clone(r.Context())
 	out.Header.Set("Authorization", "Bearer "+tok)
+	// The proxy never sees this header: it learns the token from the
+	// report, to blank it if Azure (or whatever answers at upstream_url)
+	// echoes it. The cached token is reported by every request it serves.
+	provider.ReportCredential(r.Context(), "Bearer "+tok)
 	return b.base.RoundTrip(out)
 }
 

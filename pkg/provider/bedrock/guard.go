@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
 // guardClient is the SDK client's HTTP client: it bounds what an answer
@@ -20,6 +22,10 @@ type guardClient struct {
 }
 
 func (g *guardClient) Do(r *http.Request) (*http.Response, error) {
+	// The SDK signs each attempt where the proxy cannot see it: the
+	// session token (an assumed role's, or the function's own) and the
+	// signature are reported, to be blanked if the endpoint echoes them.
+	provider.ReportCredential(r.Context(), r.Header.Get("X-Amz-Security-Token"), signature(r.Header.Get("Authorization")))
 	res, err := g.inner.Do(r)
 	if err != nil || res.Body == nil {
 		return res, err
@@ -30,6 +36,19 @@ func (g *guardClient) Do(r *http.Request) (*http.Response, error) {
 		res.Body = &limitBody{r: res.Body, left: g.maxBody}
 	}
 	return res, nil
+}
+
+// signature is the Signature of a SigV4 Authorization header, the one
+// part of it that is secret (the access key id is not); "" for none.
+func signature(authz string) string {
+	_, sig, ok := strings.Cut(authz, "Signature=")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(sig, ", "); i >= 0 {
+		sig = sig[:i]
+	}
+	return sig
 }
 
 // frameTooLarge is a frame whose prelude announces more than the limit

@@ -52,7 +52,8 @@ func TestAssumeRoleThroughSTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", up.URL.String(), nil)
+	rep := &provider.Report{}
+	req, _ := http.NewRequestWithContext(provider.WithReport(context.Background(), rep), "POST", up.URL.String(), nil)
 	res, err := up.Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -60,5 +61,10 @@ func TestAssumeRoleThroughSTS(t *testing.T) {
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 || !strings.Contains(string(b), bedrockstub.Word(0)) || stub.Load().Signed() != 1 {
 		t.Errorf("%d %s", res.StatusCode, b)
+	}
+	// The role's session token, which STS issued and only the SDK holds,
+	// is reported for the proxy to blank.
+	if got := rep.Credentials(); len(got) == 0 || got[0] != creds.SessionToken {
+		t.Errorf("reported %d values, not the role's session token first", len(got))
 	}
 }

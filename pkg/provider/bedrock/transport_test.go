@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
 type countingTransport struct {
@@ -61,5 +63,61 @@ func TestTransport(t *testing.T) {
 				t.Fatalf("calls through the wanted client %d, the other %d; want 1 and 0", want.n.Load(), other.n.Load())
 			}
 		})
+	}
+}
+
+// Each signed attempt reports its session token and signature, which the
+// SDK attaches where the proxy cannot see them; the access key id is not
+// secret and is not reported.
+func TestCredentialsReported(t *testing.T) {
+	var sent atomic.Pointer[http.Header]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		sent.Store(&h)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}`))
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name, session string
+	}{
+		{name: "session credentials", session: "FwoGZXIvYXdzEXAMPLEsessiontoken"},
+		{name: "long-term keys", session: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Config: aws.Config{Region: "us-east-1", Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", tt.session)}, Transport: http.DefaultTransport}
+			c := New(o).client(&config.Plugin{}, "us-east-1", srv.URL)
+			rep := &provider.Report{}
+			_, err := c.Converse(provider.WithReport(context.Background(), rep), &bedrockruntime.ConverseInput{ModelId: aws.String("m"), Messages: []types.Message{
+				{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "x"}}}}}, ownCodec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := *sent.Load()
+			want := []string{signature(h.Get("Authorization"))}
+			if tt.session != "" {
+				want = []string{h.Get("X-Amz-Security-Token"), want[0]}
+			}
+			got := rep.Credentials()
+			if len(want[len(want)-1]) != 64 || strings.Join(got, "|") != strings.Join(want, "|") || strings.Contains(strings.Join(got, ""), "AKIDEXAMPLE") {
+				t.Errorf("reported %q, want %q (Authorization %q)", got, want, h.Get("Authorization"))
+			}
+		})
+	}
+}
+
+func TestSignature(t *testing.T) {
+	tests := []struct{ authz, want string }{
+		{"AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc123", "abc123"},
+		{"AWS4-HMAC-SHA256 Signature=abc123, Credential=AKID", "abc123"},
+		{"Bearer xyz", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := signature(tt.authz); got != tt.want {
+			t.Errorf("signature(%q) = %q, want %q", tt.authz, got, tt.want)
+		}
 	}
 }

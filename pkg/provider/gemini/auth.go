@@ -167,6 +167,9 @@ func (d *Driver) authorize(r *http.Request, ts tokenSource) *provider.Error {
 		typ = "Bearer"
 	}
 	r.Header.Set("Authorization", typ+" "+t.Value)
+	// The proxy never sees this header: the report is how it learns the
+	// token, to blank it if the upstream echoes it.
+	provider.ReportCredential(r.Context(), typ+" "+t.Value)
 	return nil
 }
 
@@ -184,5 +187,6 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", "Bearer "+t.Value)
+	provider.ReportCredential(r.Context(), "Bearer "+t.Value)
 	return b.next.RoundTrip(r)
 }

@@ -18,8 +18,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"cloud.google.com/go/auth"
+
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/geministub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
 // tokenServer is Google's OAuth2 token endpoint and STS, locally: it
@@ -192,5 +195,64 @@ func TestWorkloadIdentityFederationFromAWS(t *testing.T) {
 	}
 	if got := r.stub.Last().Header.Get("Authorization"); got != "Bearer sts-federated-token" {
 		t.Fatal(got)
+	}
+}
+
+// staticToken is a token source that always gives the same token, as
+// Google's library does from its cache.
+type staticToken struct{ typ, value string }
+
+func (s staticToken) Token(context.Context) (*auth.Token, error) {
+	return &auth.Token{Value: s.value, Type: s.typ}, nil
+}
+
+type lastAuth struct{ got string }
+
+func (l *lastAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.got = r.Header.Get("Authorization")
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+}
+
+// Every call reports the bearer it attached (translated calls through
+// authorize, preserve calls through bearer), so that the proxy can blank
+// it; the header sent and the value reported are the same.
+func TestAccessTokenReported(t *testing.T) {
+	d := New(Options{})
+	tests := []struct {
+		name string
+		tok  staticToken
+		send func(req *http.Request, ts tokenSource) (sent string)
+		want string
+	}{
+		{name: "translated call", tok: staticToken{value: "ya29.minted-1"}, want: "Bearer ya29.minted-1",
+			send: func(req *http.Request, ts tokenSource) string {
+				if pe := d.authorize(req, ts); pe != nil {
+					t.Fatal(pe)
+				}
+				return req.Header.Get("Authorization")
+			}},
+		{name: "token type from the library", tok: staticToken{typ: "bearer", value: "ya29.minted-2"}, want: "bearer ya29.minted-2",
+			send: func(req *http.Request, ts tokenSource) string {
+				_ = d.authorize(req, ts)
+				return req.Header.Get("Authorization")
+			}},
+		{name: "preserve call", tok: staticToken{value: "ya29.minted-3"}, want: "Bearer ya29.minted-3",
+			send: func(req *http.Request, ts tokenSource) string {
+				next := &lastAuth{}
+				if _, err := (&bearer{next: next, tok: ts}).RoundTrip(req); err != nil {
+					t.Fatal(err)
+				}
+				return next.got
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := &provider.Report{}
+			req := httptest.NewRequestWithContext(provider.WithReport(context.Background(), rep), http.MethodPost, "https://aiplatform.googleapis.com/", nil)
+			sent := tt.send(req, tt.tok)
+			if got := rep.Credentials(); sent != tt.want || len(got) != 1 || got[0] != tt.want {
+				t.Errorf("sent %q, reported %q, want %q", sent, got, tt.want)
+			}
+		})
 	}
 }

@@ -33,6 +33,8 @@ func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 type rig struct {
 	stub *geministub.Server
 	d    *Driver
+	// report is the last embed call's provider.Report.
+	report *provider.Report
 }
 
 func newRig(t *testing.T, so geministub.Options, do Options) *rig {

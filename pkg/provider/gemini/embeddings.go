@@ -227,6 +227,9 @@ func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !counted {
 		tokens = EstimateTokens(c.inputs)
+		// The answer's usage cannot say so (OpenAI's shape has no such
+		// field); the statistics mark it through the report.
+		provider.ReportEstimatedUsage(req.Context())
 	}
 	return provider.JSONResponse(req, http.StatusOK, provider.EmbeddingsJSON(c.model, vectors, tokens, c.b64)), nil
 }

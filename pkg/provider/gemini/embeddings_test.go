@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -46,7 +47,8 @@ func (r *rig) embed(t *testing.T, p *config.Plugin, model, body string) (int, em
 		q.Set(p.Auth.ParamName, p.Auth.ParamValue)
 		u.RawQuery = q.Encode()
 	}
-	req := httptest.NewRequest(http.MethodPost, u.String(), nil)
+	r.report = &provider.Report{}
+	req := httptest.NewRequestWithContext(provider.WithReport(context.Background(), r.report), http.MethodPost, u.String(), nil)
 	req.URL = &u
 	if p.Auth.HeaderName != "" {
 		req.Header.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
@@ -209,5 +211,35 @@ func TestEmbedAnswer(t *testing.T) {
 		if (pe == nil) != c.ok || len(v) != c.n || n != c.tokens || counted != c.counted {
 			t.Errorf("%s: %v %d %v %v", c.body, v, n, counted, pe)
 		}
+	}
+}
+
+// The Gemini API's embeddings carry no token count: the driver's estimate
+// is reported as one, for the statistics to mark; Vertex's counts are not.
+func TestEmbeddingsEstimateReported(t *testing.T) {
+	vertex := &config.Plugin{RouteType: config.RouteEmbeddings, Model: config.Model{Provider: "gemini",
+		Options: config.ModelOptions{Gemini: &config.GeminiOptions{APIEndpoint: "us-central1-aiplatform.googleapis.com", ProjectID: "proj", LocationID: "us-central1"}}},
+		Auth: config.Auth{HeaderName: "Authorization", HeaderValue: "Bearer ya29.test"}}
+	tests := []struct {
+		name, model, body string
+		plugin            *config.Plugin
+		estimated         bool
+	}{
+		{name: "embedContent", model: "gemini-embedding-001", body: `{"input":"hello there"}`, plugin: embedPlugin(), estimated: true},
+		{name: "batchEmbedContents", model: "gemini-embedding-001", body: `{"input":["a","b c"]}`, plugin: embedPlugin(), estimated: true},
+		{name: "Vertex predict, counted", model: "text-embedding-005", body: `{"input":["a b c","d e"]}`, plugin: vertex},
+		{name: "an error", model: "stub.error-429", body: `{"input":"a"}`, plugin: embedPlugin()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, geministub.Options{APIKey: testKey, Bearer: "ya29.test"}, Options{})
+			status, _, raw := r.embed(t, tt.plugin, tt.model, tt.body)
+			if tt.model != "stub.error-429" && status != 200 {
+				t.Fatalf("%d %s", status, raw)
+			}
+			if got := r.report.UsageEstimated(); got != tt.estimated {
+				t.Errorf("reported estimated %v, want %v", got, tt.estimated)
+			}
+		})
 	}
 }
