@@ -134,6 +134,7 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 		return c.allDown(ex, r)
 	}
 	attempts := min(bal.Retries+1, 64)
+	clientBy := clientDeadline(r.Header)
 	retryAt := make(map[int]time.Time, 2)
 	var last *http.Response
 	var lastErr error
@@ -147,7 +148,7 @@ func (c *chain) roundTrip(ex *exchange, base http.RoundTripper, reg *health.Regi
 			if at, ok := retryAt[t.index]; ok {
 				wait = max(time.Until(at), 0)
 			}
-			if !fits(r.Context(), wait, bal) || !sleep(r.Context(), wait) {
+			if !fits(r.Context(), clientBy, wait, bal) || !sleep(r.Context(), wait) {
 				break
 			}
 		}
@@ -301,13 +302,33 @@ func (c *chain) answer(ex *exchange, t *attemptTarget, sent time.Time) {
 }
 
 // fits reports whether waiting d still leaves time for an attempt within
-// the request's deadline.
-func fits(ctx context.Context, d time.Duration, bal config.Balancer) bool {
+// the request's deadline and the client's own timeout.
+func fits(ctx context.Context, clientBy time.Time, d time.Duration, bal config.Balancer) bool {
 	if d > bal.ReadTimeout {
+		return false
+	}
+	if !clientBy.IsZero() && time.Until(clientBy) <= d+time.Second {
 		return false
 	}
 	dl, ok := ctx.Deadline()
 	return !ok || time.Until(dl) > d+time.Second
+}
+
+// clientDeadline is when the client gives up on this request, where it
+// says so: the OpenAI and Anthropic SDKs send their per-request timeout
+// in seconds as X-Stainless-Timeout. Waiting past it for a target's
+// Retry-After would only answer a client that has gone, and the client's
+// own retry would then read the Retry-After itself.
+func clientDeadline(h http.Header) time.Time {
+	v := h.Get("X-Stainless-Timeout")
+	if v == "" {
+		return time.Time{}
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || secs <= 0 || secs > 86400 || math.IsNaN(secs) {
+		return time.Time{}
+	}
+	return time.Now().Add(time.Duration(secs * float64(time.Second)))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

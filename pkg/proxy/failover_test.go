@@ -340,6 +340,30 @@ func TestRetryAfterPausesTarget(t *testing.T) {
 	}
 }
 
+// The chain waits for a Retry-After only within the client's own timeout
+// (X-Stainless-Timeout, as the OpenAI and Anthropic SDKs send it): past
+// it, the client gets the 429 and its Retry-After at once.
+func TestRetryAfterWithinClientTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout  string
+		attempts int
+	}{{"", 2}, {"600", 2}, {"1", 1}, {"garbage", 2}} {
+		t.Run(tc.timeout, func(t *testing.T) {
+			t.Parallel()
+			up, url := stubServer(t)
+			p := newFailoverProxy(t, "{retries: 1, failover_criteria: [http_429]}", advancedTarget(url, "fault-429", ""))
+			var hdr []string
+			if tc.timeout != "" {
+				hdr = []string{"X-Stainless-Timeout", tc.timeout}
+			}
+			w := p.serve(context.Background(), chatBody, hdr...)
+			if w.Code != 429 || w.Header().Get("Retry-After") != "1" || up.Hits("fault-429") != tc.attempts {
+				t.Fatalf("answer %d (Retry-After %q) after %d attempts, want 429 after %d", w.Code, w.Header().Get("Retry-After"), up.Hits("fault-429"), tc.attempts)
+			}
+		})
+	}
+}
+
 // A Retry-After of a day pauses a target for max(fail_timeout, a minute).
 func TestRetryAfterBounded(t *testing.T) {
 	now := timeNow()
