@@ -123,6 +123,9 @@ func (pl *plan) shapeMessages(rt *config.Route, r *http.Request, captures map[st
 	if e != nil {
 		return e
 	}
+	// What the tokens cost, for the statistics and a cost budget: the
+	// configured costs, else the driver's list price for the model.
+	pl.price = priceFor(p, d, pl.model)
 	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)
 	return nil
 }
