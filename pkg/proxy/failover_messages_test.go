@@ -433,3 +433,26 @@ func TestMessagesFailoverCountTokens(t *testing.T) {
 		t.Fatalf("answer %d %s", w.Code, w.Body.String())
 	}
 }
+
+// A target whose model_aliases do not name the client's model is left out
+// of that request; when no target names it, the client gets the 400 that
+// says which alias to add, in Anthropic's shape.
+func TestMessagesFailoverAliasesPerTarget(t *testing.T) {
+	as, aURL := anthropicServer(t)
+	up, oURL := stubServer(t)
+	native := strings.Replace(anthropicTarget(aURL, "stub-answer", 100, ""), `{"*": "stub-answer"}`, `{claude-haiku: stub-answer}`, 1)
+	p := newMessagesFailover(t, "{algorithm: priority, failover_criteria: "+allCriteria+"}", native,
+		strings.Replace(hubTarget(oURL, "gpt-ok", 1, ""), `{"*": "gpt-ok"}`, `{claude-sonnet-4-5: gpt-ok}`, 1))
+	w := p.serveMessages("/v1/messages", msgBody) // claude-sonnet-4-5: the hub's alone
+	if w.Code != 200 || w.Header().Get("X-Kong-LLM-Model") != "openai/gpt-ok" || len(as.Requests()) != 0 {
+		t.Fatalf("answer %d %q %s; native asked %d times", w.Code, w.Header().Get("X-Kong-LLM-Model"), w.Body.String(), len(as.Requests()))
+	}
+	if rec := p.last(t); len(rec.Attempts) != 1 || rec.Target != "1:openai/(aliases)" {
+		t.Fatalf("attempts %+v", rec.Attempts)
+	}
+	w = p.serveMessages("/v1/messages", strings.Replace(msgBody, "claude-sonnet-4-5", "claude-opus", 1))
+	if w.Code != 400 || !strings.HasPrefix(w.Body.String(), `{"type":"error","error":{"type":"invalid_request_error","message":"model \"claude-opus\" is not configured`) ||
+		len(as.Requests()) != 0 || up.Hits("gpt-ok") != 1 {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+}

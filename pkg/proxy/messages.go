@@ -186,7 +186,7 @@ func messagesModel(p *config.Plugin, configured, client string) (string, *apiErr
 		name = name[:100] + "..."
 	}
 	return "", &apiError{status: http.StatusBadRequest, typ: typeInvalidRequest, code: "model_not_configured", param: "model",
-		message: "model " + safePath(name) + " is not configured on this route: add it to the ai-proxy plugin's model_aliases (model_aliases: {" + safePath(name) + ": <model id>}, or \"*\" for every name); names served now: " + strings.Join(known, ", ")}
+		message: "model " + safePath(name) + " is not configured on this route: add it to model_aliases (the ai-proxy plugin's, or each ai-proxy-advanced target's: model_aliases: {" + safePath(name) + ": <model id>}, or \"*\" for every name); names served now: " + strings.Join(known, ", ")}
 }
 
 // withoutMembers removes top-level members (key-auth keys in the body).
