@@ -165,3 +165,42 @@ plugins:
 		t.Fatalf("statistics priced at %g/%g", rec.InputCost, rec.OutputCost)
 	}
 }
+
+// count_tokens generates nothing: a token budget reserves its worst case
+// like any request's and gets every token back; a request-count limit
+// still counts it.
+func TestMessagesCountNotCharged(t *testing.T) {
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"input_tokens":42}`))
+	}))
+	t.Cleanup(counter.Close)
+	store := &countingStore{Store: limits.NewMemory(1000)}
+	lim := limits.New(limits.Options{Local: store, Logger: discardLogger})
+	doc := `_format_version: "3.0"
+routes:
+  - {name: claude, paths: [/anthropic]}
+plugins:
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      llm_format: anthropic
+      auth: {header_name: x-api-key, header_value: k}
+      model: {provider: anthropic, options: {anthropic_version: "2023-06-01", upstream_url: "` + counter.URL + `"}}
+  - name: ai-rate-limiting-advanced
+    config:
+      llm_providers: [{name: openai, limit: [100000], window_size: [3600]}]
+  - name: rate-limiting
+    config: {minute: 100}
+`
+	p := newFailoverProxyDoc(t, doc, lim, nil)
+	req := httptest.NewRequest(http.MethodPost, "/anthropic/v1/messages/count_tokens", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"one two three"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	p.h.ServeHTTP(w, req)
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if w.Code != 200 || store.reserves != 1 || store.adds != 1 || store.total != 1 {
+		t.Fatalf("answer %d %s: %d reservations, %d settlements, %g left charged (want the one request)", w.Code, w.Body.String(), store.reserves, store.adds, store.total)
+	}
+}
