@@ -191,7 +191,9 @@ func TestMessagesAcrossTargets(t *testing.T) {
 		if msgText(m) != anthropicText {
 			t.Fatalf("answer %q", msgText(m))
 		}
-		attempts(t, "1:anthropic/(aliases)", "0:bedrock/(aliases)", 502, "error", 1)
+		// A throttle inside the stream is http_429 (attempt status 429),
+		// as on chat routes: the third such line.
+		attempts(t, "1:anthropic/(aliases)", "0:bedrock/(aliases)", 429, "http_429", 3)
 		if last := br.Last(); last.Operation != "InvokeModelWithResponseStream" || last.ModelID != throttleInStream {
 			t.Fatalf("bedrock got %s %s", last.Operation, last.ModelID)
 		}
