@@ -79,9 +79,13 @@ var criteriaNames = []string{"error", "timeout", "invalid_header", "non_idempote
 func (c Criteria) Has(x Criteria) bool { return c&x == x }
 
 // ForStatus is the criterion an upstream status matches, 0 for none (400,
-// 401, 413 and 422 are the client's and never fail over).
+// 401, 413 and 422 are the client's and never fail over). 529 is
+// Anthropic's overloaded_error, relayed as it is to a Messages client
+// (the anthropic driver answers it as 503 in OpenAI's format): http_503.
 func ForStatus(status int) Criteria {
 	switch status {
+	case 529:
+		return FailHTTP503
 	case 403:
 		return FailHTTP403
 	case 404:
@@ -137,8 +141,22 @@ func compileAdvanced(o *object) *Plugin {
 			top.MaxRequestBodySize = MaxRequestBodySizeUnlimited
 		}
 	}
-	if f := o.str("llm_format"); f != "" && f != "openai" {
-		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format here (llm_format: openai)", f)
+	// llm_format is the plugin's (Kong's schema has it at the top, not on
+	// a target): every target serves the same client API, each shaped as
+	// the plan it would be under ai-proxy with that format.
+	top.LLMFormat = FormatOpenAI
+	switch f := o.str("llm_format"); f {
+	case "", FormatOpenAI:
+	case FormatAnthropic:
+		top.LLMFormat = f
+	default:
+		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format (llm_format: openai) or Anthropic's Messages (llm_format: anthropic)", f)
+	}
+	if o.has("model_aliases") {
+		// Each target maps the client's names to its own model ids (a
+		// Bedrock inference profile is not Anthropic's model name).
+		w.fail(join(o.path, "model_aliases"), "set model_aliases on each target, not on the plugin: each target maps the client's model names to its own model ids")
+		o.ignore("model_aliases")
 	}
 	if c := o.str("genai_category"); c != "" && c != "text/generation" {
 		w.fail(join(o.path, "genai_category"), "%q is not supported: only text/generation (chat and completions)", c)
@@ -205,13 +223,17 @@ func readTarget(w *walker, path string, v any, top *Plugin, i int) *Target {
 			t.ignore(f)
 		}
 	}
-	p := compilePlugin(t)
+	p := compileTarget(t, top.LLMFormat)
 	if p == nil {
 		return nil
 	}
 	p.ResponseStreaming, p.ModelNameHeader, p.MaxRequestBodySize = top.ResponseStreaming, top.ModelNameHeader, top.MaxRequestBodySize
 	name := p.Model.Name.Raw
-	if name == "" {
+	switch {
+	case name != "":
+	case len(p.ModelAliases) > 0:
+		name = "(aliases)" // a Messages target: the client's name, mapped
+	default:
 		name = "(client)"
 	}
 	return &Target{Plugin: p, Weight: weight, Description: desc, Name: fmt.Sprintf("%d:%s/%s", i, p.Model.Provider, name)}

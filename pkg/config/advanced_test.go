@@ -104,3 +104,76 @@ func TestAdvancedRefusals(t *testing.T) {
 		}
 	}
 }
+
+// llm_format is the plugin's: anthropic makes every target a Messages
+// target, each with its own model_aliases; what cannot be is refused.
+func TestAdvancedMessagesFormat(t *testing.T) {
+	bedrock := `{route_type: llm/v1/chat, model_aliases: {claude-sonnet-4-5: us.anthropic.claude-sonnet-4-5-v1:0}, model: {provider: bedrock, options: {bedrock: {aws_region: us-east-1}}}}`
+	anthropic := `{route_type: llm/v1/chat, auth: {header_name: x-api-key, header_value: k}, model: {provider: anthropic, options: {anthropic_version: "2023-06-01"}}}`
+	openai := `{route_type: llm/v1/chat, model: {provider: openai, name: gpt-4o-mini}}`
+	for _, tc := range []struct {
+		name, doc string
+		format    string // the format every target has, when accepted
+		err       string
+	}{
+		{"anthropic, three drivers", "llm_format: anthropic\ntargets: [" + bedrock + ", " + anthropic + ", " + openai + "]", FormatAnthropic, ""},
+		{"openai by default", "targets: [" + openai + "]", FormatOpenAI, ""},
+		{"openai named", "llm_format: openai\ntargets: [" + openai + "]", FormatOpenAI, ""},
+		{"unknown format", "llm_format: gemini\ntargets: [" + openai + "]", "", `"gemini" is not supported`},
+		{"format on a target", "targets: [{route_type: llm/v1/chat, llm_format: anthropic, model: {provider: openai}}]", "", "targets[0].llm_format: set on the plugin"},
+		{"aliases on the plugin", "llm_format: anthropic\nmodel_aliases: {a: b}\ntargets: [" + openai + "]", "", "set model_aliases on each target"},
+		{"aliases without anthropic", "targets: [" + bedrock + "]", "", "model_aliases apply to llm_format: anthropic only"},
+		{"messages are chat", "llm_format: anthropic\ntargets: [{route_type: llm/v1/completions, model: {provider: openai}}]", "", "targets[0].route_type: llm_format: anthropic needs route_type llm/v1/chat"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(context.Background(), []byte(tc.doc), Options{})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want it to say %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := cfg.Routes[0]
+			if rt.Plugin.LLMFormat != tc.format {
+				t.Fatalf("lead format %q", rt.Plugin.LLMFormat)
+			}
+			for i, tg := range rt.Plugin.Advanced.Targets {
+				if tg.Plugin.LLMFormat != tc.format {
+					t.Fatalf("target %d format %q", i, tg.Plugin.LLMFormat)
+				}
+			}
+			if tc.format != FormatAnthropic {
+				return
+			}
+			if a := rt.Plugin.Advanced.Targets[0].Plugin.ModelAliases; a["claude-sonnet-4-5"] != "us.anthropic.claude-sonnet-4-5-v1:0" {
+				t.Fatalf("target 0 aliases %v", a)
+			}
+			if n := rt.Plugin.Advanced.Targets[0].Name; n != "0:bedrock/(aliases)" {
+				t.Fatalf("target 0 named %q", n)
+			}
+			if a := rt.Plugin.Advanced.Targets[1].Plugin.ModelAliases; a != nil {
+				t.Fatalf("target 1 has another's aliases %v", a)
+			}
+			// A bare config gets the Messages route, as ai-proxy's does.
+			if rt.Paths[0].Source != DefaultMessagesRoutePath {
+				t.Fatalf("route %q", rt.Paths[0].Source)
+			}
+		})
+	}
+}
+
+func TestForStatus(t *testing.T) {
+	for status, want := range map[int]Criteria{
+		400: 0, 401: 0, 413: 0, 422: 0, 200: 0, 501: 0,
+		403: FailHTTP403, 404: FailHTTP404, 429: FailHTTP429, 500: FailHTTP500,
+		502: FailHTTP502, 503: FailHTTP503, 504: FailHTTP504,
+		529: FailHTTP503, // Anthropic's overloaded_error, relayed natively
+	} {
+		if got := ForStatus(status); got != want {
+			t.Errorf("ForStatus(%d) = %s, want %s", status, got, want)
+		}
+	}
+}

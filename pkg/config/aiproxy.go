@@ -22,7 +22,12 @@ var (
 const MaxRequestBodySizeUnlimited = 6 << 20
 
 // compilePlugin reads an ai-proxy config object and applies Kong's defaults.
-func compilePlugin(o *object) *Plugin {
+func compilePlugin(o *object) *Plugin { return compileTarget(o, "") }
+
+// compileTarget is compilePlugin for an ai-proxy config whose llm_format
+// is decided outside it (an ai-proxy-advanced target takes the plugin's);
+// "" reads the object's own.
+func compileTarget(o *object, format string) *Plugin {
 	w := o.w
 	before := len(w.errs)
 	p := &Plugin{
@@ -41,7 +46,7 @@ func compilePlugin(o *object) *Plugin {
 		}
 	}
 	// Kong 3.11+: the format clients speak, and what kind of generation.
-	readMessagesFormat(o, p)
+	readMessagesFormat(o, p, format)
 	if c := o.str("genai_category"); !genaiCategoryOK(p.RouteType, c) {
 		w.fail(join(o.path, "genai_category"), "%q is not supported for route_type %s: text/generation (chat, completions, responses) or text/embeddings (embeddings)", c, p.RouteType)
 	}

@@ -65,7 +65,8 @@ func compileDeck(w *walker, top map[string]any) *Config {
 	o.done()
 	d.linkServices()
 	idx := d.index()
-	if len(d.routes) == 0 {
+	defaulted := len(d.routes) == 0
+	if defaulted {
 		if _, ok := idx["ai-proxy"][Scope{}]; !ok {
 			w.fail("plugins", "no routes, and no global ai-proxy plugin for the default route")
 			return newConfig(nil)
@@ -75,6 +76,11 @@ func compileDeck(w *walker, top map[string]any) *Config {
 	var routes []*Route
 	for _, dr := range d.routes {
 		if !d.disabledServices[dr.service] && applyPlugins(w, dr, idx) {
+			if defaulted && dr.route.Plugin.LLMFormat == FormatAnthropic {
+				// As for a bare config: Messages clients call
+				// .../v1/messages, not .../chat/completions.
+				messagesDefaultRoute(w, dr.route)
+			}
 			routes = append(routes, dr.route)
 		}
 	}

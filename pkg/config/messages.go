@@ -24,13 +24,16 @@ const AliasAny = "*"
 // maxAliases bounds model_aliases; a handful is the real need.
 const maxAliases = 256
 
-// readMessagesFormat reads llm_format and model_aliases.
-func readMessagesFormat(o *object, p *Plugin) {
+// readMessagesFormat reads llm_format (unless format, an
+// ai-proxy-advanced plugin's, decides it) and model_aliases.
+func readMessagesFormat(o *object, p *Plugin, format string) {
 	w := o.w
 	p.LLMFormat = FormatOpenAI
-	switch f := o.str("llm_format"); f {
-	case "", FormatOpenAI:
-	case FormatAnthropic:
+	switch f := o.str("llm_format"); {
+	case format != "":
+		p.LLMFormat = format
+	case f == "" || f == FormatOpenAI:
+	case f == FormatAnthropic:
 		p.LLMFormat = f
 	default:
 		w.fail(join(o.path, "llm_format"), "%q is not supported: clients speak OpenAI's format (llm_format: openai) or Anthropic's Messages (llm_format: anthropic)", f)

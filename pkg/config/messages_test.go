@@ -64,14 +64,25 @@ model: {provider: openai}`, `"gemini" is not supported`},
 }
 
 func TestMessagesDefaultRoute(t *testing.T) {
-	cfg, err := Parse(context.Background(), []byte("route_type: llm/v1/chat\nllm_format: anthropic\nmodel: {provider: anthropic, options: {anthropic_version: \"2023-06-01\"}}\n"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, want := range map[string]bool{"/v1/messages": true, "/anthropic/v1/messages": true, "/a/b/v1/messages/count_tokens": true,
-		"/gpt-4o-mini/chat/completions": false, "/v1/messagesx": false} {
-		if r, _, _ := cfg.Match("POST", "h", path, nil); (r != nil) != want {
-			t.Errorf("%s: matched %v, want %v", path, r != nil, want)
+	plugin := "route_type: llm/v1/chat\nllm_format: anthropic\nmodel: {provider: anthropic, options: {anthropic_version: \"2023-06-01\"}}\n"
+	indent := func(s, pad string) string { return pad + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+pad) }
+	advanced := "llm_format: anthropic\ntargets:\n  - {route_type: llm/v1/chat, model: {provider: anthropic, options: {anthropic_version: \"2023-06-01\"}}}\n"
+	for name, doc := range map[string]string{
+		"bare":          plugin,
+		"admin":         "name: ai-proxy\nconfig:\n" + indent(plugin, "  "),
+		"deck":          "_format_version: \"3.0\"\nplugins:\n  - name: ai-proxy\n    config:\n" + indent(plugin, "      "),
+		"bare advanced": advanced,
+		"deck advanced": "_format_version: \"3.0\"\nplugins:\n  - name: ai-proxy-advanced\n    config:\n" + indent(advanced, "      "),
+	} {
+		cfg, err := Parse(context.Background(), []byte(doc), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for path, want := range map[string]bool{"/v1/messages": true, "/anthropic/v1/messages": true, "/a/b/v1/messages/count_tokens": true,
+			"/gpt-4o-mini/chat/completions": false, "/v1/messagesx": false} {
+			if r, _, _ := cfg.Match("POST", "h", path, nil); (r != nil) != want {
+				t.Errorf("%s: %s: matched %v, want %v", name, path, r != nil, want)
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/balancer"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/clientapi/messages"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
@@ -45,6 +46,11 @@ type chain struct {
 	answered int
 	// answeredAt is when the answering attempt was sent.
 	answeredAt time.Time
+	// clientHeader holds, on a Messages route, the client's headers that
+	// each target's shaping decides on afresh (messagesOutgoing):
+	// anthropic-version and anthropic-beta for a native target, none for
+	// the chat hub; Accept-Encoding as the target's answer needs it.
+	clientHeader http.Header
 }
 
 // attemptTarget is one target shaped for this request.
@@ -71,6 +77,14 @@ const peekLimit = 64 << 10
 func (pl *plan) shapeTargets(rt *config.Route, r *http.Request, captures map[string]string, key presented, drivers provider.Set) *apiError {
 	adv := rt.Plugin.Advanced
 	c := &chain{adv: adv, leadID: rt.Plugin.ID, route: rt.Name, answered: -1}
+	if rt.Plugin.LLMFormat == config.FormatAnthropic {
+		c.clientHeader = http.Header{}
+		for _, k := range []string{"Anthropic-Version", "Anthropic-Beta", "Accept-Encoding"} {
+			if v := r.Header.Values(k); len(v) > 0 {
+				c.clientHeader[k] = v
+			}
+		}
+	}
 	var first *apiError
 	for i, t := range adv.Targets {
 		tp := *pl
@@ -288,6 +302,13 @@ func (c *chain) allDown(ex *exchange, r *http.Request) (*http.Response, error) {
 	e := &provider.Error{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "targets_unavailable",
 		Message: "every target of this route failed recently and is skipped until its fail_timeout passes",
 		Header:  http.Header{"Retry-After": {strconv.Itoa(secs)}}}
+	if c.clientHeader != nil {
+		// On a Messages route, the proxy's own 503 is Anthropic's 529
+		// overloaded_error (writeMessagesError), Retry-After kept.
+		res := provider.JSONResponse(r, 529, provider.AnthropicErrorJSON("overloaded_error", e.Message))
+		res.Header["Retry-After"] = e.Header["Retry-After"]
+		return res, nil
+	}
 	return provider.ErrorResponse(r, e), nil
 }
 
@@ -391,7 +412,10 @@ func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, b
 	case res.StatusCode >= 300:
 		return res, config.ForStatus(res.StatusCode), nil
 	case isEventStream(res.Header.Get("Content-Type")):
-		return peekStream(res, r, bal.FailoverCriteria)
+		// A native Messages upstream streams Anthropic's events; the
+		// chat hub's upstream streams chat chunks, translated only after
+		// the chain has answered.
+		return peekStream(res, r, bal.FailoverCriteria, t.plan.nativeMessages())
 	}
 	return res, 0, nil
 }
@@ -413,6 +437,21 @@ func (c *chain) shapeRequest(req *http.Request, t *attemptTarget) {
 		if n := o.cfg.Plugin.Auth.HeaderName; n != "" {
 			h.Del(n)
 		}
+	}
+	if pl.msgs != nil && c.clientHeader != nil {
+		// rewriteOutgoing shaped the headers for the first target; a
+		// native target and the chat hub want different ones.
+		for _, k := range []string{"Anthropic-Version", "Anthropic-Beta"} {
+			h.Del(k)
+			if v := c.clientHeader[k]; len(v) > 0 {
+				h[k] = v
+			}
+		}
+		h.Del("Accept-Encoding")
+		if ae := upstreamAcceptEncoding(c.clientHeader, pl.stream); ae != "" {
+			h.Set("Accept-Encoding", ae)
+		}
+		messagesOutgoing(pl, h)
 	}
 	if a := pl.plugin.Auth; a.HeaderName != "" {
 		v := a.HeaderValue
@@ -505,7 +544,13 @@ func (timeoutError) Temporary() bool { return true }
 // throttling (Bedrock's ThrottlingException inside a ConverseStream, an
 // OpenAI-compatible server's rate_limit_error event) is "http_429" where
 // the criteria name it, and answers 429 if no other target does.
-func peekStream(res *http.Response, r *http.Request, crit config.Criteria) (*http.Response, config.Criteria, error) {
+// anthropic says the events are Anthropic's Messages events rather than
+// chat chunks.
+func peekStream(res *http.Response, r *http.Request, crit config.Criteria, anthropic bool) (*http.Response, config.Criteria, error) {
+	judge := openingEvent
+	if anthropic {
+		judge = anthropicOpeningEvent
+	}
 	var held []byte
 	buf := make([]byte, 8<<10)
 	scanned := 0
@@ -517,7 +562,7 @@ func peekStream(res *http.Response, r *http.Request, crit config.Criteria) (*htt
 			if end < 0 {
 				break
 			}
-			verdict := openingEvent(held[scanned : scanned+end])
+			verdict := judge(held[scanned : scanned+end])
 			scanned += next
 			switch verdict {
 			case eventContent:
@@ -525,8 +570,9 @@ func peekStream(res *http.Response, r *http.Request, crit config.Criteria) (*htt
 				return res, 0, nil
 			case eventError:
 				res.Body.Close()
-				e := streamErrorEvent(held[scanned-next : scanned])
-				return provider.ErrorResponse(r, e), inStreamKind(e, crit), nil
+				ev := held[scanned-next : scanned]
+				e := streamErrorEvent(ev)
+				return inStreamAnswer(r, e, ev, anthropic), inStreamKind(e, crit), nil
 			}
 		}
 		if err != nil {
@@ -565,12 +611,10 @@ const (
 	eventError
 )
 
-// openingEvent judges one event of a stream's opening.
+// openingEvent judges one event of a chat stream's opening.
 func openingEvent(ev []byte) openingVerdict {
-	for _, line := range bytes.Split(ev, []byte("\n")) {
-		if bytes.Equal(bytes.TrimSpace(line), []byte("event: error")) || bytes.Equal(bytes.TrimSpace(line), []byte("event:error")) {
-			return eventError
-		}
+	if isErrorEvent(ev) {
+		return eventError
 	}
 	data := eventData(ev)
 	if data == nil {
@@ -597,6 +641,74 @@ func openingEvent(ev []byte) openingVerdict {
 		}
 	}
 	return eventNone
+}
+
+// isErrorEvent reports an event named error (`event: error`).
+func isErrorEvent(ev []byte) bool {
+	for _, line := range bytes.Split(ev, []byte("\n")) {
+		if bytes.Equal(bytes.TrimSpace(line), []byte("event: error")) || bytes.Equal(bytes.TrimSpace(line), []byte("event:error")) {
+			return true
+		}
+	}
+	return false
+}
+
+// anthropicOpeningEvent judges one event of a Messages stream's opening
+// (Anthropic's, or Bedrock's InvokeModel stream framed as Anthropic's):
+// message_start, ping, an empty text block's start and a block's stop
+// carry nothing yet; a block delta, the start of any other block (tool_use,
+// thinking, redacted_thinking, a server tool's) or of a text block with
+// text, message_delta (the stop reason) and message_stop are the answer;
+// an error event is a failure. An event of a type not known here is the
+// answer too, so that it is never held back.
+func anthropicOpeningEvent(ev []byte) openingVerdict {
+	if isErrorEvent(ev) {
+		return eventError
+	}
+	data := eventData(ev)
+	if data == nil {
+		return eventNone
+	}
+	var arr [8]field
+	fields, err := topLevel(data, arr[:0])
+	if err != nil {
+		return eventContent // not JSON: not ours to judge
+	}
+	var typ string
+	var block []byte
+	for _, f := range fields {
+		switch f.key {
+		case "type":
+			typ = jsonString(data[f.start:f.end])
+		case "content_block":
+			block = data[f.start:f.end]
+		}
+	}
+	switch typ {
+	case "error":
+		return eventError
+	case "message_start", "ping", "content_block_stop":
+		return eventNone
+	case "content_block_start":
+		var barr [8]field
+		bf, err := topLevel(block, barr[:0])
+		if err != nil {
+			return eventContent
+		}
+		kind, text := "", ""
+		for _, f := range bf {
+			switch f.key {
+			case "type":
+				kind = jsonString(block[f.start:f.end])
+			case "text":
+				text = jsonString(block[f.start:f.end])
+			}
+		}
+		if kind == "text" && text == "" {
+			return eventNone
+		}
+	}
+	return eventContent
 }
 
 // chunkHasContent reports whether the first choice carries text, a tool
@@ -679,6 +791,28 @@ func streamErrorEvent(ev []byte) *provider.Error {
 	return e
 }
 
+// inStreamAnswer is the answer an error event before content gives the
+// client if no other target answers: e in OpenAI's shape, or for a
+// Messages stream in Anthropic's, keeping the event's own error type
+// (overloaded_error, ...).
+func inStreamAnswer(r *http.Request, e *provider.Error, ev []byte, anthropic bool) *http.Response {
+	if !anthropic {
+		return provider.ErrorResponse(r, e)
+	}
+	typ := provider.AnthropicErrorType(e.Status)
+	if data := eventData(ev); data != nil {
+		var probe struct {
+			Error struct {
+				Type string `json:"type"`
+			} `json:"error"`
+		}
+		if jsonUnmarshal(data, &probe) == nil && probe.Error.Type != "" {
+			typ = messages.ErrorTypeFor(probe.Error.Type, nil)
+		}
+	}
+	return provider.JSONResponse(r, e.Status, provider.AnthropicErrorJSON(typ, e.Message))
+}
+
 // replay serves held bytes, then the rest of body.
 func replay(held []byte, body io.ReadCloser) io.ReadCloser {
 	return &replayBody{r: io.MultiReader(bytes.NewReader(held), body), c: body}
@@ -710,8 +844,8 @@ func chainRecord(rec *stats.Record, pl *plan) {
 // that no figure is written that nothing reads.
 func chainFinish(reg *health.Registry, pl *plan, o *outcome) {
 	c := pl.chain
-	if c == nil || c.answered < 0 || o.status != http.StatusOK {
-		return
+	if c == nil || c.answered < 0 || o.status != http.StatusOK || (pl.msgs != nil && pl.msgs.count) {
+		return // a token count is no generation: no latency or usage figure
 	}
 	var t *attemptTarget
 	for _, x := range c.targets {

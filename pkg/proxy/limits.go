@@ -74,9 +74,13 @@ func (h *Handler) settle(pl *plan, o *outcome) {
 // (nil) when the usage is unknown (a stream cut short, a client gone, a
 // timeout: tokens may have been generated). A JSON answer without usage
 // has Kong's estimate of its prompt but none of its completion: the
-// reserved completion stands.
+// reserved completion stands. A Messages count_tokens is charged no tokens.
 func settlement(pl *plan, o *outcome) *limits.Usage {
 	switch {
+	case pl.msgs != nil && pl.msgs.count:
+		// A token count generates nothing: its tokens are refunded (a
+		// request-count limit still counts it).
+		return &limits.Usage{}
 	case o.usage != nil:
 		used := &limits.Usage{PromptTokens: int64(o.usage.PromptTokens), CompletionTokens: int64(o.usage.CompletionTokens)}
 		if o.usage.Estimated && o.collect == nil {

@@ -123,6 +123,9 @@ func (pl *plan) shapeMessages(rt *config.Route, r *http.Request, captures map[st
 	if e != nil {
 		return e
 	}
+	// What the tokens cost, for the statistics and a cost budget: the
+	// configured costs, else the driver's list price for the model.
+	pl.price = priceFor(p, d, pl.model)
 	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)
 	return nil
 }
@@ -183,7 +186,7 @@ func messagesModel(p *config.Plugin, configured, client string) (string, *apiErr
 		name = name[:100] + "..."
 	}
 	return "", &apiError{status: http.StatusBadRequest, typ: typeInvalidRequest, code: "model_not_configured", param: "model",
-		message: "model " + safePath(name) + " is not configured on this route: add it to the ai-proxy plugin's model_aliases (model_aliases: {" + safePath(name) + ": <model id>}, or \"*\" for every name); names served now: " + strings.Join(known, ", ")}
+		message: "model " + safePath(name) + " is not configured on this route: add it to model_aliases (the ai-proxy plugin's, or each ai-proxy-advanced target's: model_aliases: {" + safePath(name) + ": <model id>}, or \"*\" for every name); names served now: " + strings.Join(known, ", ")}
 }
 
 // withoutMembers removes top-level members (key-auth keys in the body).

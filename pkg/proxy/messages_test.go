@@ -1,11 +1,16 @@
 package proxy
 
 import (
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -119,5 +124,83 @@ func TestMessagesURL(t *testing.T) {
 		if got := messagesURL(tt.base, tt.count).String(); got != tt.want {
 			t.Errorf("%v %v: got %s, want %s", tt.base, tt.count, got, tt.want)
 		}
+	}
+}
+
+// A plain ai-proxy Messages route is priced too: its statistics carry the
+// configured costs and a cost budget charges the answer.
+func TestMessagesPriced(t *testing.T) {
+	_, oURL := stubServer(t)
+	store := &countingStore{Store: limits.NewMemory(1000)}
+	lim := limits.New(limits.Options{Local: store, Logger: discardLogger})
+	doc := `_format_version: "3.0"
+routes:
+  - {name: claude, paths: [/anthropic]}
+plugins:
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      llm_format: anthropic
+      logging: {log_statistics: true}
+      model: {provider: openai, name: gpt-ok, options: {upstream_url: "` + oURL + `", input_cost: 1, output_cost: 2}}
+  - name: ai-rate-limiting-advanced
+    config:
+      llm_providers: [{name: openai, limit: [1000], window_size: [3600]}]
+      tokens_count_strategy: cost
+`
+	p := newFailoverProxyDoc(t, doc, lim, nil)
+	req := httptest.NewRequest(http.MethodPost, "/anthropic/v1/messages", strings.NewReader(`{"model":"gpt-ok","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	p.h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if want := (float64(stub.PromptTokens)*1 + 5*2) / 1e6; store.adds != 1 || math.Abs(store.total-want) > 1e-12 {
+		t.Fatalf("%d settlements, charged %g, want 1, %g", store.adds, store.total, want)
+	}
+	if rec := p.last(t); rec.InputCost != 1 || rec.OutputCost != 2 {
+		t.Fatalf("statistics priced at %g/%g", rec.InputCost, rec.OutputCost)
+	}
+}
+
+// count_tokens generates nothing: a token budget reserves its worst case
+// like any request's and gets every token back; a request-count limit
+// still counts it.
+func TestMessagesCountNotCharged(t *testing.T) {
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"input_tokens":42}`))
+	}))
+	t.Cleanup(counter.Close)
+	store := &countingStore{Store: limits.NewMemory(1000)}
+	lim := limits.New(limits.Options{Local: store, Logger: discardLogger})
+	doc := `_format_version: "3.0"
+routes:
+  - {name: claude, paths: [/anthropic]}
+plugins:
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      llm_format: anthropic
+      auth: {header_name: x-api-key, header_value: k}
+      model: {provider: anthropic, options: {anthropic_version: "2023-06-01", upstream_url: "` + counter.URL + `"}}
+  - name: ai-rate-limiting-advanced
+    config:
+      llm_providers: [{name: openai, limit: [100000], window_size: [3600]}]
+  - name: rate-limiting
+    config: {minute: 100}
+`
+	p := newFailoverProxyDoc(t, doc, lim, nil)
+	req := httptest.NewRequest(http.MethodPost, "/anthropic/v1/messages/count_tokens", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"one two three"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	p.h.ServeHTTP(w, req)
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if w.Code != 200 || store.reserves != 1 || store.adds != 1 || store.total != 1 {
+		t.Fatalf("answer %d %s: %d reservations, %d settlements, %g left charged (want the one request)", w.Code, w.Body.String(), store.reserves, store.adds, store.total)
 	}
 }
