@@ -1,9 +1,11 @@
 package lambda_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -82,5 +84,66 @@ consumers:
 	}
 	if h := up.Last().Header; h.Get("X-Api-Key") != "" || h.Get("Authorization") != "Bearer test-key" {
 		t.Fatalf("upstream headers %v", h)
+	}
+}
+
+// TestMessagesFailoverThroughEmulator: ai-proxy-advanced with llm_format:
+// anthropic under the emulator; the primary target fails before its first
+// byte (a 503, or an error inside its 200 stream) and the secondary's
+// answer reaches the client in Anthropic's events, streamed and buffered.
+func TestMessagesFailoverThroughEmulator(t *testing.T) {
+	for _, fault := range []string{"fault-503", "fault-stream-error-first"} {
+		t.Run(fault, func(t *testing.T) {
+			up, faulty := stub.New(), stub.New()
+			faulty.SetFault("gpt-4o-mini", fault)
+			mux := http.NewServeMux()
+			mux.Handle("/primary/", http.StripPrefix("/primary", faulty))
+			mux.Handle("/", up)
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			target := func(weight int, path string) string {
+				return `
+        - route_type: llm/v1/chat
+          weight: ` + strconv.Itoa(weight) + `
+          auth: {header_name: Authorization, header_value: Bearer test-key}
+          model_aliases: {claude-sonnet-4-5-20250929: gpt-4o-mini}
+          model: {provider: openai, options: {upstream_url: ` + srv.URL + path + `/v1/chat/completions}}`
+			}
+			doc := `
+_format_version: "3.0"
+routes:
+  - name: claude
+    paths: ["/anthropic"]
+plugins:
+  - name: ai-proxy-advanced
+    config:
+      llm_format: anthropic
+      balancer: {algorithm: priority, failover_criteria: [error, timeout, http_503]}
+      targets:` + target(100, "/primary") + target(1, "") + "\n"
+			cfg := filepath.Join(t.TempDir(), "aiproxy.yaml")
+			if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			emu := rie.StartT(t, bootstrap, functionEnv(cfg, "STREAM"))
+			streamed := []string{"event: message_start\n", `"text":"tok0 "`, `"stop_reason":"end_turn"`, "event: message_stop\n"}
+			for _, tt := range []struct {
+				event, prefix, body string
+				want                expectation
+			}{
+				{"function-url-stream.json", "", `{"model":"claude-sonnet-4-5-20250929","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+					expectation{"stream", 200, "text/event-stream", streamed}},
+				{"http-api-stage.json", "/prod", `{"model":"claude-sonnet-4-5-20250929","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`,
+					expectation{"proxy", 200, "application/json", []string{`"type":"message"`, `"text":"tok0 tok1 tok2 tok3 tok4 "`}}},
+			} {
+				resp := invokeEmulator(t, emu, messagesEvent(t, tt.event, tt.prefix, tt.body))
+				checkAnswer(t, resp, tt.want)
+				if strings.Contains(string(resp.Body), "Overloaded") {
+					t.Fatalf("the primary's error reached the client: %s", resp.Body)
+				}
+			}
+			if faulty.Hits("gpt-4o-mini") != 2 || up.Hits("gpt-4o-mini") != 2 {
+				t.Fatalf("primary asked %d times, secondary %d; want 2 and 2", faulty.Hits("gpt-4o-mini"), up.Hits("gpt-4o-mini"))
+			}
+		})
 	}
 }
