@@ -56,11 +56,11 @@ func configRows() []row {
 			valid(c, schemaConfig(`{"param_name": "apikey", "param_value": "key", "param_location": "query", "header_name": "Authorization", "header_value": "Bearer token"}`, ""))
 		}},
 		{spec: spec, it: "bedrock llm_format can only use bedrock provider (the openai half)",
-			note: "Kong's message is \"native llm_format 'bedrock' can only be used with the 'bedrock' model.provider\"; we only have openai, so any other llm_format is refused with its own message", run: func(c *check) {
+			note: "Kong's message is \"native llm_format 'bedrock' can only be used with the 'bedrock' model.provider\"; the native bedrock and gemini formats are not served here (openai and anthropic are), so they are refused with our own message", run: func(c *check) {
 				invalid(c, schemaConfig(`{"header_name": "Authorization", "header_value": "Bearer token", "allow_override": false}`, `, "llm_format": "bedrock"`), "llm_format")
 			}},
 		{spec: spec, it: "gemini llm_format can only use gemini provider (the openai half)",
-			note: "as for bedrock: any llm_format but openai is refused", run: func(c *check) {
+			note: "as for bedrock: any llm_format but openai and anthropic is refused", run: func(c *check) {
 				invalid(c, schemaConfig(`{"header_name": "Authorization", "header_value": "Bearer token", "allow_override": false}`, `, "llm_format": "gemini"`), "llm_format")
 			}},
 	}
