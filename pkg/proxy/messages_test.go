@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -106,25 +105,6 @@ func TestAnthropicUsage(t *testing.T) {
 	}
 	if mergeAnthropicUsage(nil, []byte(`nope`)) != nil {
 		t.Fatal("usage from nothing")
-	}
-}
-
-func TestMessagesURL(t *testing.T) {
-	parse := func(s string) *url.URL { u, _ := url.Parse(s); return u }
-	tests := []struct {
-		base  *url.URL
-		count bool
-		want  string
-	}{
-		{nil, false, "https://api.anthropic.com/v1/messages"},
-		{nil, true, "https://api.anthropic.com/v1/messages/count_tokens"},
-		{parse("http://h:1/v1/messages"), true, "http://h:1/v1/messages/count_tokens"},
-		{parse("http://h:1/anthropic/"), false, "http://h:1/anthropic/v1/messages"},
-	}
-	for _, tt := range tests {
-		if got := messagesURL(tt.base, tt.count).String(); got != tt.want {
-			t.Errorf("%v %v: got %s, want %s", tt.base, tt.count, got, tt.want)
-		}
 	}
 }
 
