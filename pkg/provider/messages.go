@@ -20,20 +20,26 @@ type MessagesCall struct {
 	// Body is the Messages request as Anthropic's API reads it, with the
 	// policy applied (model, stream, max_tokens cap, sampling overrides).
 	Body []byte
-	// Header holds the client's anthropic-version and anthropic-beta.
+	// Header holds the client's anthropic-version and anthropic-beta;
+	// neither reaches the upstream unless the driver puts it in its
+	// Upstream's Header.
 	Header http.Header
 	// Upstream is model.options.upstream_url, resolved, or nil.
 	Upstream *url.URL
 }
 
 // MessagesDriver is a driver that can carry Anthropic Messages natively
-// (Claude on Bedrock through InvokeModel), keeping what a trip through the
-// OpenAI chat shape would lose: prompt-cache breakpoints, signed thinking,
-// cache usage. Its Transport answers as Anthropic's API would: a message
-// JSON, an Anthropic event stream (`event: <type>` / `data: <json>`,
-// `event: error` when it fails mid-stream) or an error in Anthropic's
-// shape (AnthropicErrorJSON). A driver without it is reached through the
-// chat path.
+// (Anthropic's own API; Claude on Bedrock through InvokeModel), keeping
+// what a trip through the OpenAI chat shape would lose: prompt-cache
+// breakpoints, signed thinking, cache usage. The upstream answers as
+// Anthropic's API would: a message JSON, an Anthropic event stream
+// (`event: <type>` / `data: <json>`, `event: error` when it fails
+// mid-stream) or an error in Anthropic's shape (AnthropicErrorJSON). A nil
+// Transport is a relay: the proxy sends Body to URL with the client's
+// query and Header, through its own HTTP transport, and relays the answer
+// byte for byte; a Transport makes the call itself and gets no client
+// query. count_tokens is a call like any other (CountTokens). A driver
+// without it is reached through the chat path.
 type MessagesDriver interface {
 	PrepareMessages(c *MessagesCall) (Upstream, error)
 }

@@ -44,6 +44,11 @@ type Upstream struct {
 	// translating driver returns a RoundTripper that speaks the provider's
 	// API and answers in OpenAI's format (see JSONResponse, StreamResponse).
 	Transport http.RoundTripper
+	// Header is set on the outgoing request over the client's values:
+	// headers the upstream reads that the driver decides (a native
+	// Messages call's anthropic-version). Never a credential: the proxy
+	// sets the configured auth after it.
+	Header http.Header
 }
 
 // Driver prepares calls to one provider.

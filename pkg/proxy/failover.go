@@ -46,10 +46,9 @@ type chain struct {
 	answered int
 	// answeredAt is when the answering attempt was sent.
 	answeredAt time.Time
-	// clientHeader holds, on a Messages route, the client's headers that
+	// clientHeader holds, on a Messages route, the client's header that
 	// each target's shaping decides on afresh (messagesOutgoing):
-	// anthropic-version and anthropic-beta for a native target, none for
-	// the chat hub; Accept-Encoding as the target's answer needs it.
+	// Accept-Encoding as the target's answer needs it.
 	clientHeader http.Header
 }
 
@@ -79,10 +78,8 @@ func (pl *plan) shapeTargets(rt *config.Route, r *http.Request, captures map[str
 	c := &chain{adv: adv, leadID: rt.Plugin.ID, route: rt.Name, answered: -1}
 	if rt.Plugin.LLMFormat == config.FormatAnthropic {
 		c.clientHeader = http.Header{}
-		for _, k := range []string{"Anthropic-Version", "Anthropic-Beta", "Accept-Encoding"} {
-			if v := r.Header.Values(k); len(v) > 0 {
-				c.clientHeader[k] = v
-			}
+		if v := r.Header.Values("Accept-Encoding"); len(v) > 0 {
+			c.clientHeader["Accept-Encoding"] = v
 		}
 	}
 	var first *apiError
@@ -420,9 +417,10 @@ func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, b
 	return res, 0, nil
 }
 
-// shapeRequest makes the outgoing request target t's: its URL, body and
-// auth header (every other target's auth header removed, so that no key
-// reaches another provider).
+// shapeRequest makes the outgoing request target t's: its URL, body,
+// driver's headers and auth header (every other target's auth header and
+// driver's headers removed, so that no key reaches another provider and no
+// header another's driver chose goes along).
 func (c *chain) shapeRequest(req *http.Request, t *attemptTarget) {
 	pl := t.plan
 	u := *pl.target
@@ -437,21 +435,21 @@ func (c *chain) shapeRequest(req *http.Request, t *attemptTarget) {
 		if n := o.cfg.Plugin.Auth.HeaderName; n != "" {
 			h.Del(n)
 		}
+		for k := range o.plan.header {
+			h.Del(k)
+		}
 	}
 	if pl.msgs != nil && c.clientHeader != nil {
 		// rewriteOutgoing shaped the headers for the first target; a
 		// native target and the chat hub want different ones.
-		for _, k := range []string{"Anthropic-Version", "Anthropic-Beta"} {
-			h.Del(k)
-			if v := c.clientHeader[k]; len(v) > 0 {
-				h[k] = v
-			}
-		}
 		h.Del("Accept-Encoding")
 		if ae := upstreamAcceptEncoding(c.clientHeader, pl.stream); ae != "" {
 			h.Set("Accept-Encoding", ae)
 		}
 		messagesOutgoing(pl, h)
+	}
+	for k, v := range pl.header {
+		h[k] = v
 	}
 	if a := pl.plugin.Auth; a.HeaderName != "" {
 		v := a.HeaderValue

@@ -15,6 +15,9 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/anthropic"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
@@ -46,7 +49,10 @@ func newFailoverProxyDoc(t testing.TB, doc string, lim *limits.Limiter, reg *hea
 		t.Fatalf("%v\n%s", err, doc)
 	}
 	p := &failoverProxy{}
-	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Observe: func(r *stats.Record) {
+	// OpenAI's driver (the default set's only one) and Anthropic's, whose
+	// native Messages relay the Messages tests reach.
+	drivers := provider.Set{config.ProviderOpenAI: openai.Driver{}, config.ProviderAnthropic: anthropic.New(nil)}
+	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Drivers: drivers, Observe: func(r *stats.Record) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.recs = append(p.recs, r)

@@ -123,6 +123,8 @@ type plan struct {
 	target         *url.URL
 	// transport is a translating driver's, nil for the shared HTTP one.
 	transport http.RoundTripper
+	// header is the driver's, set over the client's (provider.Upstream).
+	header http.Header
 	// price is what the request's tokens cost (prices.go).
 	price     price
 	rewritten // the upstream body, model and streaming decision
@@ -344,9 +346,11 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
 	}
 	call := &provider.Call{Plugin: p, Model: pl.model, Stream: pl.stream, Body: pl.body}
-	if pl.target, pl.transport, e = upstream(d, call, r, rt.KeyAuth, lookup); e != nil {
+	up, e := upstream(d, call, r, rt.KeyAuth, lookup)
+	if e != nil {
 		return e
 	}
+	pl.reach(up)
 	pl.price = priceFor(p, d, pl.model)
 	pl.keepAuthHeader = keepAuthHeader(p.Auth, rt.KeyAuth, r, key)
 	return nil
@@ -464,6 +468,15 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 	for _, k := range pl.hideHeaders {
 		h.Del(k)
 	}
+	if ae := upstreamAcceptEncoding(pr.In.Header, pl.stream); ae != "" {
+		h.Set("Accept-Encoding", ae)
+	}
+	if pl.msgs != nil {
+		messagesOutgoing(pl, h)
+	}
+	for k, v := range pl.header {
+		h[k] = v
+	}
 	if p.Auth.HeaderName != "" {
 		h.Del(p.Auth.HeaderName)
 		if keep != "" {
@@ -472,16 +485,10 @@ func rewriteOutgoing(pr *httputil.ProxyRequest) {
 			h.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
 		}
 	}
-	if ae := upstreamAcceptEncoding(pr.In.Header, pl.stream); ae != "" {
-		h.Set("Accept-Encoding", ae)
-	}
 	if pl.contentType != "" {
 		h.Set("Content-Type", pl.contentType)
 	} else {
 		h.Del("Content-Type")
-	}
-	if pl.msgs != nil {
-		messagesOutgoing(pl, h)
 	}
 	pr.Out.Host = ""
 	pr.Out.GetBody = func() (io.ReadCloser, error) {

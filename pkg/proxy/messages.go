@@ -3,7 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -14,14 +13,13 @@ import (
 
 // Anthropic's Messages API in (llm_format: anthropic). A request to
 // .../v1/messages or .../v1/messages/count_tokens under the route's path
-// takes one of three ways, decided here, in shape:
+// takes one of two ways, decided here, in shape:
 //
-//   - native relay, provider anthropic: the Messages body, with the policy
-//     applied to it, goes to Anthropic byte for byte (anthropic-version and
-//     anthropic-beta forwarded); usage is read from Anthropic's answer;
-//   - native driver, a driver that is a provider.MessagesDriver (Claude on
-//     Bedrock): the driver carries the policed Messages body and answers in
-//     Anthropic's format;
+//   - native, a driver that is a provider.MessagesDriver (Anthropic's API,
+//     Claude on Bedrock): the driver is handed the Messages body with the
+//     policy applied and names the upstream; Anthropic's is relayed byte for
+//     byte, Bedrock's transport answers in Anthropic's format; usage is read
+//     from Anthropic's answer (messages_answer.go);
 //   - the hub, every other driver: the request is translated to OpenAI chat
 //     (pkg/clientapi/messages), the chat path runs as for any chat request,
 //     and the chat answer is translated back (messages_answer.go).
@@ -33,15 +31,11 @@ import (
 type messagesPlan struct {
 	count  bool // /v1/messages/count_tokens
 	native bool // the upstream speaks Messages: no translation
-	// anthropicVersion is sent when the client sent none (native relay).
-	anthropicVersion string
 }
 
 const (
 	messagesSuffix = "/v1/messages"
 	countSuffix    = "/v1/messages/count_tokens"
-	// defaultAnthropicURL is Anthropic's Messages endpoint.
-	defaultAnthropicURL = "https://api.anthropic.com/v1/messages"
 )
 
 // isMessagesPath reports a path a Messages client calls.
@@ -106,17 +100,14 @@ func (pl *plan) shapeMessages(rt *config.Route, r *http.Request, captures map[st
 	d := drivers[p.Model.Provider]
 	md, hasNative := d.(provider.MessagesDriver)
 	switch {
-	case p.Model.Provider == config.ProviderAnthropic:
-		mp.native = true
-		e = pl.shapeAnthropicRelay(rt, r, body, model, lookup)
+	case d == nil:
+		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
 	case hasNative:
 		mp.native = true
 		e = pl.shapeNativeDriver(md, rt, r, body, model, lookup)
 	case mp.count:
 		return &apiError{status: http.StatusNotFound, typ: typeInvalidRequest, code: "count_tokens_unavailable",
 			message: "count_tokens is not available for provider " + p.Model.Provider + ": it has no token counting of its own, and this proxy does not make counts up"}
-	case d == nil:
-		return &apiError{status: http.StatusNotImplemented, message: "provider " + p.Model.Provider + " is not served by this build", typ: typeServer, code: "provider_not_available"}
 	default:
 		e = pl.shapeHub(d, rt, r, body, model, lookup)
 	}
@@ -226,27 +217,11 @@ func (pl *plan) shapeHub(d provider.Driver, rt *config.Route, r *http.Request, b
 	u := *r.URL
 	u.RawQuery = ""
 	noQuery.URL = &u
-	pl.target, pl.transport, e = upstream(d, call, &noQuery, rt.KeyAuth, lookup)
-	return e
-}
-
-// shapeAnthropicRelay sends the policed Messages body to Anthropic (or
-// upstream_url) through the shared transport, byte for byte.
-func (pl *plan) shapeAnthropicRelay(rt *config.Route, r *http.Request, body []byte, model string, lookup config.Lookup) *apiError {
-	p := rt.Plugin
-	rw, e := rewriteMessages(p, body, model, pl.msgs.count)
+	up, e := upstream(d, call, &noQuery, rt.KeyAuth, lookup)
 	if e != nil {
 		return e
 	}
-	pl.rewritten = *rw
-	base, e := configuredUpstream(p, lookup)
-	if e != nil {
-		return e
-	}
-	u := messagesURL(base, pl.msgs.count)
-	u.RawQuery = upstreamQuery(p.Auth, u.RawQuery, r.URL.RawQuery, rt.KeyAuth)
-	pl.target = u
-	pl.msgs.anthropicVersion = p.Model.Options.AnthropicVersion
+	pl.reach(up)
 	return nil
 }
 
@@ -274,43 +249,15 @@ func (pl *plan) shapeNativeDriver(md provider.MessagesDriver, rt *config.Route, 
 	if err != nil {
 		return driverError(err)
 	}
+	// A relay carries the client's query (Claude Code's ?beta=true) as it
+	// carries the body; a driver's own transport reads none.
+	client := ""
+	if up.Transport == nil {
+		client = r.URL.RawQuery
+	}
 	u := *up.URL
-	u.RawQuery = upstreamQuery(p.Auth, u.RawQuery, "", rt.KeyAuth)
-	pl.target, pl.transport = &u, up.Transport
+	u.RawQuery = upstreamQuery(p.Auth, u.RawQuery, client, rt.KeyAuth)
+	up.URL = &u
+	pl.reach(up)
 	return nil
-}
-
-// configuredUpstream is upstream_url for this request, or nil.
-func configuredUpstream(p *config.Plugin, lookup config.Lookup) (*url.URL, *apiError) {
-	o := p.Model.Options
-	switch {
-	case !o.UpstreamTemplate.IsZero():
-		return resolveUpstream(o.UpstreamTemplate, lookup)
-	case o.Upstream != nil:
-		return o.Upstream, nil
-	}
-	return nil, nil
-}
-
-// messagesURL is Anthropic's Messages endpoint, or upstream_url: a URL
-// whose path ends in /v1/messages is the endpoint itself, any other is a
-// base that /v1/messages is added to. count_tokens is the endpoint plus
-// /count_tokens.
-func messagesURL(base *url.URL, count bool) *url.URL {
-	var u url.URL
-	if base == nil {
-		b, _ := url.Parse(defaultAnthropicURL)
-		u = *b
-	} else {
-		u = *base
-	}
-	p := strings.TrimSuffix(u.Path, "/")
-	if !strings.HasSuffix(p, messagesSuffix) {
-		p += messagesSuffix
-	}
-	if count {
-		p += "/count_tokens"
-	}
-	u.Path, u.RawPath = p, ""
-	return &u
 }

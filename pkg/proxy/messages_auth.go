@@ -16,24 +16,21 @@ func messagesKey(r *http.Request) presented {
 	return presented{}
 }
 
-// messagesOutgoing shapes a Messages request's upstream headers: the
-// client's x-api-key (its key for this proxy) never goes on, unless the
-// configured upstream credential is an x-api-key, which rewriteOutgoing
-// has just set; a native upstream gets anthropic-version (the client's,
-// else model.options.anthropic_version) and the client's anthropic-beta;
-// the chat hub gets neither, and no Accept-Encoding, so that the chat
-// answer it translates arrives decoded.
+// messagesOutgoing shapes a Messages request's upstream headers before
+// the driver's and the configured credential are set: the client's
+// x-api-key (its key for this proxy) never goes on, unless the configured
+// upstream credential is an x-api-key, which replaces it; the client's
+// anthropic-version and anthropic-beta were handed to a native driver
+// (provider.MessagesCall), which sends what its upstream reads in its
+// Upstream's Header; the chat hub gets neither, and no Accept-Encoding, so
+// that the chat answer it translates arrives decoded.
 func messagesOutgoing(pl *plan, h http.Header) {
 	if !strings.EqualFold(pl.plugin.Auth.HeaderName, "x-api-key") {
 		h.Del("X-Api-Key")
 	}
+	h.Del("Anthropic-Version")
+	h.Del("Anthropic-Beta")
 	if !pl.msgs.native {
-		h.Del("Anthropic-Version")
-		h.Del("Anthropic-Beta")
 		h.Del("Accept-Encoding")
-		return
-	}
-	if h.Get("Anthropic-Version") == "" && pl.msgs.anthropicVersion != "" {
-		h.Set("Anthropic-Version", pl.msgs.anthropicVersion)
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/anthropicstub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
@@ -108,25 +108,6 @@ func TestAnthropicUsage(t *testing.T) {
 	}
 }
 
-func TestMessagesURL(t *testing.T) {
-	parse := func(s string) *url.URL { u, _ := url.Parse(s); return u }
-	tests := []struct {
-		base  *url.URL
-		count bool
-		want  string
-	}{
-		{nil, false, "https://api.anthropic.com/v1/messages"},
-		{nil, true, "https://api.anthropic.com/v1/messages/count_tokens"},
-		{parse("http://h:1/v1/messages"), true, "http://h:1/v1/messages/count_tokens"},
-		{parse("http://h:1/anthropic/"), false, "http://h:1/anthropic/v1/messages"},
-	}
-	for _, tt := range tests {
-		if got := messagesURL(tt.base, tt.count).String(); got != tt.want {
-			t.Errorf("%v %v: got %s, want %s", tt.base, tt.count, got, tt.want)
-		}
-	}
-}
-
 // A plain ai-proxy Messages route is priced too: its statistics carry the
 // configured costs and a cost budget charges the answer.
 func TestMessagesPriced(t *testing.T) {
@@ -202,5 +183,82 @@ plugins:
 	defer store.mu.Unlock()
 	if w.Code != 200 || store.reserves != 1 || store.adds != 1 || store.total != 1 {
 		t.Fatalf("answer %d %s: %d reservations, %d settlements, %g left charged (want the one request)", w.Code, w.Body.String(), store.reserves, store.adds, store.total)
+	}
+}
+
+// The native Anthropic relay on a plain ai-proxy route, as the upstream
+// sees it: the endpoint (count_tokens below it) with the client's query
+// (Claude Code's ?beta=true), the client's anthropic-version or else the
+// configured one, its anthropic-beta, the configured key in place of the
+// client's credentials, the body with the policy applied, and the answer
+// relayed as Anthropic sent it.
+func TestMessagesAnthropicRelay(t *testing.T) {
+	as, aURL := anthropicServer(t)
+	doc := `_format_version: "3.0"
+routes:
+  - {name: claude, paths: [/anthropic]}
+plugins:
+  - name: ai-proxy
+    config:
+      route_type: llm/v1/chat
+      llm_format: anthropic
+      auth: {header_name: x-api-key, header_value: "` + anthropicstub.DefaultKey + `"}
+      model_aliases: {"*": stub-answer}
+      model: {provider: anthropic, options: {anthropic_version: "2023-06-01", max_tokens: 50, upstream_url: "` + aURL + `"}}
+`
+	p := newFailoverProxyDoc(t, doc, nil, nil)
+	for _, tc := range []struct {
+		name, path, body string
+		header           map[string]string
+		wantPath         string
+		wantHeader       map[string]string // "" is absent
+		answer           string            // in the client's answer, when 200
+	}{
+		{name: "no version from the client: the configured one", path: "/anthropic/v1/messages?beta=true", body: msgBody,
+			header:   map[string]string{"X-Api-Key": "client-key", "Authorization": "Bearer client-key", "Accept-Encoding": "gzip"},
+			wantPath: "/v1/messages",
+			wantHeader: map[string]string{"Anthropic-Version": "2023-06-01", "Anthropic-Beta": "", "X-Api-Key": anthropicstub.DefaultKey,
+				"Authorization": "", "Accept-Encoding": "gzip"},
+			answer: `"type":"message"`},
+		{name: "the client's version and betas, streamed", path: "/anthropic/v1/messages?beta=true", body: msgStreamBody,
+			header:     map[string]string{"Anthropic-Version": "2024-01-01", "Anthropic-Beta": "claude-code-20250219,interleaved-thinking-2025-05-14", "X-Api-Key": "client-key"},
+			wantPath:   "/v1/messages",
+			wantHeader: map[string]string{"Anthropic-Version": "2024-01-01", "Anthropic-Beta": "claude-code-20250219,interleaved-thinking-2025-05-14", "X-Api-Key": anthropicstub.DefaultKey, "Accept-Encoding": "identity"},
+			answer:     "event: message_stop\n"},
+		{name: "count_tokens", path: "/anthropic/v1/messages/count_tokens?beta=true", body: `{"model":"claude","messages":[{"role":"user","content":"hi"}]}`,
+			header:     map[string]string{"Anthropic-Beta": "token-counting-2024-11-01"},
+			wantPath:   "/v1/messages/count_tokens",
+			wantHeader: map[string]string{"Anthropic-Version": "2023-06-01", "Anthropic-Beta": "token-counting-2024-11-01", "X-Api-Key": anthropicstub.DefaultKey}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			p.h.ServeHTTP(w, req)
+			if tc.answer != "" && (w.Code != 200 || !strings.Contains(w.Body.String(), tc.answer)) {
+				t.Fatalf("answer %d %s", w.Code, w.Body.String())
+			}
+			got := as.Last()
+			if got.Path != tc.wantPath || got.Query != "beta=true" {
+				t.Fatalf("upstream asked at %s?%s", got.Path, got.Query)
+			}
+			for k, v := range tc.wantHeader {
+				if got.Header.Get(k) != v {
+					t.Errorf("upstream %s: %q, want %q", k, got.Header.Get(k), v)
+				}
+			}
+			if got.Decoded["model"] != "stub-answer" {
+				t.Fatalf("upstream body %s", got.Body)
+			}
+			if _, ok := got.Decoded["stream"]; tc.wantPath != "/v1/messages" && ok {
+				t.Fatalf("a count with stream: %s", got.Body)
+			}
+			if tc.wantPath == "/v1/messages" && got.Decoded["max_tokens"] != float64(50) {
+				t.Fatalf("max_tokens not capped: %s", got.Body)
+			}
+		})
 	}
 }

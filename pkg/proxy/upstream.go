@@ -17,29 +17,42 @@ import (
 // replaces the configured one, unless upstream_path pins it. The client's
 // query string goes along, without its key-auth key and with the auth param
 // applied.
-func upstream(d provider.Driver, call *provider.Call, r *http.Request, ka *config.KeyAuth, lookup config.Lookup) (*url.URL, http.RoundTripper, *apiError) {
+func upstream(d provider.Driver, call *provider.Call, r *http.Request, ka *config.KeyAuth, lookup config.Lookup) (provider.Upstream, *apiError) {
 	p := call.Plugin
 	o := p.Model.Options
-	switch {
-	case !o.UpstreamTemplate.IsZero():
-		resolved, err := resolveUpstream(o.UpstreamTemplate, lookup)
-		if err != nil {
-			return nil, nil, err
-		}
-		call.Upstream = resolved
-	case o.Upstream != nil:
-		call.Upstream = o.Upstream
+	var e *apiError
+	if call.Upstream, e = configuredUpstream(p, lookup); e != nil {
+		return provider.Upstream{}, e
 	}
 	up, err := prepareCall(d, call)
 	if err != nil {
-		return nil, nil, driverError(err)
+		return provider.Upstream{}, driverError(err)
 	}
 	u := *up.URL
 	if p.RouteType == config.RoutePreserve && o.UpstreamPath == "" {
 		u.Path, u.RawPath = cleanPath(r.URL.Path), ""
 	}
 	u.RawQuery = upstreamQuery(p.Auth, u.RawQuery, r.URL.RawQuery, ka)
-	return &u, up.Transport, nil
+	up.URL = &u
+	return up, nil
+}
+
+// configuredUpstream is upstream_url for this request, or nil.
+func configuredUpstream(p *config.Plugin, lookup config.Lookup) (*url.URL, *apiError) {
+	o := p.Model.Options
+	switch {
+	case !o.UpstreamTemplate.IsZero():
+		return resolveUpstream(o.UpstreamTemplate, lookup)
+	case o.Upstream != nil:
+		return o.Upstream, nil
+	}
+	return nil, nil
+}
+
+// reach makes a driver's upstream the request's: its URL (the client's
+// query applied), its transport and its headers.
+func (pl *plan) reach(up provider.Upstream) {
+	pl.target, pl.transport, pl.header = up.URL, up.Transport, up.Header
 }
 
 // driverError is a driver's refusal as the proxy answers it.

@@ -76,7 +76,8 @@ func TestUpstreamURL(t *testing.T) {
 			if tt.keyAuth {
 				ka = keyAuth(t, "apikey")
 			}
-			u, _, e := upstream(openai.Driver{}, &provider.Call{Plugin: p}, r, ka, templateLookup(r, nil))
+			up, e := upstream(openai.Driver{}, &provider.Call{Plugin: p}, r, ka, templateLookup(r, nil))
+			u := up.URL
 			if tt.err != "" {
 				if e == nil || !strings.Contains(e.message, tt.err) || e.status != 400 {
 					t.Fatalf("err = %v, want 400 %q", e, tt.err)
