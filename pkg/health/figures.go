@@ -123,5 +123,11 @@ func at(now time.Time, views ...*Figures) (latency, usage float64) {
 	return latency, max(usage, 0)
 }
 
+// maxObservation bounds one answer's latency (ms) or usage (tokens or
+// cost): the usage is the upstream's own report, and an absurd one (an
+// int64's worth of tokens) would make sums DynamoDB refuses to store
+// (over 38 digits), failing every flush of that window.
+const maxObservation = 1e12
+
 // valid reports whether an observation may be folded in.
-func valid(v float64) bool { return v >= 0 && !math.IsNaN(v) && !math.IsInf(v, 0) }
+func valid(v float64) bool { return v >= 0 && v <= maxObservation && !math.IsNaN(v) }

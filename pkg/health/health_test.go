@@ -78,7 +78,7 @@ func TestFigures(t *testing.T) {
 func TestFiguresRefuseGarbage(t *testing.T) {
 	r := New(Options{})
 	tg := r.Get("k")
-	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -5} {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -5, 9.2e18} {
 		r.Observe(tg, v, 0)
 		r.Observe(tg, 0, v)
 	}
