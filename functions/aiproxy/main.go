@@ -96,7 +96,13 @@ func run() error {
 		logger.Info("starting on Lambda", "config", desc)
 		opts := edge.OptionsFromEnv(os.Getenv)
 		opts.Logger = logger
-		opts.Flush = func() { _ = statsOut.Flush() }
+		opts.Flush = func() {
+			_ = statsOut.Flush()
+			// A circuit this instance just opened or closed reaches the
+			// others before Lambda may freeze the environment; bounded,
+			// so that a slow table costs an invocation 100 ms at most.
+			reg.Settle(100 * time.Millisecond)
+		}
 		edge.Start(h, opts) // never returns
 		return nil
 	}

@@ -66,6 +66,8 @@ type Registry struct {
 	flushing   atomic.Bool
 	flushed    atomic.Int64 // unix nanoseconds of the last flush
 	pending    sync.WaitGroup
+	saving     sync.WaitGroup // circuit writes in flight
+	nsaving    atomic.Int32
 }
 
 // New returns a registry.
@@ -236,8 +238,12 @@ func (r *Registry) save(key string, s State) {
 		return
 	}
 	r.pending.Add(1)
+	r.saving.Add(1)
+	r.nsaving.Add(1)
 	go func() {
 		defer r.pending.Done()
+		defer r.saving.Done()
+		defer r.nsaving.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := st.Save(ctx, key, s); err != nil {
@@ -278,6 +284,28 @@ func (r *Registry) Sync(keys []string) {
 // Wait waits for background reads and writes (tests, and an edge before
 // it freezes).
 func (r *Registry) Wait() { r.pending.Wait() }
+
+// Settle waits up to d for circuit writes in flight: a Lambda environment
+// may freeze as soon as an invocation ends, and a circuit this instance
+// opened must reach the others now, not at its next invocation. Figures
+// and reads are left to finish then; with no write in flight it returns
+// at once.
+func (r *Registry) Settle(d time.Duration) {
+	if r.nsaving.Load() == 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		r.saving.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
 
 // flush adds each target's pending windows to the store. They join the
 // shared view at once, as the store will have them when it is next read;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -204,5 +205,37 @@ func TestOpenUntil(t *testing.T) {
 	}
 	if d, _ := tg.Down(now.Add(30 * time.Second)); d {
 		t.Fatal("still down after the pause")
+	}
+}
+
+// slowStore takes its time over every write.
+type slowStore struct {
+	memStore
+	delay time.Duration
+	saved atomic.Int32
+}
+
+func (s *slowStore) Save(ctx context.Context, k string, st State) error {
+	time.Sleep(s.delay)
+	s.saved.Add(1)
+	return s.memStore.Save(ctx, k, st)
+}
+
+// Settle lets a circuit write in flight finish, within its bound.
+func TestSettle(t *testing.T) {
+	st := &slowStore{memStore: memStore{items: map[string]State{}}, delay: 50 * time.Millisecond}
+	r := New(Options{Store: st})
+	r.Settle(time.Second) // nothing in flight: at once
+	r.Fail(r.Get("k"), 1, time.Minute)
+	r.Settle(10 * time.Second)
+	if st.saved.Load() != 1 {
+		t.Fatal("Settle returned before the circuit write finished")
+	}
+	st.delay = 3 * time.Second
+	r.Succeed(r.Get("k"))
+	start := time.Now()
+	r.Settle(20 * time.Millisecond)
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("Settle waited past its bound")
 	}
 }
