@@ -82,11 +82,7 @@ func New(o Options) *Driver {
 	if o.Transport != nil {
 		inner = &http.Client{Transport: o.Transport}
 	} else if inner == nil {
-		// A pool of the driver's own, not http.DefaultTransport's: a
-		// pooled connection to an endpoint that has gone away is never
-		// handed to another driver whose endpoint reuses its address (a
-		// test server's port), where a POST on it fails mid-read.
-		inner = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		inner = &http.Client{Transport: http.DefaultTransport}
 	}
 	return &Driver{opts: o, http: &guardClient{inner: inner, maxFrame: o.MaxFrameBytes, maxBody: o.MaxBodyBytes},
 		clients: map[string]*bedrockruntime.Client{}}
