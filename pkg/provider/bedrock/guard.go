@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ func (g *guardClient) Do(r *http.Request) (*http.Response, error) {
 	// session token (an assumed role's, or the function's own) and the
 	// signature are reported, to be blanked if the endpoint echoes them.
 	provider.ReportCredential(r.Context(), r.Header.Get("X-Amz-Security-Token"), signature(r.Header.Get("Authorization")))
+	if err := detachBody(r); err != nil {
+		return nil, err
+	}
 	res, err := g.inner.Do(r)
 	if err != nil || res.Body == nil {
 		return res, err
@@ -36,6 +40,28 @@ func (g *guardClient) Do(r *http.Request) (*http.Response, error) {
 		res.Body = &limitBody{r: res.Body, left: g.maxBody}
 	}
 	return res, nil
+}
+
+// detachBody gives the transport a request body of its own. smithy-go
+// closes the body it built as soon as Do returns, which is when the
+// answer's header has come, and that body then reads as io.EOF; but
+// net/http may still be finishing the body then (it reads on past
+// ContentLength to check for more), and an EOF there makes it close the
+// connection under the answer the SDK is reading ("use of closed network
+// connection" on a 200; the SDK's retry would then call the model again).
+// The body is in memory already (a Converse or InvokeModel input), so the
+// copy is the request's size once.
+func detachBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fmt.Errorf("read the request body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
 }
 
 // signature is the Signature of a SigV4 Authorization header, the one

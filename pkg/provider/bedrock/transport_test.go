@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -119,5 +120,49 @@ func TestSignature(t *testing.T) {
 		if got := signature(tt.authz); got != tt.want {
 			t.Errorf("signature(%q) = %q, want %q", tt.authz, got, tt.want)
 		}
+	}
+}
+
+// closedAfterDo is smithy-go's request body: once closed (which smithy
+// does as soon as Do returns), every read is io.EOF.
+type closedAfterDo struct {
+	r      *strings.Reader
+	closed bool
+}
+
+func (b *closedAfterDo) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, io.EOF
+	}
+	return b.r.Read(p)
+}
+
+func (b *closedAfterDo) Close() error { b.closed = true; return nil }
+
+// lateReader is an HTTP client that, like net/http's transport, may still
+// be reading the request body after Do has returned the answer.
+type lateReader struct{ got *http.Request }
+
+func (l *lateReader) Do(r *http.Request) (*http.Response, error) {
+	l.got = r
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}"))}, nil
+}
+
+// The transport reads a body of its own: smithy's closing its body when
+// Do returns does not cut what the transport has yet to read (which made
+// net/http close the connection under a 200 being read).
+func TestBodyDetachedFromSmithy(t *testing.T) {
+	inner := &lateReader{}
+	g := &guardClient{inner: inner, maxFrame: 1 << 20, maxBody: 1 << 20}
+	body := &closedAfterDo{r: strings.NewReader(`{"texts":["a"]}`)}
+	req, _ := http.NewRequest(http.MethodPost, "http://bedrock.test/model/m/invoke", body)
+	if _, err := g.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	_ = req.Body.Close() // smithy-go, after Do
+	_ = body.Close()
+	got, err := io.ReadAll(inner.got.Body)
+	if err != nil || string(got) != `{"texts":["a"]}` {
+		t.Fatalf("the transport read %q, %v", got, err)
 	}
 }
