@@ -382,7 +382,7 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 // try sends one attempt to t and classifies what came back: kind is the
 // failover criterion it meets, 0 for an answer.
 func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, bal config.Balancer) (*http.Response, config.Criteria, error) {
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(provider.WithoutRetries(r.Context()))
 	tm := &attemptTimers{cancel: cancel}
 	ctx = httptrace.WithClientTrace(ctx, tm.trace(bal))
 	req := r.Clone(ctx)

@@ -82,7 +82,15 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	p := binary.Serve(t, mixedConfig(url), br.Env(endpoint)...)
+	// The SDK keeps its default retries here (the stub's environment
+	// turns them off): a chain attempt must make one call all the same.
+	var env []string
+	for _, e := range br.Env(endpoint) {
+		if !strings.HasPrefix(e, "AWS_MAX_ATTEMPTS=") {
+			env = append(env, e)
+		}
+	}
+	p := binary.Serve(t, mixedConfig(url), env...)
 	t.Cleanup(func() {
 		if strings.Contains(p.Output.String(), br.Options().SecretAccessKey) {
 			t.Error("the AWS secret appears in the binary's output")
@@ -141,6 +149,10 @@ func TestOpenAIAndBedrock(t *testing.T) {
 	t.Run("bedrock throttled or unavailable, openai answers", func(t *testing.T) {
 		ask(t, "bedrock-throttled", "openai/secondary")
 		attempts(t, "1:openai/secondary", "0:bedrock/stub.error-throttle", 429, 2)
+		// One call per attempt: the SDK retried nothing behind the chain.
+		if n := calls(br, "stub.error-throttle"); n != 2 {
+			t.Fatalf("the throttled Bedrock was called %d times for two requests", n)
+		}
 		ask(t, "bedrock-unavailable", "openai/secondary")
 		attempts(t, "1:openai/secondary", "0:bedrock/stub.error-unavailable", 503, 2)
 	})
@@ -184,6 +196,17 @@ func TestOpenAIAndBedrock(t *testing.T) {
 			t.Fatalf("text %q then %v", text, stream.Err())
 		}
 	})
+}
+
+// calls counts the requests the Bedrock stub had for model.
+func calls(br *bedrockstub.Server, model string) int {
+	n := 0
+	for _, r := range br.Requests() {
+		if r.ModelID == model {
+			n++
+		}
+	}
+	return n
 }
 
 func msgs() []openai.ChatCompletionMessageParamUnion {

@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -41,7 +42,7 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			ModelId: aws.String(in.ModelID), System: in.System, Messages: in.Messages, InferenceConfig: in.Inference,
 			ToolConfig: in.ToolConfig, AdditionalModelRequestFields: additional, PerformanceConfig: in.Performance,
 			OutputConfig: in.Output, ServiceTier: in.ServiceTier, RequestMetadata: in.RequestMetadata,
-		})
+		}, retries(ctx))
 		if err != nil {
 			return errorResponse(req, err)
 		}
@@ -51,7 +52,7 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		ModelId: aws.String(in.ModelID), System: in.System, Messages: in.Messages, InferenceConfig: in.Inference,
 		ToolConfig: in.ToolConfig, AdditionalModelRequestFields: additional, PerformanceConfig: in.Performance,
 		OutputConfig: in.Output, ServiceTier: in.ServiceTier, RequestMetadata: in.RequestMetadata,
-	}, ownCodec)
+	}, ownCodec, retries(ctx))
 	if err != nil {
 		return errorResponse(req, err)
 	}
@@ -65,6 +66,19 @@ func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
 // shows it; frames of one stream can be decoded into another's buffer).
 // restjson1.New ignores its schema argument.
 func ownCodec(o *bedrockruntime.Options) { o.Protocol = restjson1.New(nil) }
+
+// retries turns the SDK's own retries off for a call the proxy retries on
+// another target (provider.RetriesOff).
+func retries(ctx context.Context) func(*bedrockruntime.Options) {
+	if provider.RetriesOff(ctx) {
+		return oneAttempt
+	}
+	return keepRetries
+}
+
+func oneAttempt(o *bedrockruntime.Options) { o.RetryMaxAttempts = 1 }
+
+func keepRetries(*bedrockruntime.Options) {}
 
 // finishReason maps Bedrock's stopReason onto OpenAI's.
 func finishReason(r types.StopReason) string {

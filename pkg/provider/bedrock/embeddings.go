@@ -271,7 +271,7 @@ func (c *embedCall) fail(req *http.Request, err error) (*http.Response, error) {
 // invoke makes one call and reads its answer.
 func (c *embedCall) invoke(ctx context.Context, body []byte) embedResult {
 	out, err := c.client.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(c.model), Body: body,
-		ContentType: aws.String("application/json"), Accept: aws.String("application/json")})
+		ContentType: aws.String("application/json"), Accept: aws.String("application/json")}, retries(ctx))
 	if err != nil {
 		return embedResult{err: err}
 	}

@@ -171,21 +171,21 @@ func (c *invokeCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case c.count:
 		out, err := c.client.CountTokens(ctx, &bedrockruntime.CountTokensInput{ModelId: aws.String(c.model),
-			Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: c.body}}})
+			Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: c.body}}}, retries(ctx))
 		if err != nil {
 			return errorResponse(req, err)
 		}
 		return provider.JSONResponse(req, http.StatusOK, []byte(`{"input_tokens":`+strconv.Itoa(int(aws.ToInt32(out.InputTokens)))+`}`)), nil
 	case !c.stream:
 		out, err := c.client.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(c.model), Body: c.body,
-			ContentType: aws.String("application/json"), Accept: aws.String("application/json")})
+			ContentType: aws.String("application/json"), Accept: aws.String("application/json")}, retries(ctx))
 		if err != nil {
 			return errorResponse(req, err)
 		}
 		return provider.JSONResponse(req, http.StatusOK, out.Body), nil
 	}
 	out, err := c.client.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(c.model), Body: c.body,
-		ContentType: aws.String("application/json"), Accept: aws.String("application/json")})
+		ContentType: aws.String("application/json"), Accept: aws.String("application/json")}, ownCodec, retries(ctx))
 	if err != nil {
 		return errorResponse(req, err)
 	}

@@ -11,8 +11,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
@@ -376,5 +378,53 @@ func TestParallelStreamsOneClient(t *testing.T) {
 	}
 	if d.Clients() != 1 {
 		t.Errorf("%d clients", d.Clients())
+	}
+}
+
+// A call the proxy retries on another target (an ai-proxy-advanced
+// attempt) is one call to a throttled Bedrock; alone, the SDK's own
+// retries ask again (three attempts by the standard retryer).
+func TestNoSDKRetriesInAChain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		chain bool
+		calls int
+	}{{"alone", false, 3}, {"chain attempt", true, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := bedrockstub.New(bedrockstub.Options{})
+			ep, stop, err := srv.Listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			o := srv.Options()
+			standard := func() aws.Retryer {
+				return retry.NewStandard(func(s *retry.StandardOptions) {
+					s.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+				})
+			}
+			d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""), Retryer: standard}})
+			p := &config.Plugin{RouteType: config.RouteChat, Model: config.Model{Provider: config.ProviderBedrock}}
+			for _, stream := range []bool{false, true} {
+				before := len(srv.Requests())
+				up, err := d.Prepare(&provider.Call{Plugin: p, Model: "stub.error-throttle", Stream: stream, Upstream: mustURL(ep), Body: []byte(`{"messages":[{"role":"user","content":"hi"}]}`)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				if tc.chain {
+					ctx = provider.WithoutRetries(ctx)
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", up.URL.String(), nil)
+				res, err := up.Transport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 429 || len(srv.Requests())-before != tc.calls {
+					t.Fatalf("stream %v: %d after %d calls, want 429 after %d", stream, res.StatusCode, len(srv.Requests())-before, tc.calls)
+				}
+			}
+		})
 	}
 }
