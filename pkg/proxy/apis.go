@@ -98,7 +98,7 @@ func rewriteNative(p *config.Plugin, in input) (*rewritten, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	model, e := chooseModel(in.configured, m.model)
+	model, e := chooseModel(in.configured, m.model, in.balanced)
 	if e != nil {
 		return nil, e
 	}

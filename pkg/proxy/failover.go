@@ -86,6 +86,7 @@ func (pl *plan) shapeTargets(rt *config.Route, r *http.Request, captures map[str
 	for i, t := range adv.Targets {
 		tp := *pl
 		tp.plugin = t.Plugin
+		tp.balanced = true
 		trt := *rt
 		trt.Plugin = t.Plugin
 		if e := tp.shape(&trt, r, captures, key, drivers); e != nil {

@@ -116,6 +116,7 @@ type plan struct {
 	consumer    string         // the key-auth consumer
 	clientKey   string         // the client's key-auth key, for redaction only
 	hideHeaders []string       // key-auth header names, never forwarded
+	balanced    bool           // shaped as an ai-proxy-advanced target
 	// keepAuthHeader lets the client's own upstream credential header
 	// through (allow_override).
 	keepAuthHeader bool
@@ -332,7 +333,7 @@ func (pl *plan) shape(rt *config.Route, r *http.Request, captures map[string]str
 			return e
 		}
 	}
-	in := input{body: pl.requestBody, contentType: r.Header.Get("Content-Type"), configured: configured}
+	in := input{body: pl.requestBody, contentType: r.Header.Get("Content-Type"), configured: configured, balanced: pl.balanced}
 	if rt.KeyAuth != nil && rt.KeyAuth.KeyInBody {
 		in.hide = rt.KeyAuth.KeyNames
 	}

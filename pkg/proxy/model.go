@@ -59,8 +59,12 @@ func templateLookup(r *http.Request, captures map[string]string) config.Lookup {
 
 // chooseModel decides the model the upstream is asked for: the configured
 // one wins, and the body may repeat it but not change it; with none
-// configured the body's model is used.
-func chooseModel(configured string, bodyModel []byte) (string, *apiError) {
+// configured the body's model is used. For a target the balancer chose
+// (balanced), the configured model replaces any the body names: every
+// OpenAI SDK sends a model, and refusing it would leave every target of
+// another model out of the failover that the configuration asks for;
+// the client still gets no model the configuration does not name.
+func chooseModel(configured string, bodyModel []byte, balanced bool) (string, *apiError) {
 	client, plain := plainString(bodyModel, configured)
 	if !plain && len(bodyModel) > 0 && !bytes.Equal(bodyModel, []byte("null")) {
 		if err := json.Unmarshal(bodyModel, &client); err != nil {
@@ -73,7 +77,7 @@ func chooseModel(configured string, bodyModel []byte) (string, *apiError) {
 		return "", badRequest("model_not_provided", "model parameter not found in request, nor in gateway configuration")
 	case configured == "":
 		model = client
-	case client != "" && client != configured:
+	case client != "" && client != configured && !balanced:
 		return "", badRequest("model_mismatch", "cannot use own model - must be: "+configured)
 	default:
 		model = configured

@@ -33,6 +33,10 @@ type input struct {
 	contentType string
 	configured  string   // the configured model, resolved ("" for none)
 	hide        []string // body members holding key-auth keys, removed
+	// balanced marks an ai-proxy-advanced target: the balancer chose it,
+	// so its configured model replaces the client's instead of refusing
+	// a different one (chooseModel).
+	balanced bool
 }
 
 // members are the top-level members of a client's body that the rewrite
@@ -82,7 +86,7 @@ func rewriteBody(p *config.Plugin, in input) (*rewritten, *apiError) {
 	if !m.chat && !m.completions {
 		return nil, noPrompts
 	}
-	model, e := chooseModel(in.configured, m.model)
+	model, e := chooseModel(in.configured, m.model, in.balanced)
 	if e != nil {
 		return nil, e
 	}

@@ -103,26 +103,31 @@ func TestIsJSONContentType(t *testing.T) {
 func TestChooseModel(t *testing.T) {
 	tests := []struct {
 		configured, body, want, err string
+		balanced                    bool
 	}{
-		{"gpt-4o", ``, "gpt-4o", ""},
-		{"gpt-4o", `"gpt-4o"`, "gpt-4o", ""},
-		{"gpt-4o", `""`, "gpt-4o", ""},
-		{"gpt-4o", `null`, "gpt-4o", ""},
-		{"gpt-4o", `"o1"`, "", "cannot use own model - must be: gpt-4o"},
-		{"", `"gpt-4o-mini"`, "gpt-4o-mini", ""},
-		{"", ``, "", "model parameter not found in request, nor in gateway configuration"},
-		{"", `5`, "", "model must be a string"},
-		{"", `"bad model"`, "", "model name must not contain whitespace or control characters"},
-		{"gpt-4o", `"gpt\u002d4o"`, "gpt-4o", ""},
-		{"", `"gpt\u002d4o"`, "gpt-4o", ""},
-		{"gpt-4o", `"gpt-4\u006f-mini"`, "", "cannot use own model - must be: gpt-4o"},
+		{"gpt-4o", ``, "gpt-4o", "", false},
+		{"gpt-4o", `"gpt-4o"`, "gpt-4o", "", false},
+		{"gpt-4o", `""`, "gpt-4o", "", false},
+		{"gpt-4o", `null`, "gpt-4o", "", false},
+		{"gpt-4o", `"o1"`, "", "cannot use own model - must be: gpt-4o", false},
+		{"", `"gpt-4o-mini"`, "gpt-4o-mini", "", false},
+		{"", ``, "", "model parameter not found in request, nor in gateway configuration", false},
+		{"", `5`, "", "model must be a string", false},
+		{"", `"bad model"`, "", "model name must not contain whitespace or control characters", false},
+		{"gpt-4o", `"gpt\u002d4o"`, "gpt-4o", "", false},
+		{"", `"gpt\u002d4o"`, "gpt-4o", "", false},
+		{"gpt-4o", `"gpt-4\u006f-mini"`, "", "cannot use own model - must be: gpt-4o", false},
 		// encoding/json's decoding of invalid UTF-8, kept.
-		{"", "\"gpt-\xff\"", "gpt-\ufffd", ""},
-		{"", `"`, "", "model must be a string"},
+		{"", "\"gpt-\xff\"", "gpt-\ufffd", "", false},
+		{"", `"`, "", "model must be a string", false},
+		// An ai-proxy-advanced target's own model replaces the client's.
+		{"claude-haiku", `"gpt-4o-mini"`, "claude-haiku", "", true},
+		{"", `"gpt-4o-mini"`, "gpt-4o-mini", "", true},
+		{"claude-haiku", `5`, "", "model must be a string", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.configured+" "+tt.body, func(t *testing.T) {
-			got, e := chooseModel(tt.configured, []byte(tt.body))
+			got, e := chooseModel(tt.configured, []byte(tt.body), tt.balanced)
 			if tt.err != "" {
 				if e == nil || e.message != tt.err {
 					t.Fatalf("err = %v, want %q", e, tt.err)

@@ -106,14 +106,16 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		t.Helper()
 		c := routeClient(route)
 		var res *http.Response
-		cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Messages: msgs()}, option.WithResponseInto(&res))
+		// The model every SDK sends: each target's own replaces it.
+		params := openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini, Messages: msgs()}
+		cc, err := c.Chat.Completions.New(context.Background(), params, option.WithResponseInto(&res))
 		if err != nil {
 			t.Fatalf("non-streamed: %v", err)
 		}
 		if got := res.Header.Get("X-Kong-LLM-Model"); got != target || cc.Choices[0].Message.Content != words || cc.Choices[0].FinishReason != "stop" {
 			t.Fatalf("non-streamed: answered by %q: %q %q", got, cc.Choices[0].Message.Content, cc.Choices[0].FinishReason)
 		}
-		stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Messages: msgs()}, option.WithResponseInto(&res))
+		stream := c.Chat.Completions.NewStreaming(context.Background(), params, option.WithResponseInto(&res))
 		var acc openai.ChatCompletionAccumulator
 		for stream.Next() {
 			acc.AddChunk(stream.Current())
