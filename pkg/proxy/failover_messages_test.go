@@ -98,7 +98,7 @@ func TestPeekStreamAnthropic(t *testing.T) {
 			whole := strings.Join(tc.events, "")
 			req := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 			res := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(strings.NewReader(whole)), Request: req}
-			got, kind, err := peekStream(res, req, config.FailError|config.FailHTTP429, true)
+			got, kind, err := peekStream(res, req, config.FailError|config.FailHTTP429, anthropicOpeningEvent, true)
 			if err != nil || kind != tc.kind || got.StatusCode != tc.status {
 				t.Fatalf("kind %v status %d err %v, want %v %d", kind, got.StatusCode, err, tc.kind, tc.status)
 			}

@@ -152,14 +152,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 	}
+	if s.fault(w, r, body) { // on every API's path
+		return
+	}
 	if s.serveAPIs(w, r, body) {
 		return
 	}
 	if r.Method != http.MethodPost || (!strings.HasSuffix(r.URL.Path, "/chat/completions") && !strings.HasSuffix(r.URL.Path, "/completions")) {
 		writeError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
-		return
-	}
-	if s.fault(w, r, body) {
 		return
 	}
 	if d, err := time.ParseDuration(r.Header.Get("X-Stub-Delay")); err == nil {
