@@ -363,4 +363,3 @@ type replayBody struct {
 
 func (b *replayBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *replayBody) Close() error               { return b.c.Close() }
-
