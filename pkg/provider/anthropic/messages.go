@@ -43,7 +43,20 @@ func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, e
 	if v := c.Plugin.Model.Options.AnthropicVersion; h.Get("Anthropic-Version") == "" && v != "" {
 		h.Set("Anthropic-Version", v)
 	}
-	return provider.Upstream{URL: messagesURL(c.Upstream, c.CountTokens), Header: h}, nil
+	return provider.Upstream{URL: messagesURL(messagesBase(c), c.CountTokens), Header: h}, nil
+}
+
+// messagesBase is upstream_url, or nil for Anthropic's endpoint. An
+// upstream_path without upstream_url is a path on Anthropic's host: the
+// configuration reads it as one on OpenAI's (Kong's default host), as
+// target does for chat.
+func messagesBase(c *provider.MessagesCall) *url.URL {
+	o := &c.Plugin.Model.Options
+	if o.UpstreamPath != "" && o.UpstreamURL == "https://api.openai.com:443"+o.UpstreamPath {
+		u, _ := url.Parse("https://api.anthropic.com" + o.UpstreamPath)
+		return u
+	}
+	return c.Upstream
 }
 
 // messagesURL is Anthropic's Messages endpoint, or upstream_url: a URL

@@ -41,9 +41,12 @@ func TestPrepareMessages(t *testing.T) {
 		version  string // model.options.anthropic_version
 		header   http.Header
 		upstream string // upstream_url
-		wantURL  string
-		want     http.Header
-		err      string // a refusal: the message names it
+		// upstreamPath is upstream_path without upstream_url, as the
+		// configuration reads it (a path on OpenAI's host).
+		upstreamPath string
+		wantURL      string
+		want         http.Header
+		err          string // a refusal: the message names it
 	}{
 		{name: "Anthropic's endpoint, the configured version", model: "claude-sonnet-4-5", version: "2023-06-01",
 			wantURL: "https://api.anthropic.com/v1/messages", want: http.Header{"Anthropic-Version": {"2023-06-01"}}},
@@ -62,6 +65,8 @@ func TestPrepareMessages(t *testing.T) {
 			wantURL: "http://h:1/v1/messages/count_tokens?tenant=a", want: http.Header{}},
 		{name: "upstream_url is a base", model: "m", upstream: "http://h:1/anthropic/",
 			wantURL: "http://h:1/anthropic/v1/messages", want: http.Header{}},
+		{name: "upstream_path alone is a path on Anthropic's host", model: "m", upstreamPath: "/v1/messages",
+			wantURL: "https://api.anthropic.com/v1/messages", want: http.Header{}},
 		{name: "no model refused", model: "", version: "2023-06-01", err: "a model is needed"},
 	}
 	for _, tt := range tests {
@@ -72,6 +77,12 @@ func TestPrepareMessages(t *testing.T) {
 			c := &provider.MessagesCall{Plugin: p, Model: tt.model, CountTokens: tt.count, Body: []byte(`{"model":"m"}`), Header: tt.header}
 			if tt.upstream != "" {
 				c.Upstream = parse(tt.upstream)
+			}
+			if tt.upstreamPath != "" {
+				o := &p.Model.Options
+				o.UpstreamPath, o.UpstreamURL = tt.upstreamPath, "https://api.openai.com:443"+tt.upstreamPath
+				o.Upstream, c.Upstream = parse(o.UpstreamURL), parse(o.UpstreamURL)
+				tt.upstream = o.UpstreamURL
 			}
 			up, err := New(nil).PrepareMessages(c)
 			if tt.err != "" {
