@@ -230,7 +230,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, req Request) {
 			return out
 		}
 	}
-	if sc, ok := s.queued(); ok {
+	if sc, ok := s.Take(); ok {
 		if sc.Delay > 0 {
 			select {
 			case <-time.After(sc.Delay):
@@ -248,18 +248,6 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, req Request) {
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(TokenCount(texts...)))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", "7")
 	_, _ = w.Write(b)
-}
-
-// queued takes the next queued scenario, if any.
-func (s *Server) queued() (Scenario, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
-		return Scenario{}, false
-	}
-	sc := s.queue[0]
-	s.queue = s.queue[1:]
-	return sc, true
 }
 
 // normalized scales v to unit length, as Titan's normalize does.

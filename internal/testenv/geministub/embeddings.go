@@ -218,9 +218,7 @@ func decodeEmbed(model, op string, body []byte) (*EmbedRequest, error) {
 // embed answers an embeddings call.
 func (s *Server) embed(w http.ResponseWriter, r *http.Request, model, op string, vertex bool) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 20<<20))
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Model: model, Vertex: vertex})
-	s.mu.Unlock()
+	s.Add(Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Model: model, Vertex: vertex})
 	if r.Method != http.MethodPost {
 		writeError(w, &APIError{Code: 404, Status: "NOT_FOUND", Message: "no such method: " + r.URL.Path})
 		return

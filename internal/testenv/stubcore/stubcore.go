@@ -1,0 +1,196 @@
+// Package stubcore is what the test servers under internal/testenv (stub,
+// anthropicstub, bedrockstub, geministub, coherestub, ollamastub) share, so
+// that each keeps only what its provider's API makes different:
+//
+//   - Lockstep: a stream writes its next event only after the test called
+//     Step, so that streaming is proven by order, not by timing;
+//   - Log: the requests a server received, for the test to read back;
+//   - Queue: scenarios a test queued for the next requests;
+//   - Listen: serving on a free local port.
+//
+// Each is ready as its zero value, so a stub embeds them and a stub built
+// as a composite literal (&stub.Server{Record: false}) works too.
+package stubcore
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Lockstep releases a stream's events one Step at a time.
+type Lockstep struct {
+	once  sync.Once
+	steps chan struct{}
+	// stalled counts waits that ran out: the event before never reached
+	// the client (something buffered), so the test never stepped.
+	stalled atomic.Int64
+}
+
+// ErrStalled is Await's answer when no Step came in time.
+var ErrStalled = errors.New("stubcore: lockstep stream stalled waiting for a Step")
+
+// stepper makes the channel on first use, so that the zero value works.
+// Its room lets a test step ahead of the stream without blocking.
+func (l *Lockstep) stepper() chan struct{} {
+	l.once.Do(func() { l.steps = make(chan struct{}, 1024) })
+	return l.steps
+}
+
+// Step lets a lockstep stream write its next event. A test calls it once
+// its client has seen the previous one.
+func (l *Lockstep) Step() { l.stepper() <- struct{}{} }
+
+// DrainSteps drops Steps no stream took (a test stepped for an event that
+// arrived only after its stream stalled), so that they cannot release a
+// later stream's events early. Call it while no lockstep stream runs.
+func (l *Lockstep) DrainSteps() {
+	for {
+		select {
+		case <-l.stepper():
+		default:
+			return
+		}
+	}
+}
+
+// Stalled returns how many lockstep streams gave up waiting for a Step.
+func (l *Lockstep) Stalled() int64 { return l.stalled.Load() }
+
+// ResetLockstep drops pending Steps and zeroes Stalled.
+func (l *Lockstep) ResetLockstep() {
+	l.DrainSteps()
+	l.stalled.Store(0)
+}
+
+// Await waits for the test's next Step, at most wait (no bound if wait is
+// 0), so that a test that forgot a Step fails instead of hanging. It
+// returns nil on a Step, ctx's error when the client went away, and
+// ErrStalled, counted in Stalled, when the wait ran out. Anything but nil
+// ends the stream.
+func (l *Lockstep) Await(ctx context.Context, wait time.Duration) error {
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-l.stepper():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout:
+		l.stalled.Add(1)
+		return ErrStalled
+	}
+}
+
+// Log is the requests a server received, R being its own Request type.
+type Log[R any] struct {
+	mu       sync.Mutex
+	requests []R
+}
+
+// Add records a request.
+func (l *Log[R]) Add(r R) {
+	l.mu.Lock()
+	l.requests = append(l.requests, r)
+	l.mu.Unlock()
+}
+
+// Requests returns what the server has received so far.
+func (l *Log[R]) Requests() []R {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]R(nil), l.requests...)
+}
+
+// Last returns the last request received, or a zero one.
+func (l *Log[R]) Last() R {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.requests) == 0 {
+		var zero R
+		return zero
+	}
+	return l.requests[len(l.requests)-1]
+}
+
+// ForgetRequests empties the log.
+func (l *Log[R]) ForgetRequests() {
+	l.mu.Lock()
+	l.requests = nil
+	l.mu.Unlock()
+}
+
+// Queue holds the scenarios a test queued, S being the server's own
+// Scenario type: each request takes the next, before the server's other
+// ways of choosing one.
+type Queue[S any] struct {
+	mu    sync.Mutex
+	queue []S
+}
+
+// Next queues scenarios for the next requests.
+func (q *Queue[S]) Next(sc ...S) {
+	q.mu.Lock()
+	q.queue = append(q.queue, sc...)
+	q.mu.Unlock()
+}
+
+// Take removes and returns the next queued scenario; false when none is.
+func (q *Queue[S]) Take() (S, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queue) == 0 {
+		var zero S
+		return zero, false
+	}
+	sc := q.queue[0]
+	q.queue = q.queue[1:]
+	return sc, true
+}
+
+// ForgetQueued drops the scenarios no request took.
+func (q *Queue[S]) ForgetQueued() {
+	q.mu.Lock()
+	q.queue = nil
+	q.mu.Unlock()
+}
+
+// server is how a stub is served: a header timeout so that a stuck
+// client cannot hold a connection for ever.
+func server(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// Serve answers on l with h until l is closed, which is not an error.
+func Serve(l net.Listener, h http.Handler) error {
+	err := server(h).Serve(l)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Listen serves h on a free local port and returns its base URL
+// (http://127.0.0.1:port) and a function that shuts it down, waiting up to
+// 2 s for requests in flight.
+func Listen(h http.Handler) (endpoint string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := server(h)
+	go func() { _ = hs.Serve(l) }()
+	return "http://" + l.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, nil
+}
