@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,18 +86,6 @@ func floats(t *testing.T, raw json.RawMessage) []float32 {
 		t.Fatalf("not floats: %s", raw)
 	}
 	return v
-}
-
-func sameVector(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestTitanEmbeddings(t *testing.T) {
@@ -183,7 +172,7 @@ func TestCohereEmbeddingsBatched(t *testing.T) {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	for _, i := range []int{0, 95, 96, 199} {
-		if !sameVector(floats(t, a.Data[i].Embedding), bedrockstub.EmbeddingVector(inputs[i], bedrockstub.CohereV3Dims)) || a.Data[i].Index != i {
+		if !slices.Equal(floats(t, a.Data[i].Embedding), bedrockstub.EmbeddingVector(inputs[i], bedrockstub.CohereV3Dims)) || a.Data[i].Index != i {
 			t.Errorf("item %d is not its text's vector", i)
 		}
 	}

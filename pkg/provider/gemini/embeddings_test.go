@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/geministub"
@@ -75,22 +76,10 @@ func vec(t *testing.T, raw json.RawMessage) []float32 {
 	return v
 }
 
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestEmbedContentOne(t *testing.T) {
 	r := newRig(t, geministub.Options{APIKey: testKey}, Options{})
 	status, d, raw := r.embed(t, embedPlugin(), "gemini-embedding-001", `{"model":"x","input":"hello there","dimensions":8}`)
-	if status != 200 || len(d.Data) != 1 || !equal(vec(t, d.Data[0].Embedding), geministub.EmbeddingVector("hello there", 8)) {
+	if status != 200 || len(d.Data) != 1 || !slices.Equal(vec(t, d.Data[0].Embedding), geministub.EmbeddingVector("hello there", 8)) {
 		t.Fatalf("%d %s", status, raw)
 	}
 	if d.Usage.PromptTokens != EstimateTokens([]string{"hello there"}) || d.Usage.PromptTokens != 3 {
@@ -153,7 +142,7 @@ func TestVertexPredict(t *testing.T) {
 		t.Errorf("%s", last.Path)
 	}
 	status, d, raw = r.embed(t, p, "gemini-embedding-001", `{"input":["a b c","d e","f"],"dimensions":16}`)
-	if status != 200 || len(d.Data) != 3 || d.Usage.PromptTokens != 6 || !equal(vec(t, d.Data[2].Embedding), geministub.EmbeddingVector("f", 16)) {
+	if status != 200 || len(d.Data) != 3 || d.Usage.PromptTokens != 6 || !slices.Equal(vec(t, d.Data[2].Embedding), geministub.EmbeddingVector("f", 16)) {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	if n := r.stub.EmbedCalls(); n != 4 {
