@@ -118,7 +118,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sc Scenario, mod
 	w.WriteHeader(http.StatusOK)
 	f, _ := w.(http.Flusher)
 	for i, ev := range streamEvents(id, model, sc) {
-		if i > 0 && sc.Lockstep && s.Await(r.Context(), lockstepWait) != nil {
+		if i > 0 && sc.Lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if _, err := w.Write(ev); err != nil {

@@ -27,7 +27,6 @@
 package bedrockstub
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -118,6 +117,7 @@ type Server struct {
 	// signature and validation checks takes the next one, before Script
 	// and model ids count.
 	stubcore.Queue[Scenario]
+	// Lockstep: Step, and the Stalled and Cancelled streams.
 	stubcore.Lockstep
 
 	mu     sync.Mutex
@@ -125,7 +125,7 @@ type Server struct {
 	// Record keeps every request for Requests(); benchmarks turn it off.
 	Record bool
 
-	signed, refused, cancelled atomic.Int64
+	signed, refused atomic.Int64
 }
 
 // New returns a recording server.
@@ -184,7 +184,6 @@ func (s *Server) Reset() {
 	s.ForgetQueued()
 	s.signed.Store(0)
 	s.refused.Store(0)
-	s.cancelled.Store(0)
 	s.ResetLockstep()
 }
 
@@ -193,20 +192,8 @@ func (s *Server) Reset() {
 func (s *Server) Signed() int64  { return s.signed.Load() }
 func (s *Server) Refused() int64 { return s.refused.Load() }
 
-// Cancelled returns how many streams ended because the client went away.
-func (s *Server) Cancelled() int64 { return s.cancelled.Load() }
-
 // lockstepWait bounds how long a lockstep stream waits for the next Step.
 const lockstepWait = 10 * time.Second
-
-// awaitStep waits for the test's Step; false ends the stream.
-func (s *Server) awaitStep(r *http.Request) bool {
-	err := s.Await(r.Context(), lockstepWait)
-	if err != nil && !errors.Is(err, stubcore.ErrStalled) {
-		s.cancelled.Add(1)
-	}
-	return err == nil
-}
 
 func (s *Server) record(req Request) {
 	if !s.Record {

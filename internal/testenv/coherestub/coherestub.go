@@ -97,10 +97,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request: model and messages are required")
 		return
 	}
-	sc := map[string]bool{}
-	for _, w := range strings.Split(req.Model, "+") {
-		sc[w] = true
-	}
+	sc := stubcore.Words(req.Model)
 	switch {
 	case sc["error-401"]:
 		writeError(w, http.StatusUnauthorized, "invalid api token")
@@ -122,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	for i, ev := range events(sc) {
-		if i > 0 && sc["lockstep"] && chunky[ev["type"].(string)] && s.Await(r.Context(), lockstepWait) != nil {
+		if i > 0 && sc["lockstep"] && chunky[ev["type"].(string)] && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == 1 && sc["cut"] {

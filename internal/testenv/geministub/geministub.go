@@ -249,7 +249,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sc Scenario) {
 	write := func(i int, v any) bool {
 		// No bound on the wait: a test that forgets a Step hangs until
 		// the client gives up.
-		if i > 0 && lock && s.Await(r.Context(), 0) != nil {
+		if i > 0 && lock && !s.Await(r.Context(), 0) {
 			return false
 		}
 		b, _ := json.Marshal(v)

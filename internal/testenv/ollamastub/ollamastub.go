@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
@@ -79,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request")
 		return
 	}
-	sc := words(req.Model)
+	sc := stubcore.Words(req.Model)
 	switch {
 	case sc["error-401"]:
 		writeError(w, http.StatusUnauthorized, "unauthorized")
@@ -102,7 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	for i, l := range lines {
-		if i > 0 && sc["lockstep"] && s.Await(r.Context(), lockstepWait) != nil {
+		if i > 0 && sc["lockstep"] && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == 1 && sc["cut"] {
@@ -118,14 +117,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-}
-
-func words(model string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Split(model, "+") {
-		m[w] = true
-	}
-	return m
 }
 
 // line is one line of Ollama's stream.

@@ -192,7 +192,7 @@ func (s *Server) responsesStream(w http.ResponseWriter, r *http.Request, a respo
 		}
 	}
 	for i, p := range pieces {
-		if i > 0 && lockstep && !s.awaitStep(r) {
+		if i > 0 && lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == failAfter {

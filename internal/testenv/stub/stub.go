@@ -30,14 +30,12 @@ package stub
 import (
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
@@ -60,30 +58,17 @@ type Server struct {
 	stubcore.Log[Request]
 	// Record keeps every request for Requests(); benchmarks turn it off.
 	Record bool
-	// cancelled counts streams that stopped because the caller went away.
-	cancelled atomic.Int64
 	// Lockstep releases lockstep chunks; its Stalled counts lockstep
 	// streams that waited lockstepWait for a Step that never came (the
-	// chunk before it never reached the client: something buffered).
+	// chunk before it never reached the client: something buffered), its
+	// Cancelled the streams that stopped because the caller went away,
+	// i.e. the proxy hung up on the stub.
 	stubcore.Lockstep
 	faults map[string]string // SetFault (fault.go)
 }
 
 // lockstepWait bounds how long a lockstep stream waits for the next Step.
 const lockstepWait = 10 * time.Second
-
-// awaitStep waits for the test's Step; false ends the stream.
-func (s *Server) awaitStep(r *http.Request) bool {
-	err := s.Await(r.Context(), lockstepWait)
-	if err != nil && !errors.Is(err, stubcore.ErrStalled) {
-		s.cancelled.Add(1)
-	}
-	return err == nil
-}
-
-// Cancelled returns how many streams ended because their request context
-// was cancelled, i.e. the proxy hung up on the stub.
-func (s *Server) Cancelled() int64 { return s.cancelled.Load() }
 
 // New returns a recording stub.
 func New() *Server { return &Server{Record: true} }
@@ -252,14 +237,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 	}
 	buf := make([]byte, 0, 256+pad)
 	for i := 0; i < n; i++ {
-		if i > 0 && lockstep && !s.awaitStep(r) {
+		if i > 0 && lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i > 0 && interval > 0 {
 			select {
 			case <-time.After(interval):
 			case <-r.Context().Done():
-				s.cancelled.Add(1)
+				s.CountCancel()
 				return
 			}
 		}

@@ -6,7 +6,9 @@
 //     Step, so that streaming is proven by order, not by timing;
 //   - Log: the requests a server received, for the test to read back;
 //   - Queue: scenarios a test queued for the next requests;
-//   - Listen: serving on a free local port.
+//   - Listen: serving on a free local port;
+//   - Words: the scenario a model name picks, for the stubs a binary out
+//     of process steers by model name alone.
 //
 // Each is ready as its zero value, so a stub embeds them and a stub built
 // as a composite literal (&stub.Server{Record: false}) works too.
@@ -17,22 +19,24 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Lockstep releases a stream's events one Step at a time.
+// Lockstep releases a stream's events one Step at a time, and counts the
+// streams that ended early: a test reads those counts to tell a proxy that
+// buffered (Stalled) from one that hung up (Cancelled).
 type Lockstep struct {
 	once  sync.Once
 	steps chan struct{}
 	// stalled counts waits that ran out: the event before never reached
 	// the client (something buffered), so the test never stepped.
 	stalled atomic.Int64
+	// cancelled counts streams whose client went away.
+	cancelled atomic.Int64
 }
-
-// ErrStalled is Await's answer when no Step came in time.
-var ErrStalled = errors.New("stubcore: lockstep stream stalled waiting for a Step")
 
 // stepper makes the channel on first use, so that the zero value works.
 // Its room lets a test step ahead of the stream without blocking.
@@ -61,18 +65,27 @@ func (l *Lockstep) DrainSteps() {
 // Stalled returns how many lockstep streams gave up waiting for a Step.
 func (l *Lockstep) Stalled() int64 { return l.stalled.Load() }
 
-// ResetLockstep drops pending Steps and zeroes Stalled.
+// Cancelled returns how many streams ended because the client went away:
+// those Await saw, and those the stub counted with CountCancel.
+func (l *Lockstep) Cancelled() int64 { return l.cancelled.Load() }
+
+// CountCancel counts a stream the stub ended because its client went away
+// while it waited for something other than a Step (a delay between
+// events).
+func (l *Lockstep) CountCancel() { l.cancelled.Add(1) }
+
+// ResetLockstep drops pending Steps and zeroes Stalled and Cancelled.
 func (l *Lockstep) ResetLockstep() {
 	l.DrainSteps()
 	l.stalled.Store(0)
+	l.cancelled.Store(0)
 }
 
 // Await waits for the test's next Step, at most wait (no bound if wait is
 // 0), so that a test that forgot a Step fails instead of hanging. It
-// returns nil on a Step, ctx's error when the client went away, and
-// ErrStalled, counted in Stalled, when the wait ran out. Anything but nil
-// ends the stream.
-func (l *Lockstep) Await(ctx context.Context, wait time.Duration) error {
+// reports whether the stream goes on: false when the client went away
+// (counted in Cancelled) or the wait ran out (counted in Stalled).
+func (l *Lockstep) Await(ctx context.Context, wait time.Duration) bool {
 	var timeout <-chan time.Time
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -81,12 +94,13 @@ func (l *Lockstep) Await(ctx context.Context, wait time.Duration) error {
 	}
 	select {
 	case <-l.stepper():
-		return nil
+		return true
 	case <-ctx.Done():
-		return ctx.Err()
+		l.cancelled.Add(1)
+		return false
 	case <-timeout:
 		l.stalled.Add(1)
-		return ErrStalled
+		return false
 	}
 }
 
@@ -193,4 +207,14 @@ func Listen(h http.Handler) (endpoint string, stop func(), err error) {
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, nil
+}
+
+// Words is the set of a model name's "+"-separated words (text+lockstep):
+// the scenario a stub steered by model name alone plays.
+func Words(model string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Split(model, "+") {
+		m[w] = true
+	}
+	return m
 }

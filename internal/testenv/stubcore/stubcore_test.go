@@ -2,34 +2,40 @@ package stubcore
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"time"
 )
 
 // Every stub leans on Await's three outcomes: a Step releases the stream,
-// a client that went away ends it uncounted, a wait that ran out ends it
-// counted in Stalled.
+// a client that went away ends it counted in Cancelled, a wait that ran
+// out ends it counted in Stalled.
 func TestAwait(t *testing.T) {
 	var l Lockstep // the zero value, as in a composite literal
 	l.Step()
-	if err := l.Await(context.Background(), time.Second); err != nil {
-		t.Fatalf("stepped: %v", err)
+	if !l.Await(context.Background(), time.Second) {
+		t.Fatal("a Step did not release the stream")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.Await(ctx, time.Second); !errors.Is(err, context.Canceled) || l.Stalled() != 0 {
-		t.Fatalf("cancelled: %v, stalled %d", err, l.Stalled())
+	if l.Await(ctx, time.Second) || l.Cancelled() != 1 || l.Stalled() != 0 {
+		t.Fatalf("cancelled: cancelled %d, stalled %d", l.Cancelled(), l.Stalled())
 	}
-	if err := l.Await(context.Background(), 10*time.Millisecond); !errors.Is(err, ErrStalled) || l.Stalled() != 1 {
-		t.Fatalf("stalled: %v, stalled %d", err, l.Stalled())
+	if l.Await(context.Background(), 10*time.Millisecond) || l.Stalled() != 1 || l.Cancelled() != 1 {
+		t.Fatalf("stalled: cancelled %d, stalled %d", l.Cancelled(), l.Stalled())
+	}
+	l.CountCancel()
+	if l.Cancelled() != 2 {
+		t.Fatalf("CountCancel: cancelled %d", l.Cancelled())
 	}
 	l.Step()
 	l.Step()
 	l.ResetLockstep()
-	if err := l.Await(context.Background(), 10*time.Millisecond); !errors.Is(err, ErrStalled) || l.Stalled() != 1 {
-		t.Fatalf("after ResetLockstep a drained Step released a stream: %v, stalled %d", err, l.Stalled())
+	if l.Cancelled() != 0 || l.Stalled() != 0 {
+		t.Fatalf("after ResetLockstep: cancelled %d, stalled %d", l.Cancelled(), l.Stalled())
+	}
+	if l.Await(context.Background(), 10*time.Millisecond) {
+		t.Fatal("after ResetLockstep a drained Step released a stream")
 	}
 }
 
