@@ -36,20 +36,15 @@ type bedrockEnv struct {
 	base string
 }
 
-func startBedrock(t *testing.T) *bedrockEnv {
+// startBedrock runs the Bedrock stub and the binary serving doc pointed at
+// it, signing with the stub's keys; the test fails if the AWS secret
+// appears in the binary's output.
+func startBedrock(t *testing.T, doc string) *bedrockEnv {
 	t.Helper()
 	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := srv.ListenT(t)
 	o := srv.Options()
-	p := testbinary.Serve(t, bedrockConfig,
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME="+endpoint,
-		"AWS_ACCESS_KEY_ID="+o.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	p := testbinary.Serve(t, doc, srv.Env(endpoint)...)
 	t.Cleanup(func() {
 		if strings.Contains(p.Output.String(), o.SecretAccessKey) {
 			t.Error("the AWS secret appears in the binary's output")
@@ -71,7 +66,7 @@ func bedrockWords(n int) string {
 }
 
 func TestBedrockResponses(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	res, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.text.chunks-3",
 		Instructions: openai.String("be brief"), Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")},
@@ -92,7 +87,7 @@ func TestBedrockResponses(t *testing.T) {
 // Streamed, proven by order: the Bedrock stub writes its event i+1 only
 // after the client has seen the Responses event event i made.
 func TestBedrockResponsesStreamLockstep(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	const n = 4
 	c := e.client()
 	stream := c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: "stub.text.chunks-4.lockstep",
@@ -140,7 +135,7 @@ func TestBedrockResponsesStreamLockstep(t *testing.T) {
 // The function-call round trip through Converse: two parallel calls
 // streamed with text before them, then their outputs sent back.
 func TestBedrockResponsesFunctionCalls(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	tools := []responses.ToolUnionParam{
 		responses.ToolParamOfFunction("get_weather", map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}, false),
@@ -196,7 +191,7 @@ func TestBedrockResponsesFunctionCalls(t *testing.T) {
 
 // A token limit makes the response incomplete, streamed or not.
 func TestBedrockResponsesIncomplete(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	res, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.length",
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}, MaxOutputTokens: openai.Int(5)})
@@ -218,7 +213,7 @@ func TestBedrockResponsesIncomplete(t *testing.T) {
 }
 
 func TestBedrockResponsesErrors(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	var ae *openai.Error
 	_, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.text",

@@ -77,11 +77,7 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		}
 		return &sc
 	})
-	endpoint, stop, err := br.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := br.ListenT(t)
 	p := binary.Serve(t, mixedConfig(url), br.Env(endpoint)...)
 	t.Cleanup(func() {
 		if strings.Contains(p.Output.String(), br.Options().SecretAccessKey) {

@@ -112,11 +112,7 @@ func TestMessagesAcrossTargets(t *testing.T) {
 		}
 		return &sc
 	})
-	endpoint, stop, err := br.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := br.ListenT(t)
 	p := binary.Serve(t, messagesConfig(asrv.URL, openaiURL), br.Env(endpoint)...)
 	t.Cleanup(func() {
 		if out := p.Output.String(); strings.Contains(out, br.Options().SecretAccessKey) || strings.Contains(out, messagesClientKey) {

@@ -57,11 +57,7 @@ func startBedrock(t *testing.T, doc string, opts bedrockstub.Options, env ...str
 func listenBedrock(t *testing.T, opts bedrockstub.Options) (srv *bedrockstub.Server, endpoint string, awsEnv []string) {
 	t.Helper()
 	srv = bedrockstub.New(opts)
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint = srv.ListenT(t)
 	return srv, endpoint, srv.Env(endpoint)
 }
 

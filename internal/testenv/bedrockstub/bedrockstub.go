@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
@@ -168,6 +169,10 @@ func (s *Server) Serve(l net.Listener) error { return stubcore.Serve(l, s) }
 // Listen starts the server on a free local port and returns its endpoint
 // (http://127.0.0.1:port, the client's BaseEndpoint) and a stop function.
 func (s *Server) Listen() (endpoint string, stop func(), err error) { return stubcore.Listen(s) }
+
+// ListenT is Listen for a test: it fails t if it cannot listen, and stops
+// the server when t ends.
+func (s *Server) ListenT(t testing.TB) (endpoint string) { return stubcore.ListenT(t, s) }
 
 // Script sets a function choosing each request's scenario (after the Next
 // queue is empty); returning nil falls back to the model-id conventions.

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 
 	"google.golang.org/genai"
 
@@ -88,6 +89,10 @@ func New(opts Options) *Server {
 // Listen serves on a free local port; it returns the base URL and a stop
 // function.
 func (s *Server) Listen() (string, func(), error) { return stubcore.Listen(s) }
+
+// ListenT is Listen for a test: it fails t if it cannot listen, and stops
+// the server when t ends.
+func (s *Server) ListenT(t testing.TB) (base string) { return stubcore.ListenT(t, s) }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if model, op, vertex, ok := embedRoute(r.URL.Path); ok {

@@ -6,7 +6,7 @@
 //     Step, so that streaming is proven by order, not by timing;
 //   - Log: the requests a server received, for the test to read back;
 //   - Queue: scenarios a test queued for the next requests;
-//   - Listen: serving on a free local port;
+//   - Listen, ListenT: serving on a free local port;
 //   - Words: the scenario a model name picks, for the stubs a binary out
 //     of process steers by model name alone.
 //
@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -207,6 +208,18 @@ func Listen(h http.Handler) (endpoint string, stop func(), err error) {
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, nil
+}
+
+// ListenT is Listen for a test: it fails t if no port can be had, and
+// shuts the server down when t ends.
+func ListenT(t testing.TB, h http.Handler) string {
+	t.Helper()
+	endpoint, stop, err := Listen(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return endpoint
 }
 
 // Words is the set of a model name's "+"-separated words (text+lockstep):

@@ -30,11 +30,7 @@ type embedRig struct {
 func newEmbedRig(t *testing.T) *embedRig {
 	t.Helper()
 	srv := bedrockstub.New(bedrockstub.Options{FirstByteDelay: -1})
-	ep, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	ep := srv.ListenT(t)
 	o := srv.Options()
 	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""),
 		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})

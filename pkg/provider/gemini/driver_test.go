@@ -40,11 +40,7 @@ type rig struct {
 func newRig(t *testing.T, so geministub.Options, do Options) *rig {
 	t.Helper()
 	stub := geministub.New(so)
-	base, stop, err := stub.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	base := stub.ListenT(t)
 	u, _ := url.Parse(base)
 	do.Transport = redirect{u}
 	return &rig{stub: stub, d: New(do)}
