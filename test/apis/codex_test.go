@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,12 +12,12 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/npmci"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
@@ -30,47 +29,20 @@ import (
 // install or at run time.
 const codexVersion = "0.169.0"
 
-var (
-	codexOnce sync.Once
-	codexBin  string
-	codexErr  error
-)
+// codexFolder is codex/, where the Codex CLI is pinned.
+var codexFolder = npmci.Folder{Dir: "codex", Installed: func(dir string) error {
+	return npmci.Version(npmci.Bin(dir, "codex"), "codex-cli "+codexVersion)
+}}
 
 // codexCLI installs the pinned Codex CLI with npm ci into
 // codex/node_modules (once; git ignores it) and returns its bin script.
 func codexCLI(t *testing.T) string {
 	t.Helper()
-	codexOnce.Do(func() {
-		dir, err := filepath.Abs("codex")
-		if err != nil {
-			codexErr = err
-			return
-		}
-		bin := filepath.Join(dir, "node_modules", ".bin", "codex")
-		if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil && strings.Contains(string(out), "codex-cli "+codexVersion) {
-			codexBin = bin
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			codexErr = err
-			t.Logf("npm ci: %s", out)
-			return
-		}
-		out, err := exec.Command(bin, "--version").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "codex-cli "+codexVersion) {
-			codexErr = fmt.Errorf("after npm ci, %s --version: %v: %s", bin, err, out)
-			return
-		}
-		codexBin = bin
-	})
-	if codexErr != nil {
-		t.Fatalf("install the Codex CLI %s (npm ci in test/apis/codex): %v", codexVersion, codexErr)
+	dir, err := codexFolder.Install(t)
+	if err != nil {
+		t.Fatalf("install the Codex CLI %s (npm ci in test/apis/codex): %v", codexVersion, err)
 	}
-	return codexBin
+	return npmci.Bin(dir, "codex")
 }
 
 // codexRecipe is the config.toml docs/apis.md gives Codex users, read from
