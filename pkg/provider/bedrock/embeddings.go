@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -204,47 +202,19 @@ type embedResult struct {
 }
 
 func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
-	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
-	results := make([]embedResult, len(c.bodies))
+	provider.DiscardBody(req)
 	parallel := 1
 	if c.family == titanV1 || c.family == titanV2 {
 		parallel = titanParallel
 	}
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for i, body := range c.bodies {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.invoke(ctx, body)
-			if r.err != nil {
-				once.Do(func() { first = r.err })
-				cancel() // the first failure stops the rest
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
+	results, first := provider.Parallel(req.Context(), len(c.bodies), parallel,
+		func(ctx context.Context, i int) embedResult { return c.invoke(ctx, c.bodies[i]) },
+		func(r embedResult) bool { return r.err != nil })
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	if first != nil {
-		return c.fail(req, first)
+	if first >= 0 {
+		return c.fail(req, results[first].err)
 	}
 	vectors := make([][]float32, 0, c.count)
 	tokens := 0

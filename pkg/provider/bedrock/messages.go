@@ -163,10 +163,7 @@ type invokeCall struct {
 // {"input_tokens": n}, or an error (OpenAI-shaped, which the proxy puts in
 // Anthropic's shape on a Messages route).
 func (c *invokeCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
+	provider.DiscardBody(req)
 	ctx := req.Context()
 	switch {
 	case c.count:

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
@@ -174,46 +173,18 @@ type embedResult struct {
 }
 
 func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
-	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
-	results := make([]embedResult, len(c.bodies))
-	sem := make(chan struct{}, embedParallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first *embedResult
-	for i, body := range c.bodies {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.post(ctx, req, body)
-			if r.pe != nil || r.err != nil {
-				once.Do(func() { first = &r })
-				cancel()
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
+	provider.DiscardBody(req)
+	results, first := provider.Parallel(req.Context(), len(c.bodies), embedParallel,
+		func(ctx context.Context, i int) embedResult { return c.post(ctx, req, c.bodies[i]) },
+		func(r embedResult) bool { return r.pe != nil || r.err != nil })
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	if first != nil {
-		if first.pe != nil {
-			return provider.ErrorResponse(req, first.pe), nil
+	if first >= 0 {
+		if pe := results[first].pe; pe != nil {
+			return provider.ErrorResponse(req, pe), nil
 		}
-		return nil, first.err
+		return nil, results[first].err
 	}
 	vectors := make([][]float32, 0, len(c.inputs))
 	tokens, counted := 0, true
