@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/fuzzcheck"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 )
 
 const fuzzKey = "cohere-secret-key-never-out"
@@ -24,7 +24,7 @@ func FuzzStream(f *testing.F) {
 	f.Add("data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"ERROR\",\"error\":\"x\"}}\n\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		ev := NewEvents(io.NopCloser(strings.NewReader(in)), "m", true)
-		fuzzcheck.Stream(t, ev, len(in), 8)
+		drivercheck.Stream(t, ev, len(in), 8)
 	})
 }
 
@@ -32,14 +32,14 @@ func FuzzAnswer(f *testing.F) {
 	f.Add(`{"id":"x","finish_reason":"TOOL_CALL","message":{"role":"assistant","tool_plan":"p","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},"usage":{"billed_units":{"input_tokens":1,"output_tokens":2}}}`)
 	f.Add(`{"id":"x","finish_reason":"COMPLETE","message":{"role":"assistant","content":[{"type":"text","text":"hi"},{"type":"thinking","thinking":"t"}]}}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		fuzzcheck.Completion(t, in, ToCompletion)
+		drivercheck.Completion(t, in, ToCompletion)
 	})
 }
 
 func FuzzRequest(f *testing.F) {
 	f.Add(`{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"assistant","content":"p","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{}}}}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		if b := fuzzcheck.Request(t, in, Translate); bytes.Contains(b, []byte(fuzzKey)) {
+		if b := drivercheck.Request(t, in, Translate); bytes.Contains(b, []byte(fuzzKey)) {
 			t.Fatalf("the key in %s", b)
 		}
 	})

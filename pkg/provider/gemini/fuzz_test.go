@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/fuzzcheck"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
@@ -53,7 +53,7 @@ func FuzzStream(f *testing.F) {
 		if ev.prime() != nil {
 			return
 		}
-		fuzzcheck.Stream(t, ev, len(b), 8)
+		drivercheck.Stream(t, ev, len(b), 8)
 	})
 }
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/fuzzcheck"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 )
 
 var seedStream = `{"model":"m","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant","content":"Hel"},"done":false}
@@ -18,20 +18,20 @@ func FuzzStream(f *testing.F) {
 	f.Add(`{"error":"boom"}` + "\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		ev := NewEvents(io.NopCloser(strings.NewReader(in)), "m", true)
-		fuzzcheck.Stream(t, ev, len(in), 16)
+		drivercheck.Stream(t, ev, len(in), 16)
 	})
 }
 
 func FuzzAnswer(f *testing.F) {
 	f.Add(`{"model":"m","message":{"role":"assistant","content":"hi","thinking":"t","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},"done":true,"done_reason":"length","prompt_eval_count":3,"eval_count":4}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		fuzzcheck.Completion(t, in, ToCompletion)
+		drivercheck.Completion(t, in, ToCompletion)
 	})
 }
 
 func FuzzRequest(f *testing.F) {
 	f.Add(`{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"assistant","content":"","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"max_tokens":5,"stop":["x"],"response_format":{"type":"json_object"}}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		fuzzcheck.Request(t, in, Translate)
+		drivercheck.Request(t, in, Translate)
 	})
 }

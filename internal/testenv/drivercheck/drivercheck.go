@@ -1,15 +1,17 @@
-// Package fuzzcheck is what the translating drivers' fuzz targets check in
-// common: whatever a client or a provider sent, what a driver makes of it
-// is well formed (JSON, OpenAI's event stream) and the stream bounded. A
-// target feeds its own translator; each property is stated once, here, so
-// that every provider is held to the same one.
-package fuzzcheck
+// Package drivercheck is what the translating drivers' tests check in
+// common, stated once so that every provider is held to the same: the
+// properties of their fuzz targets (whatever a client or a provider sent,
+// what a driver makes of it is well formed, JSON or OpenAI's event stream,
+// and the stream bounded), and the shape of a row of their Translate
+// tables.
+package drivercheck
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/chat"
 )
 
@@ -86,5 +88,31 @@ func Completion(t testing.TB, in string, complete func(body []byte, model string
 	out, err := complete([]byte(in), "m")
 	if err == nil && !json.Valid(out) {
 		t.Fatalf("invalid JSON %s", out)
+	}
+}
+
+// Translation is one row of a driver's Translate table: the OpenAI chat
+// body in is decoded and translated, and then either the driver refused it
+// with a 400 naming the member refused, or, where refused is "", its
+// translation's JSON contains want.
+func Translation[T any](t testing.TB, in string, translate func(*chat.Request) (T, error), want, refused string) {
+	t.Helper()
+	r, err := chat.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := translate(r)
+	if refused != "" {
+		if pe, ok := err.(*provider.Error); !ok || pe.Param != refused || pe.Status != 400 {
+			t.Fatalf("want a 400 naming %s, got %v", refused, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	if !strings.Contains(string(b), want) {
+		t.Errorf("%s\nlacks %s", b, want)
 	}
 }
