@@ -84,26 +84,12 @@ type (
 	}
 )
 
-// embedRoute recognises an embeddings path.
+// embedRoute recognises an embeddings path: embedContent and
+// batchEmbedContents on the Gemini API, predict on Vertex AI.
 func embedRoute(path string) (model, op string, vertex, ok bool) {
-	var rest string
-	if m, found := strings.CutPrefix(path, "/v1beta/models/"); found {
-		rest = m
-	} else if strings.HasPrefix(path, "/v1/projects/") {
-		i := strings.Index(path, "/publishers/google/models/")
-		if i < 0 {
-			return "", "", false, false
-		}
-		rest, vertex = path[i+len("/publishers/google/models/"):], true
-	} else {
-		return "", "", false, false
-	}
-	model, op, found := strings.Cut(rest, ":")
-	if !found || model == "" {
-		return "", "", false, false
-	}
+	model, op, vertex, ok = splitPath(path)
 	switch {
-	case !vertex && (op == "embedContent" || op == "batchEmbedContents"), vertex && op == "predict":
+	case ok && !vertex && (op == "embedContent" || op == "batchEmbedContents"), ok && vertex && op == "predict":
 		return model, op, vertex, true
 	}
 	return "", "", false, false

@@ -141,8 +141,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stream(w, r, sc)
 }
 
-// route splits a Gemini API or Vertex AI path.
-func route(path string) (model, op string, vertex, ok bool) {
+// splitPath splits a Gemini API or Vertex AI path into the model and the
+// operation after its colon.
+func splitPath(path string) (model, op string, vertex, ok bool) {
 	var rest string
 	if m, found := strings.CutPrefix(path, "/v1beta/models/"); found {
 		rest = m
@@ -156,7 +157,16 @@ func route(path string) (model, op string, vertex, ok bool) {
 		return "", "", false, false
 	}
 	model, op, found := strings.Cut(rest, ":")
-	if !found || model == "" || (op != "generateContent" && op != "streamGenerateContent") {
+	if !found || model == "" {
+		return "", "", false, false
+	}
+	return model, op, vertex, true
+}
+
+// route recognises a generateContent or streamGenerateContent path.
+func route(path string) (model, op string, vertex, ok bool) {
+	model, op, vertex, ok = splitPath(path)
+	if !ok || (op != "generateContent" && op != "streamGenerateContent") {
 		return "", "", false, false
 	}
 	return model, op, vertex, true
