@@ -2,8 +2,9 @@
 // common, stated once so that every provider is held to the same: the
 // properties of their fuzz targets (whatever a client or a provider sent,
 // what a driver makes of it is well formed, JSON or OpenAI's event stream,
-// and the stream bounded), and the shape of a row of their Translate
-// tables.
+// and the stream bounded), the shape of a row of their Translate tables,
+// and the round trip of an embeddings call with the answer read back
+// (embeddings.go).
 package drivercheck
 
 import (
