@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -106,24 +105,13 @@ func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) 
 	if err != nil {
 		return provider.Upstream{}, err
 	}
-	region := d.region(p)
-	if region == "" {
-		return provider.Upstream{}, &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
-			Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+	region, err := d.region(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	endpoint := baseEndpoint(c.Upstream)
 	client := d.client(p, region, endpoint)
-	base := endpoint
-	if base == "" {
-		base = "https://bedrock-runtime." + region + ".amazonaws.com"
-	}
-	u, _ := url.Parse(base)
-	if u == nil {
-		u = &url.URL{Scheme: "https", Host: "bedrock-runtime." + region + ".amazonaws.com"}
-	}
-	escaped := strings.TrimSuffix(u.EscapedPath(), "/")
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/model/" + model + "/invoke"
-	u.RawPath = escaped + "/model/" + url.PathEscape(model) + "/invoke"
+	u := operationURL(endpoint, region, model, "invoke")
 	return provider.Upstream{URL: u, Transport: &embedCall{client: client, model: model, family: embedFamilyOf(model),
 		bodies: bodies, count: len(req.Input), b64: req.Base64}}, nil
 }

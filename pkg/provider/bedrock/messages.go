@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,10 +60,9 @@ func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, e
 	case "", ".", "..":
 		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
 	}
-	region := d.region(p)
-	if region == "" {
-		return provider.Upstream{}, &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
-			Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+	region, err := d.region(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	body, err := InvokeBody(c.Body, c.Header, c.CountTokens)
 	if err != nil {
@@ -79,17 +77,7 @@ func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, e
 	case c.Stream:
 		op = "invoke-with-response-stream"
 	}
-	base := endpoint
-	if base == "" {
-		base = "https://bedrock-runtime." + region + ".amazonaws.com"
-	}
-	u, _ := url.Parse(base)
-	if u == nil {
-		u = &url.URL{Scheme: "https", Host: "bedrock-runtime." + region + ".amazonaws.com"}
-	}
-	escaped := strings.TrimSuffix(u.EscapedPath(), "/")
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/model/" + model + "/" + op
-	u.RawPath = escaped + "/model/" + url.PathEscape(model) + "/" + op
+	u := operationURL(endpoint, region, model, op)
 	return provider.Upstream{URL: u, Transport: &invokeCall{client: client, model: model, body: body, stream: c.Stream, count: c.CountTokens}}, nil
 }
 
