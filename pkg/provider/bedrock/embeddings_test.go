@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
@@ -21,27 +20,17 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
-type embedRig struct {
-	srv *bedrockstub.Server
-	d   *Driver
-	ep  string
-}
-
-func newEmbedRig(t *testing.T) *embedRig {
-	t.Helper()
-	srv := bedrockstub.New(bedrockstub.Options{FirstByteDelay: -1})
-	ep := srv.ListenT(t)
-	o := srv.Options()
-	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
-	return &embedRig{srv: srv, d: d, ep: ep}
+// newEmbedRig is the rig the embeddings tests run on: the stub answers
+// with no FirstByteDelay.
+func newEmbedRig(t *testing.T) *stubRig {
+	return newStubRig(t, bedrockstub.Options{FirstByteDelay: -1})
 }
 
 func embedPlugin() *config.Plugin {
 	return &config.Plugin{RouteType: config.RouteEmbeddings, Model: config.Model{Provider: config.ProviderBedrock}}
 }
 
-func (r *embedRig) embed(t *testing.T, p *config.Plugin, model, body string) (int, drivercheck.EmbeddingsList, string) {
+func (r *stubRig) embed(t *testing.T, p *config.Plugin, model, body string) (int, drivercheck.EmbeddingsList, string) {
 	t.Helper()
 	up, err := r.d.PrepareEmbeddings(&provider.Call{Plugin: p, Model: model, Upstream: mustURL(r.ep), Body: []byte(body)})
 	if err != nil {
