@@ -2,11 +2,12 @@ package bedrockstub
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"math"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Embeddings through InvokeModel, in the two text embedding families'
@@ -58,19 +59,7 @@ func embeddingFamily(modelID string) string {
 // EmbeddingVector is the stub's embedding of text: dims values in
 // [-1, 1), derived from an FNV hash of the text, exactly representable
 // as float32.
-func EmbeddingVector(text string, dims int) []float32 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(text))
-	x := h.Sum64()
-	out := make([]float32, dims)
-	for i := range out {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
-	}
-	return out
-}
+func EmbeddingVector(text string, dims int) []float32 { return stubcore.Vector(text, 0, dims) }
 
 // TitanRequest and CohereRequest are the decoded embedding bodies.
 type TitanRequest struct {

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Embeddings, in the Gemini API's and Vertex AI's wire formats:
@@ -47,19 +48,7 @@ func TokenCount(text string) int { return max(len(strings.Fields(text)), 1) }
 
 // EmbeddingVector is the stub's embedding of text: dims values in [-1, 1)
 // derived from an FNV hash of it, exactly representable as float32.
-func EmbeddingVector(text string, dims int) []float32 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(text))
-	x := h.Sum64() | 1
-	out := make([]float32, dims)
-	for i := range out {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
-	}
-	return out
-}
+func EmbeddingVector(text string, dims int) []float32 { return stubcore.Vector(text, 1, dims) }
 
 type (
 	embedPart struct {

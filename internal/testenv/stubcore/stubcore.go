@@ -8,7 +8,8 @@
 //   - Queue: scenarios a test queued for the next requests;
 //   - Listen, ListenT: serving on a free local port;
 //   - Words: the scenario a model name picks, for the stubs a binary out
-//     of process steers by model name alone.
+//     of process steers by model name alone;
+//   - Vector: the deterministic embeddings of the embeddings stubs.
 //
 // Each is ready as its zero value, so a stub embeds them and a stub built
 // as a composite literal (&stub.Server{Record: false}) works too.
@@ -17,6 +18,7 @@ package stubcore
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"strings"
@@ -230,4 +232,22 @@ func Words(model string) map[string]bool {
 		m[w] = true
 	}
 	return m
+}
+
+// Vector is a stub's embedding of text: dims values in [-1, 1) drawn by
+// xorshift from text's FNV-1a hash (ored with salt: a stub's own variant),
+// each exactly representable as float32, so that a test compares what came
+// through a driver with the stub's own call.
+func Vector(text string, salt uint64, dims int) []float32 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(text))
+	x := h.Sum64() | salt
+	out := make([]float32, dims)
+	for i := range out {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
+	}
+	return out
 }
