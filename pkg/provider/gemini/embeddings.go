@@ -1,7 +1,6 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -104,8 +103,8 @@ func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) 
 	for _, texts := range req.Batches(size) {
 		bodies = append(bodies, embedBody(mode, c.Model, texts, req.Dimensions))
 	}
-	return provider.Upstream{URL: &u, Transport: &embedCall{d: d, mode: mode, bodies: bodies, inputs: req.Input,
-		model: c.Model, b64: req.Base64, authHeader: p.Auth.HeaderName, tok: tok}}, nil
+	return provider.Upstream{URL: &u, Transport: &embedCall{sender: sender{d: d, authHeader: p.Auth.HeaderName, tok: tok},
+		mode: mode, bodies: bodies, inputs: req.Input, model: c.Model, b64: req.Base64}}, nil
 }
 
 type (
@@ -154,14 +153,12 @@ func embedBody(mode embedMode, model string, texts []string, dims int) []byte {
 
 // embedCall carries the calls of one embeddings request.
 type embedCall struct {
-	d          *Driver
-	mode       embedMode
-	bodies     [][]byte
-	inputs     []string
-	model      string
-	b64        bool
-	authHeader string
-	tok        tokenSource
+	sender
+	mode   embedMode
+	bodies [][]byte
+	inputs []string
+	model  string
+	b64    bool
 }
 
 type embedResult struct {
@@ -205,27 +202,14 @@ func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	return provider.JSONResponse(req, http.StatusOK, provider.EmbeddingsJSON(c.model, vectors, tokens, c.b64)), nil
 }
 
-// post makes one call to the request's URL (the auth query parameter
-// included) with the configured auth header or the Google bearer.
+// post makes one call and reads its answer.
 func (c *embedCall) post(ctx context.Context, req *http.Request, body []byte) embedResult {
-	out, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL.String(), bytes.NewReader(body))
+	res, pe, err := c.send(ctx, req, body, "")
 	if err != nil {
 		return embedResult{err: err}
 	}
-	out.Header.Set("Content-Type", "application/json")
-	if c.authHeader != "" {
-		if v := req.Header.Values(c.authHeader); len(v) > 0 {
-			out.Header[http.CanonicalHeaderKey(c.authHeader)] = v
-		}
-	}
-	if c.tok != nil {
-		if pe := c.d.authorize(out, c.tok); pe != nil {
-			return embedResult{pe: pe}
-		}
-	}
-	res, err := c.d.transport.RoundTrip(out)
-	if err != nil {
-		return embedResult{err: err}
+	if pe != nil {
+		return embedResult{pe: pe}
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
