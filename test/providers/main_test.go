@@ -5,6 +5,8 @@ package providers
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -50,4 +52,20 @@ func checkFailures(t *testing.T, cl openai.Client, model, provider string) {
 			t.Errorf("%s+%s: %d chunks, then err %v", model, word, n, stream.Err())
 		}
 	}
+}
+
+// postJSON posts body to url with the default client and returns the
+// status and the answer, for the tests that read the bytes themselves
+// rather than through an SDK.
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res.StatusCode, string(b)
 }
