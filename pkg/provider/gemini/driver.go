@@ -74,12 +74,9 @@ const (
 // request's stream flag).
 func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
-	var tok tokenSource
-	if p.Auth.GCPUseServiceAccount {
-		var err error
-		if tok, err = d.credentials(p.Auth.GCPServiceAccountJSON); err != nil {
-			return provider.Upstream{}, err
-		}
+	tok, err := d.tokens(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	switch p.RouteType {
 	case config.RouteChat:

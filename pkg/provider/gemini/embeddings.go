@@ -55,12 +55,9 @@ var embedOps = []string{"generateContent", "streamGenerateContent", "embedConten
 // calls; refusals happen here, before anything is charged.
 func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
-	var tok tokenSource
-	if p.Auth.GCPUseServiceAccount {
-		var err error
-		if tok, err = d.credentials(p.Auth.GCPServiceAccountJSON); err != nil {
-			return provider.Upstream{}, err
-		}
+	tok, err := d.tokens(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	if c.Model == "" || strings.ContainsAny(c.Model, "/:?#") {
 		return provider.Upstream{}, provider.Invalid("model", "%q is not a Gemini model name", c.Model)

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"testing"
@@ -32,19 +30,8 @@ func (r *rig) embed(t *testing.T, p *config.Plugin, model, body string) (int, dr
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	u := *up.URL
-	if p.Auth.ParamLocation == "query" {
-		q := u.Query()
-		q.Set(p.Auth.ParamName, p.Auth.ParamValue)
-		u.RawQuery = q.Encode()
-	}
 	r.report = &provider.Report{}
-	req := httptest.NewRequestWithContext(provider.WithReport(context.Background(), r.report), http.MethodPost, u.String(), nil)
-	req.URL = &u
-	if p.Auth.HeaderName != "" {
-		req.Header.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
-	}
-	return drivercheck.Embed(t, up, req)
+	return drivercheck.Embed(t, up, proxied(provider.WithReport(context.Background(), r.report), p, up))
 }
 
 func TestEmbedContentOne(t *testing.T) {
