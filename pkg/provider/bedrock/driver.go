@@ -96,9 +96,8 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 		return provider.Upstream{}, provider.Unsupported("", "route_type %s is not supported for Bedrock: only llm/v1/chat", p.RouteType)
 	}
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
 	region, err := d.region(p)
 	if err != nil {
@@ -121,6 +120,16 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	u := operationURL(endpoint, region, model, op)
 	return provider.Upstream{URL: u, Transport: &call{client: client, in: in, stream: c.Stream,
 		includeUsage: c.Stream && req.IncludeUsage(), model: model}}, nil
+}
+
+// checkModelID refuses a model id that cannot be the one path segment of
+// Bedrock's /model/{id}/ URL the SDK makes of it.
+func checkModelID(model string) error {
+	switch model {
+	case "", ".", "..":
+		return provider.Invalid("model", "%q is not a Bedrock model id", model)
+	}
+	return nil
 }
 
 // region is model.options.bedrock.aws_region, else the SDK's (AWS_REGION),

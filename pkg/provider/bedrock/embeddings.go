@@ -90,9 +90,8 @@ type cohereBody struct {
 func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
 	req, err := provider.DecodeEmbeddings(c.Body)
 	if err != nil {

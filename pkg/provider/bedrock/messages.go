@@ -56,9 +56,8 @@ var BedrockBetas = map[string]bool{
 func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, error) {
 	p := c.Plugin
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
 	region, err := d.region(p)
 	if err != nil {
