@@ -39,13 +39,8 @@ func startBedrock(t *testing.T, doc string) *bedrockEnv {
 	t.Helper()
 	srv := bedrockstub.New(bedrockstub.Options{})
 	endpoint := srv.ListenT(t)
-	o := srv.Options()
 	p := binary.Serve(t, doc, srv.Env(endpoint)...)
-	t.Cleanup(func() {
-		if out := p.Output.String(); strings.Contains(out, o.SecretAccessKey) || strings.Contains(out, clientKey) {
-			t.Errorf("a secret appears in the binary's output")
-		}
-	})
+	p.NeverLogs(t, srv.Options().SecretAccessKey, clientKey)
 	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr + "/anthropic"}
 }
 

@@ -170,7 +170,7 @@ func TestAllProviders(t *testing.T) {
 		env = append(env, k+"="+v)
 	}
 	proc := binary.Serve(t, doc, env...)
-	bedrockSecretKept(t, br, proc)
+	proc.NeverLogs(t, br.Options().SecretAccessKey)
 	t.Cleanup(func() {
 		out := proc.Output.String()
 		for name, k := range keys {
