@@ -15,7 +15,6 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/health"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/limits"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 const allCriteria = "[error, timeout, http_429, http_500, http_502, http_503, http_504, non_idempotent]"
@@ -46,11 +45,7 @@ func newFailoverProxyDoc(t testing.TB, doc string, lim *limits.Limiter, reg *hea
 		t.Fatalf("%v\n%s", err, doc)
 	}
 	p := &failoverProxy{}
-	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Observe: func(r *stats.Record) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.recs = append(p.recs, r)
-	}})
+	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Observe: p.recs.Observe})
 	return p
 }
 
