@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // bedrockConfig serves the Responses API from Bedrock, which has no such
@@ -52,14 +53,6 @@ func (e *bedrockEnv) client() openai.Client {
 	return openai.NewClient(option.WithBaseURL(e.base+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
 }
 
-func bedrockWords(n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		b.WriteString(bedrockstub.Word(i))
-	}
-	return b.String()
-}
-
 func TestBedrockResponses(t *testing.T) {
 	e := startBedrock(t, bedrockConfig)
 	c := e.client()
@@ -69,7 +62,7 @@ func TestBedrockResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutputText() != bedrockWords(3) || res.Status != "completed" || res.Usage.InputTokens != bedrockstub.InputTokens || res.Usage.OutputTokens != 3 ||
+	if res.OutputText() != stubcore.Text(3) || res.Status != "completed" || res.Usage.InputTokens != bedrockstub.InputTokens || res.Usage.OutputTokens != 3 ||
 		!strings.HasPrefix(res.ID, "resp_") || res.Object != "response" {
 		t.Errorf("response %s", res.RawJSON())
 	}
@@ -119,7 +112,7 @@ func TestBedrockResponsesStreamLockstep(t *testing.T) {
 	if strings.Join(types, ",") != want {
 		t.Errorf("events %v", types)
 	}
-	if final.OutputText() != bedrockWords(n) || final.Usage.InputTokens != bedrockstub.InputTokens || final.Usage.OutputTokens != n {
+	if final.OutputText() != stubcore.Text(n) || final.Usage.InputTokens != bedrockstub.InputTokens || final.Usage.OutputTokens != n {
 		t.Errorf("final %s", final.RawJSON())
 	}
 	if e.stub.Stalled() != 0 {

@@ -19,6 +19,7 @@ import (
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/npmci"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // codexVersion is the Codex CLI the tests drive, pinned in
@@ -293,8 +294,8 @@ func TestCodexOpenAI(t *testing.T) {
 	p := testbinary.Serve(t, strings.ReplaceAll(strings.ReplaceAll(codexOpenAIConfig, "UPSTREAM", srv.URL), "CLIENT_KEY", codexClientKey))
 	p.NeverLogs(t, "sk-upstream-secret", codexClientKey)
 	_, last := runCodex(t, bin, t.TempDir(), codexRecipe(t, "http://"+p.Addr, "gpt-5.5"), codexClientKey, "Say hello.")
-	if strings.TrimSpace(last) != strings.TrimSpace(words(5)) {
-		t.Fatalf("Codex's last message %q, want the stub's %q\nproxy log:\n%s", last, words(5), p.Output)
+	if strings.TrimSpace(last) != strings.TrimSpace(stubcore.Text(5)) {
+		t.Fatalf("Codex's last message %q, want the stub's %q\nproxy log:\n%s", last, stubcore.Text(5), p.Output)
 	}
 	reqs := up.Requests()
 	if len(reqs) != 2 {

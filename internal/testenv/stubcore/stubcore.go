@@ -9,6 +9,8 @@
 //   - Listen, ListenT: serving on a free local port;
 //   - Words: the scenario a model name picks, for the stubs a binary out
 //     of process steers by model name alone;
+//   - Word, Text: the default answer's deltas, the same in every stub that
+//     streams them, so that a test predicts them;
 //   - Vector: the deterministic embeddings of the embeddings stubs.
 //
 // Each is ready as its zero value, so a stub embeds them and a stub built
@@ -21,6 +23,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,4 +253,16 @@ func Vector(text string, salt uint64, dims int) []float32 {
 		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
 	}
 	return out
+}
+
+// Word is the text of delta i of a default answer.
+func Word(i int) string { return "tok" + strconv.Itoa(i) + " " }
+
+// Text is a default answer of n deltas: the first n Words together.
+func Text(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(Word(i))
+	}
+	return b.String()
 }
