@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -40,18 +41,6 @@ func mustNew(t *testing.T, alg Algorithm, weights ...int) *Balancer {
 	return b
 }
 
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func none(int) Input { return Input{} }
 
 // Kong's definition: weighted round-robin; 70/25/5 receive 70%, 25%, 5%.
@@ -65,7 +54,7 @@ func TestRoundRobinDistribution(t *testing.T) {
 		{[]int{3, 1}, []int{750, 250}},
 	} {
 		got := picks(t, mustNew(t, RoundRobin, tc.weights...), 1000, none)
-		if !equal(got, tc.want) {
+		if !slices.Equal(got, tc.want) {
 			t.Errorf("weights %v: picks %v, want %v", tc.weights, got, tc.want)
 		}
 	}
@@ -104,13 +93,13 @@ func TestRoundRobinSkipsDown(t *testing.T) {
 // the next group only when the whole first group is down.
 func TestPriorityDistribution(t *testing.T) {
 	b := mustNew(t, Priority, 100, 100, 50, 10)
-	if got := picks(t, b, 1000, none); !equal(got, []int{500, 500, 0, 0}) {
+	if got := picks(t, b, 1000, none); !slices.Equal(got, []int{500, 500, 0, 0}) {
 		t.Fatalf("all up: %v", got)
 	}
-	if got := picks(t, b, 1000, func(int) Input { return Input{Down: 1} }); !equal(got, []int{0, 1000, 0, 0}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Down: 1} }); !slices.Equal(got, []int{0, 1000, 0, 0}) {
 		t.Fatalf("target 0 down: %v", got)
 	}
-	if got := picks(t, b, 1000, func(int) Input { return Input{Down: 3} }); !equal(got, []int{0, 0, 1000, 0}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Down: 3} }); !slices.Equal(got, []int{0, 0, 1000, 0}) {
 		t.Fatalf("first group down: %v", got)
 	}
 	o, _ := b.Order(Input{}, nil)
@@ -123,17 +112,17 @@ func TestPriorityDistribution(t *testing.T) {
 // turns; a target without a figure is tried first so that it gets one.
 func TestLowestLatencyDistribution(t *testing.T) {
 	b := mustNew(t, LowestLatency, 1, 1, 1)
-	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{30, 10, 20}} }); !equal(got, []int{0, 1000, 0}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{30, 10, 20}} }); !slices.Equal(got, []int{0, 1000, 0}) {
 		t.Fatalf("distinct: %v", got)
 	}
-	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{10, 10, 50}} }); !equal(got, []int{500, 500, 0}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{10, 10, 50}} }); !slices.Equal(got, []int{500, 500, 0}) {
 		t.Fatalf("tied: %v", got)
 	}
-	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{10, 0, 5}} }); !equal(got, []int{0, 1000, 0}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{10, 0, 5}} }); !slices.Equal(got, []int{0, 1000, 0}) {
 		t.Fatalf("unmeasured: %v", got)
 	}
 	o, _ := b.Order(Input{Scores: []float64{30, 10, 20}}, nil)
-	if !equal(o, []int{1, 2, 0}) {
+	if !slices.Equal(o, []int{1, 2, 0}) {
 		t.Fatalf("failover order %v, want by latency", o)
 	}
 }
@@ -152,7 +141,7 @@ func TestLowestUsageDistribution(t *testing.T) {
 	if counts[0] != 250 || counts[1] != 750 {
 		t.Fatalf("picks %v, want 250/750 (usage follows weight 1:3)", counts)
 	}
-	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{300, 600}} }); !equal(got, []int{0, 1000}) {
+	if got := picks(t, b, 1000, func(int) Input { return Input{Scores: []float64{300, 600}} }); !slices.Equal(got, []int{0, 1000}) {
 		t.Fatalf("600/3 < 300/1: %v", got)
 	}
 }
@@ -195,7 +184,7 @@ func TestConsistentHashingDistribution(t *testing.T) {
 		t.Fatalf("%d keys of healthy targets moved when target 2 went down", moved)
 	}
 	// Without the header: round-robin.
-	if got := picks(t, b, 1000, none); !equal(got, []int{250, 250, 500}) {
+	if got := picks(t, b, 1000, none); !slices.Equal(got, []int{250, 250, 500}) {
 		t.Fatalf("no key: %v", got)
 	}
 }

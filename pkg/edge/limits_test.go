@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/observed"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/proxy"
@@ -29,8 +29,7 @@ func (s staticSource) Current(context.Context) (*config.Config, error) { return 
 type proxied struct {
 	edge *Edge
 	stub *stub.Server
-	mu   sync.Mutex
-	recs []*stats.Record
+	recs observed.Records
 }
 
 func newProxied(t *testing.T, opts Options) *proxied {
@@ -42,25 +41,13 @@ func newProxied(t *testing.T, opts Options) *proxied {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := proxy.New(staticSource{cfg}, proxy.Options{Logger: slog.New(slog.DiscardHandler), Observe: func(r *stats.Record) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.recs = append(p.recs, r)
-	}})
+	h := proxy.New(staticSource{cfg}, proxy.Options{Logger: slog.New(slog.DiscardHandler), Observe: p.recs.Observe})
 	opts.Logger = slog.New(slog.DiscardHandler)
 	p.edge = New(h, opts)
 	return p
 }
 
-func (p *proxied) last(t *testing.T) *stats.Record {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.recs) == 0 {
-		t.Fatal("no statistics record")
-	}
-	return p.recs[len(p.recs)-1]
-}
+func (p *proxied) last(t *testing.T) *stats.Record { return p.recs.Last(t) }
 
 // withRequest replaces an event's body and adds headers to it.
 func withRequest(t *testing.T, raw []byte, body string, h map[string]string) []byte {

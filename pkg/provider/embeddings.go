@@ -2,11 +2,13 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strconv"
+	"sync"
 )
 
 // Embedder is implemented by a translating driver that serves
@@ -121,6 +123,43 @@ func (r *EmbeddingsRequest) Batches(n int) [][]string {
 		out = append(out, r.Input[i:min(i+n, len(r.Input))])
 	}
 	return out
+}
+
+// Parallel makes the n calls of one request (an embeddings request in the
+// provider's batches), at most limit at once, and returns their results in
+// order. The first call that fails (failed says which) cancels the context
+// the others run under and stops those not yet started: the request fails
+// as a whole, so the rest would be paid for nothing. first is that call's
+// index, -1 when none failed.
+func Parallel[R any](ctx context.Context, n, limit int, call func(ctx context.Context, i int) R, failed func(R) bool) (results []R, first int) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results, first = make([]R, n), -1
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	var once sync.Once
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := call(ctx, i)
+			if failed(r) {
+				once.Do(func() { first = i })
+				cancel()
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results, first
 }
 
 // EmbeddingsJSON renders OpenAI's embeddings list: one embedding per

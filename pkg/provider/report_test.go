@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -40,7 +41,7 @@ func TestReport(t *testing.T) {
 			if tt.estimate {
 				ReportEstimatedUsage(ctx)
 			}
-			if got := r.Credentials(); len(got) != len(tt.want) || (len(got) > 0 && !equal(got, tt.want)) {
+			if got := r.Credentials(); !slices.Equal(got, tt.want) {
 				t.Errorf("credentials %q, want %q", got, tt.want)
 			}
 			if r.UsageEstimated() != tt.estimated {
@@ -48,18 +49,6 @@ func TestReport(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Parallel calls of one request (Gemini's embeddings) report into one

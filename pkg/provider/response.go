@@ -9,6 +9,16 @@ import (
 	"strconv"
 )
 
+// DiscardBody reads off (up to 1 MiB) and closes the body of the request
+// the proxy hands a translating driver's RoundTrip: the driver sends a
+// body of its own, and a RoundTripper must close the one it was given.
+func DiscardBody(req *http.Request) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
+		_ = req.Body.Close()
+	}
+}
+
 // JSONResponse is a translating driver's non-streamed answer: an OpenAI
 // chat completion (or error) of the given status.
 func JSONResponse(req *http.Request, status int, body []byte) *http.Response {

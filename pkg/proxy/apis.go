@@ -148,20 +148,9 @@ func rewriteNative(p *config.Plugin, in input) (*rewritten, *apiError) {
 // responsesStreaming applies response_streaming to a Responses request.
 func responsesStreaming(policy string, raw []byte, edits []edit) (streaming, []edit, *apiError) {
 	var s streaming
-	switch {
-	case bytes.Equal(raw, jsonTrue):
-		s.stream = true
-	case len(raw) == 0 || bytes.Equal(raw, jsonFalse) || string(raw) == "null":
-	default:
-		return s, nil, &apiError{status: 400, typ: typeInvalidRequest, code: "invalid_stream", param: "stream", message: "stream must be a boolean"}
-	}
-	switch policy {
-	case config.StreamDeny:
-		if s.stream {
-			return s, nil, badRequest("streaming_disabled", "response streaming is not enabled for this LLM")
-		}
-	case config.StreamAlways:
-		s.stream = true
+	var e *apiError
+	if s.stream, e = streamDecision(policy, raw); e != nil {
+		return s, nil, e
 	}
 	if s.stream {
 		return s, append(edits, edit{key: "stream", value: jsonTrue}), nil

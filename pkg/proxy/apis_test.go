@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/observed"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
@@ -164,8 +165,7 @@ type apisProxy struct {
 	h    *Handler
 	up   *stub.Server
 	fake *fakeChat
-	mu   sync.Mutex
-	recs []*stats.Record
+	recs observed.Records
 }
 
 func newAPIsProxy(t *testing.T) *apisProxy {
@@ -179,7 +179,7 @@ func newAPIsProxy(t *testing.T) *apisProxy {
 	}
 	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger,
 		Drivers: provider.Set{config.ProviderOpenAI: openai.Driver{}, config.ProviderBedrock: p.fake},
-		Observe: func(r *stats.Record) { p.mu.Lock(); p.recs = append(p.recs, r); p.mu.Unlock() }})
+		Observe: p.recs.Observe})
 	return p
 }
 
@@ -199,15 +199,7 @@ func (p *apisProxy) do(method, path, body string, hdr ...string) *httptest.Respo
 	return w
 }
 
-func (p *apisProxy) last(t *testing.T) *stats.Record {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.recs) == 0 {
-		t.Fatal("no record")
-	}
-	return p.recs[len(p.recs)-1]
-}
+func (p *apisProxy) last(t *testing.T) *stats.Record { return p.recs.Last(t) }
 
 // sseEvents splits a Responses stream into (event, data) pairs.
 func sseEvents(t *testing.T, body []byte) (types []string, data []map[string]any) {

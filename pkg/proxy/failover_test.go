@@ -18,7 +18,6 @@ import (
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/anthropic"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/openai"
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/stats"
 )
 
 const allCriteria = "[error, timeout, http_429, http_500, http_502, http_503, http_504, non_idempotent]"
@@ -52,11 +51,7 @@ func newFailoverProxyDoc(t testing.TB, doc string, lim *limits.Limiter, reg *hea
 	// OpenAI's driver (the default set's only one) and Anthropic's, whose
 	// native Messages relay the Messages tests reach.
 	drivers := provider.Set{config.ProviderOpenAI: openai.Driver{}, config.ProviderAnthropic: anthropic.New(nil)}
-	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Drivers: drivers, Observe: func(r *stats.Record) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.recs = append(p.recs, r)
-	}})
+	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Limiter: lim, Health: reg, Drivers: drivers, Observe: p.recs.Observe})
 	return p
 }
 

@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/observed"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/configsource"
@@ -24,8 +24,7 @@ const stubKey = "Bearer sk-upstream-secret"
 // extra YAML, and the records it observed.
 type stubProxy struct {
 	h    *Handler
-	mu   sync.Mutex
-	recs []*stats.Record
+	recs observed.Records
 }
 
 func newStubProxy(t *testing.T, extra string) *stubProxy {
@@ -37,11 +36,7 @@ func newStubProxy(t *testing.T, extra string) *stubProxy {
 		t.Fatal(err)
 	}
 	p := &stubProxy{}
-	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Observe: func(r *stats.Record) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.recs = append(p.recs, r)
-	}})
+	p.h = New(configsource.NewStatic(cfg), Options{Logger: discardLogger, Observe: p.recs.Observe})
 	return p
 }
 
@@ -60,15 +55,7 @@ func (p *stubProxy) serve(ctx context.Context, body string, hdr ...string) *http
 	return w
 }
 
-func (p *stubProxy) last(t *testing.T) *stats.Record {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.recs) == 0 {
-		t.Fatal("no statistics recorded")
-	}
-	return p.recs[len(p.recs)-1]
-}
+func (p *stubProxy) last(t *testing.T) *stats.Record { return p.recs.Last(t) }
 
 // An upstream error sent as an event stream is an error body, not a stream:
 // it is redacted like a JSON one.

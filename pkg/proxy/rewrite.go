@@ -202,6 +202,29 @@ func checkAmbiguous(p *config.Plugin, f field, hide []string) *apiError {
 	return nil
 }
 
+// streamDecision is whether the call streams: the client's stream member
+// (absent, null, true or false; anything else is refused) under
+// response_streaming, whose deny refuses a stream and always makes one.
+func streamDecision(policy string, raw []byte) (bool, *apiError) {
+	var stream bool
+	switch {
+	case bytes.Equal(raw, jsonTrue):
+		stream = true
+	case len(raw) == 0 || bytes.Equal(raw, jsonFalse) || bytes.Equal(raw, []byte("null")):
+	default:
+		return false, &apiError{status: 400, typ: typeInvalidRequest, code: "invalid_stream", param: "stream", message: "stream must be a boolean"}
+	}
+	switch policy {
+	case config.StreamDeny:
+		if stream {
+			return false, badRequest("streaming_disabled", "response streaming is not enabled for this LLM")
+		}
+	case config.StreamAlways:
+		stream = true
+	}
+	return stream, nil
+}
+
 // streamingEdits applies response_streaming to the client's stream member
 // and writes the decision into the body, "stream": false included, as Kong
 // does. It asks for the usage chunk of a stream so that statistics have
@@ -209,20 +232,9 @@ func checkAmbiguous(p *config.Plugin, f field, hide []string) *apiError {
 // for it. The edits are appended to edits.
 func streamingEdits(policy string, streamRaw, streamOpts []byte, edits []edit) (streaming, []edit, *apiError) {
 	var s streaming
-	switch {
-	case bytes.Equal(streamRaw, []byte("true")):
-		s.stream = true
-	case len(streamRaw) == 0 || bytes.Equal(streamRaw, []byte("false")) || bytes.Equal(streamRaw, []byte("null")):
-	default:
-		return s, nil, &apiError{status: 400, typ: typeInvalidRequest, code: "invalid_stream", param: "stream", message: "stream must be a boolean"}
-	}
-	switch policy {
-	case config.StreamDeny:
-		if s.stream {
-			return s, nil, badRequest("streaming_disabled", "response streaming is not enabled for this LLM")
-		}
-	case config.StreamAlways:
-		s.stream = true
+	var e *apiError
+	if s.stream, e = streamDecision(policy, streamRaw); e != nil {
+		return s, nil, e
 	}
 	if !s.stream {
 		return s, append(edits, edit{key: "stream", value: jsonFalse}), nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // bedrockConfig serves the Responses API from Bedrock, which has no such
@@ -36,25 +37,15 @@ type bedrockEnv struct {
 	base string
 }
 
-func startBedrock(t *testing.T) *bedrockEnv {
+// startBedrock runs the Bedrock stub and the binary serving doc pointed at
+// it, signing with the stub's keys; the test fails if the AWS secret
+// appears in the binary's output.
+func startBedrock(t *testing.T, doc string) *bedrockEnv {
 	t.Helper()
 	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	o := srv.Options()
-	p := testbinary.Serve(t, bedrockConfig,
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME="+endpoint,
-		"AWS_ACCESS_KEY_ID="+o.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-	t.Cleanup(func() {
-		if strings.Contains(p.Output.String(), o.SecretAccessKey) {
-			t.Error("the AWS secret appears in the binary's output")
-		}
-	})
+	endpoint := srv.ListenT(t)
+	p := testbinary.Serve(t, doc, srv.Env(endpoint)...)
+	p.NeverLogs(t, srv.Options().SecretAccessKey)
 	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr}
 }
 
@@ -62,16 +53,8 @@ func (e *bedrockEnv) client() openai.Client {
 	return openai.NewClient(option.WithBaseURL(e.base+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
 }
 
-func bedrockWords(n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		b.WriteString(bedrockstub.Word(i))
-	}
-	return b.String()
-}
-
 func TestBedrockResponses(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	res, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.text.chunks-3",
 		Instructions: openai.String("be brief"), Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")},
@@ -79,7 +62,7 @@ func TestBedrockResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutputText() != bedrockWords(3) || res.Status != "completed" || res.Usage.InputTokens != bedrockstub.InputTokens || res.Usage.OutputTokens != 3 ||
+	if res.OutputText() != stubcore.Text(3) || res.Status != "completed" || res.Usage.InputTokens != bedrockstub.InputTokens || res.Usage.OutputTokens != 3 ||
 		!strings.HasPrefix(res.ID, "resp_") || res.Object != "response" {
 		t.Errorf("response %s", res.RawJSON())
 	}
@@ -92,7 +75,7 @@ func TestBedrockResponses(t *testing.T) {
 // Streamed, proven by order: the Bedrock stub writes its event i+1 only
 // after the client has seen the Responses event event i made.
 func TestBedrockResponsesStreamLockstep(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	const n = 4
 	c := e.client()
 	stream := c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: "stub.text.chunks-4.lockstep",
@@ -129,7 +112,7 @@ func TestBedrockResponsesStreamLockstep(t *testing.T) {
 	if strings.Join(types, ",") != want {
 		t.Errorf("events %v", types)
 	}
-	if final.OutputText() != bedrockWords(n) || final.Usage.InputTokens != bedrockstub.InputTokens || final.Usage.OutputTokens != n {
+	if final.OutputText() != stubcore.Text(n) || final.Usage.InputTokens != bedrockstub.InputTokens || final.Usage.OutputTokens != n {
 		t.Errorf("final %s", final.RawJSON())
 	}
 	if e.stub.Stalled() != 0 {
@@ -140,7 +123,7 @@ func TestBedrockResponsesStreamLockstep(t *testing.T) {
 // The function-call round trip through Converse: two parallel calls
 // streamed with text before them, then their outputs sent back.
 func TestBedrockResponsesFunctionCalls(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	tools := []responses.ToolUnionParam{
 		responses.ToolParamOfFunction("get_weather", map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}, false),
@@ -196,7 +179,7 @@ func TestBedrockResponsesFunctionCalls(t *testing.T) {
 
 // A token limit makes the response incomplete, streamed or not.
 func TestBedrockResponsesIncomplete(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	res, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.length",
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}, MaxOutputTokens: openai.Int(5)})
@@ -218,7 +201,7 @@ func TestBedrockResponsesIncomplete(t *testing.T) {
 }
 
 func TestBedrockResponsesErrors(t *testing.T) {
-	e := startBedrock(t)
+	e := startBedrock(t, bedrockConfig)
 	c := e.client()
 	var ae *openai.Error
 	_, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "stub.text",

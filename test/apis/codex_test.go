@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,13 +12,14 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/npmci"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // codexVersion is the Codex CLI the tests drive, pinned in
@@ -30,47 +30,20 @@ import (
 // install or at run time.
 const codexVersion = "0.169.0"
 
-var (
-	codexOnce sync.Once
-	codexBin  string
-	codexErr  error
-)
+// codexFolder is codex/, where the Codex CLI is pinned.
+var codexFolder = npmci.Folder{Dir: "codex", Installed: func(dir string) error {
+	return npmci.Version(npmci.Bin(dir, "codex"), "codex-cli "+codexVersion)
+}}
 
 // codexCLI installs the pinned Codex CLI with npm ci into
 // codex/node_modules (once; git ignores it) and returns its bin script.
 func codexCLI(t *testing.T) string {
 	t.Helper()
-	codexOnce.Do(func() {
-		dir, err := filepath.Abs("codex")
-		if err != nil {
-			codexErr = err
-			return
-		}
-		bin := filepath.Join(dir, "node_modules", ".bin", "codex")
-		if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil && strings.Contains(string(out), "codex-cli "+codexVersion) {
-			codexBin = bin
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			codexErr = err
-			t.Logf("npm ci: %s", out)
-			return
-		}
-		out, err := exec.Command(bin, "--version").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "codex-cli "+codexVersion) {
-			codexErr = fmt.Errorf("after npm ci, %s --version: %v: %s", bin, err, out)
-			return
-		}
-		codexBin = bin
-	})
-	if codexErr != nil {
-		t.Fatalf("install the Codex CLI %s (npm ci in test/apis/codex): %v", codexVersion, codexErr)
+	dir, err := codexFolder.Install(t)
+	if err != nil {
+		t.Fatalf("install the Codex CLI %s (npm ci in test/apis/codex): %v", codexVersion, err)
 	}
-	return codexBin
+	return npmci.Bin(dir, "codex")
 }
 
 // codexRecipe is the config.toml docs/apis.md gives Codex users, read from
@@ -210,23 +183,9 @@ const (
 // answers with what it read; the answer is Codex's last message.
 func TestCodexBedrock(t *testing.T) {
 	bin := codexCLI(t)
-	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	o := srv.Options()
-	p := testbinary.Serve(t, codexBedrockConfig,
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME="+endpoint,
-		"AWS_ACCESS_KEY_ID="+o.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-	t.Cleanup(func() {
-		if out := p.Output.String(); strings.Contains(out, o.SecretAccessKey) || strings.Contains(out, codexClientKey) {
-			t.Error("a secret appears in the binary's output")
-		}
-	})
+	e := startBedrock(t, codexBedrockConfig)
+	srv, p := e.stub, e.proc
+	p.NeverLogs(t, codexClientKey)
 
 	const marker = "marker-c0d3x-5e1f"
 	work := t.TempDir()
@@ -333,14 +292,10 @@ func TestCodexOpenAI(t *testing.T) {
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	p := testbinary.Serve(t, strings.ReplaceAll(strings.ReplaceAll(codexOpenAIConfig, "UPSTREAM", srv.URL), "CLIENT_KEY", codexClientKey))
-	t.Cleanup(func() {
-		if out := p.Output.String(); strings.Contains(out, "sk-upstream-secret") || strings.Contains(out, codexClientKey) {
-			t.Error("a key appears in the binary's output")
-		}
-	})
+	p.NeverLogs(t, "sk-upstream-secret", codexClientKey)
 	_, last := runCodex(t, bin, t.TempDir(), codexRecipe(t, "http://"+p.Addr, "gpt-5.5"), codexClientKey, "Say hello.")
-	if strings.TrimSpace(last) != strings.TrimSpace(words(5)) {
-		t.Fatalf("Codex's last message %q, want the stub's %q\nproxy log:\n%s", last, words(5), p.Output)
+	if strings.TrimSpace(last) != strings.TrimSpace(stubcore.Text(5)) {
+		t.Fatalf("Codex's last message %q, want the stub's %q\nproxy log:\n%s", last, stubcore.Text(5), p.Output)
 	}
 	reqs := up.Requests()
 	if len(reqs) != 2 {

@@ -75,29 +75,11 @@ type embedEnv struct {
 func startEmbedProviders(t *testing.T) *embedEnv {
 	t.Helper()
 	bs := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := bs.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := bs.ListenT(t)
 	gs := geministub.New(geministub.Options{APIKey: embedGeminiKey})
-	gbase, gstop, err := gs.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gstop)
-	o := bs.Options()
-	p := testbinary.Serve(t, strings.ReplaceAll(embedProvidersConfig, "GEMINI", gbase),
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME="+endpoint,
-		"AWS_ACCESS_KEY_ID="+o.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
-	t.Cleanup(func() {
-		out := p.Output.String()
-		if strings.Contains(out, o.SecretAccessKey) || strings.Contains(out, embedGeminiKey) {
-			t.Error("a provider credential appears in the binary's output")
-		}
-	})
+	gbase := gs.ListenT(t)
+	p := testbinary.Serve(t, strings.ReplaceAll(embedProvidersConfig, "GEMINI", gbase), bs.Env(endpoint)...)
+	p.NeverLogs(t, bs.Options().SecretAccessKey, embedGeminiKey)
 	return &embedEnv{bedrock: bs, gemini: gs, proc: p, base: "http://" + p.Addr}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	testbinary "github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // openaiConfig serves the three APIs from the OpenAI stub: the Responses
@@ -73,24 +74,12 @@ func startOpenAI(t *testing.T) *openaiEnv {
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	p := testbinary.Serve(t, strings.ReplaceAll(openaiConfig, "UPSTREAM", srv.URL))
-	t.Cleanup(func() {
-		if strings.Contains(p.Output.String(), "sk-upstream-secret") {
-			t.Error("the upstream key appears in the binary's output")
-		}
-	})
+	p.NeverLogs(t, "sk-upstream-secret")
 	return &openaiEnv{up: up, proc: p, base: "http://" + p.Addr}
 }
 
 func (e *openaiEnv) client(opts ...option.RequestOption) openai.Client {
 	return openai.NewClient(append([]option.RequestOption{option.WithBaseURL(e.base + "/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0)}, opts...)...)
-}
-
-func words(n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		b.WriteString(stub.Word(i))
-	}
-	return b.String()
 }
 
 func TestOpenAIResponses(t *testing.T) {
@@ -102,7 +91,7 @@ func TestOpenAIResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutputText() != words(3) || res.Status != "completed" || res.Usage.InputTokens != stub.PromptTokens || res.Usage.OutputTokens != 3 {
+	if res.OutputText() != stubcore.Text(3) || res.Status != "completed" || res.Usage.InputTokens != stub.PromptTokens || res.Usage.OutputTokens != 3 {
 		t.Errorf("response %s", res.RawJSON())
 	}
 	var sent map[string]any
@@ -170,7 +159,7 @@ func TestOpenAIResponsesFunctionCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutputText() != words(5) {
+	if res.OutputText() != stubcore.Text(5) {
 		t.Errorf("second turn %s", res.RawJSON())
 	}
 }

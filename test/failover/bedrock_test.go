@@ -77,11 +77,7 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		}
 		return &sc
 	})
-	endpoint, stop, err := br.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := br.ListenT(t)
 	// The SDK keeps its default retries here (the stub's environment
 	// turns them off): a chain attempt must make one call all the same.
 	var env []string
@@ -91,11 +87,7 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		}
 	}
 	p := binary.Serve(t, mixedConfig(url), env...)
-	t.Cleanup(func() {
-		if strings.Contains(p.Output.String(), br.Options().SecretAccessKey) {
-			t.Error("the AWS secret appears in the binary's output")
-		}
-	})
+	p.NeverLogs(t, br.Options().SecretAccessKey)
 	routeClient := func(route string) openai.Client {
 		return openai.NewClient(option.WithBaseURL("http://"+p.Addr+"/"+route), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 	}

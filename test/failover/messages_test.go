@@ -112,17 +112,9 @@ func TestMessagesAcrossTargets(t *testing.T) {
 		}
 		return &sc
 	})
-	endpoint, stop, err := br.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := br.ListenT(t)
 	p := binary.Serve(t, messagesConfig(asrv.URL, openaiURL), br.Env(endpoint)...)
-	t.Cleanup(func() {
-		if out := p.Output.String(); strings.Contains(out, br.Options().SecretAccessKey) || strings.Contains(out, messagesClientKey) {
-			t.Error("a secret appears in the binary's output")
-		}
-	})
+	p.NeverLogs(t, br.Options().SecretAccessKey, messagesClientKey)
 	client := func(route string) anthropic.Client {
 		return anthropic.NewClient(aoption.WithBaseURL("http://"+p.Addr+"/"+route), aoption.WithAPIKey(messagesClientKey), aoption.WithMaxRetries(0))
 	}

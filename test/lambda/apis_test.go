@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,7 +280,7 @@ func TestAPIsEmbeddingsThroughEmulator(t *testing.T) {
 					t.Fatalf("answer %s: %v", resp.Body, err)
 				}
 				for i, d := range doc.Data {
-					if d.Index != i || !equalVec(d.Embedding, stub.EmbeddingVector(i, 3)) {
+					if d.Index != i || !slices.Equal(d.Embedding, stub.EmbeddingVector(i, 3)) {
 						t.Errorf("item %d: %+v, want %v", i, d, stub.EmbeddingVector(i, 3))
 					}
 				}
@@ -305,7 +306,7 @@ func TestAPIsEmbeddingsThroughEmulator(t *testing.T) {
 				for i := range got {
 					got[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 				}
-				if !equalVec(got, stub.EmbeddingVector(0, 4)) {
+				if !slices.Equal(got, stub.EmbeddingVector(0, 4)) {
 					t.Errorf("embedding %v, want %v", got, stub.EmbeddingVector(0, 4))
 				}
 				if !strings.Contains(string(e.up.Last().Body), `"encoding_format":"base64"`) {
@@ -334,18 +335,6 @@ func TestAPIsEmbeddingsThroughEmulator(t *testing.T) {
 		})
 	}
 	e.logged(t)
-}
-
-func equalVec(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestAPIsModelsThroughEmulator(t *testing.T) {

@@ -16,11 +16,7 @@ import (
 // them on Lambda), the endpoint from AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
 func TestBedrockStreamThroughEmulator(t *testing.T) {
 	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := srv.ListenT(t)
 	o := srv.Options()
 	cfg := filepath.Join(t.TempDir(), "aiproxy.yaml")
 	doc := "route_type: llm/v1/chat\nlogging: {log_statistics: true}\nmodel:\n  provider: bedrock\n  name: \"$(uri_captures.model)\"\n"

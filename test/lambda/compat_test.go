@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,25 +217,7 @@ func runCompatStream(t *testing.T, tc compatStream) {
 	if err := os.WriteFile(file, []byte(strings.ReplaceAll(tc.config, "UPSTREAM", srv.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// stdout is a file, so that what the function has written is there
-	// when it asks for its next invocation (see stats_test.go).
-	stdout, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdout.Close() })
-	api := lambdatest.NewRuntimeAPI(t)
-	atNext := make(chan string, 1)
-	api.OnNext = func(fetched int) {
-		if fetched == 1 {
-			b, _ := os.ReadFile(stdout.Name())
-			atNext <- string(b)
-		}
-	}
-	cmd := exec.Command(bootstrap)
-	cmd.Env = append(cmd.Environ(), append(functionEnv(file, "STREAM"), "AIPROXY_LOG_LEVEL=INFO")...)
-	cmd.Stdout = stdout
-	api.StartProcess(t, cmd)
+	api, atNext := startLogging(t, file, "STREAM")
 
 	path := tc.path
 	if path == "" {

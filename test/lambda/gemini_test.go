@@ -21,11 +21,7 @@ import (
 // function as they arrive.
 func TestGeminiStreamLeavesAsItArrives(t *testing.T) {
 	stub := geministub.New(geministub.Options{APIKey: "AIza-lambda", Lockstep: true})
-	base, stop, err := stub.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	base := stub.ListenT(t)
 	cfg := `
 route_type: llm/v1/chat
 auth: {header_name: x-goog-api-key, header_value: AIza-lambda}

@@ -21,11 +21,7 @@ import (
 // stream completes only if each event leaves the function as it is made.
 func TestResponsesStreamLeavesAsItArrives(t *testing.T) {
 	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := srv.ListenT(t)
 	cfg := `
 _format_version: "3.0"
 routes:
@@ -43,12 +39,8 @@ routes:
 	}
 	api := lambdatest.NewRuntimeAPI(t)
 	cmd := exec.Command(bootstrap)
-	o := srv.Options()
-	cmd.Env = append(cmd.Environ(), append(functionEnv(file, "STREAM"),
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME="+endpoint, "AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID="+o.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.SecretAccessKey, "AWS_SESSION_TOKEN=",
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")...)
+	env := append(functionEnv(file, "STREAM"), srv.Env(endpoint)...)
+	cmd.Env = append(cmd.Environ(), append(env, "AWS_REGION=us-east-1", "AWS_SESSION_TOKEN=")...)
 	api.StartProcess(t, cmd)
 
 	const n = 5

@@ -31,23 +31,7 @@ func TestStatisticsOutBeforeNextInvocation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stdout.Close()
-			api := lambdatest.NewRuntimeAPI(t)
-			atNext := make(chan string, 1)
-			api.OnNext = func(fetched int) {
-				if fetched == 1 {
-					b, _ := os.ReadFile(stdout.Name())
-					atNext <- string(b)
-				}
-			}
-			cmd := exec.Command(bootstrap)
-			cmd.Env = append(cmd.Environ(), append(functionEnv(configFile, tt.restMode), "AIPROXY_LOG_LEVEL=INFO")...)
-			cmd.Stdout = stdout
-			api.StartProcess(t, cmd)
+			api, atNext := startLogging(t, configFile, tt.restMode)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -72,4 +56,31 @@ func TestStatisticsOutBeforeNextInvocation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLogging starts the bootstrap with configFile and restMode under a
+// Runtime API, logging at INFO to stdout, which is a file: what the
+// function has written is there the moment the write returns. atNext gets
+// that output as it stands when the function asks for its next
+// invocation after the first.
+func startLogging(t *testing.T, configFile, restMode string) (api *lambdatest.RuntimeAPI, atNext <-chan string) {
+	t.Helper()
+	stdout, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdout.Close() })
+	api = lambdatest.NewRuntimeAPI(t)
+	next := make(chan string, 1)
+	api.OnNext = func(fetched int) {
+		if fetched == 1 {
+			b, _ := os.ReadFile(stdout.Name())
+			next <- string(b)
+		}
+	}
+	cmd := exec.Command(bootstrap)
+	cmd.Env = append(cmd.Environ(), append(functionEnv(configFile, restMode), "AIPROXY_LOG_LEVEL=INFO")...)
+	cmd.Stdout = stdout
+	api.StartProcess(t, cmd)
+	return api, next
 }

@@ -38,28 +38,10 @@ type bedrockEnv struct {
 func startBedrock(t *testing.T, doc string) *bedrockEnv {
 	t.Helper()
 	srv := bedrockstub.New(bedrockstub.Options{})
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	o := srv.Options()
-	p := binary.Serve(t, doc, bedrockEnvVars(endpoint, o)...)
-	t.Cleanup(func() {
-		if out := p.Output.String(); strings.Contains(out, o.SecretAccessKey) || strings.Contains(out, clientKey) {
-			t.Errorf("a secret appears in the binary's output")
-		}
-	})
+	endpoint := srv.ListenT(t)
+	p := binary.Serve(t, doc, srv.Env(endpoint)...)
+	p.NeverLogs(t, srv.Options().SecretAccessKey, clientKey)
 	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr + "/anthropic"}
-}
-
-func bedrockEnvVars(endpoint string, o bedrockstub.Options) []string {
-	return []string{
-		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + endpoint,
-		"AWS_ACCESS_KEY_ID=" + o.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + o.SecretAccessKey,
-		"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
-	}
 }
 
 // TestBedrockNative: Messages to Claude on Bedrock through InvokeModel /

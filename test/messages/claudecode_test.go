@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/binary"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/npmci"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stub"
 )
 
@@ -22,42 +22,20 @@ import (
 // claudecode/package.json (and its lock).
 const claudeVersion = "2.1.328"
 
-var (
-	claudeOnce sync.Once
-	claudeBin  string
-	claudeErr  error
-)
+// claudeFolder is claudecode/, where Claude Code is pinned.
+var claudeFolder = npmci.Folder{Dir: "claudecode", Installed: func(dir string) error {
+	return npmci.Version(npmci.Bin(dir, "claude"), claudeVersion)
+}}
 
 // claudeCode installs the pinned Claude Code with npm ci into
 // claudecode/node_modules (once; git ignores it) and returns its binary.
 func claudeCode(t *testing.T) string {
 	t.Helper()
-	claudeOnce.Do(func() {
-		dir, err := filepath.Abs("claudecode")
-		if err != nil {
-			claudeErr = err
-			return
-		}
-		bin := filepath.Join(dir, "node_modules", ".bin", "claude")
-		if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil && strings.Contains(string(out), claudeVersion) {
-			claudeBin = bin
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			claudeErr = err
-			t.Logf("npm ci: %s", out)
-			return
-		}
-		claudeBin = bin
-	})
-	if claudeErr != nil {
-		t.Fatalf("install Claude Code %s (npm ci in test/messages/claudecode): %v", claudeVersion, claudeErr)
+	dir, err := claudeFolder.Install(t)
+	if err != nil {
+		t.Fatalf("install Claude Code %s (npm ci in test/messages/claudecode): %v", claudeVersion, err)
 	}
-	return claudeBin
+	return npmci.Bin(dir, "claude")
 }
 
 // runClaude runs `claude -p prompt` in dir with the gateway's environment:

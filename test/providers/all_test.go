@@ -142,11 +142,7 @@ func TestAllProviders(t *testing.T) {
 	anSrv := httptest.NewServer(an)
 	t.Cleanup(anSrv.Close)
 	gm := geministub.New(geministub.Options{APIKey: geminiKey})
-	gmURL, stop, err := gm.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	gmURL := gm.ListenT(t)
 	ol := ollamastub.New(ollamaKey)
 	olSrv := httptest.NewServer(ol)
 	t.Cleanup(olSrv.Close)
@@ -174,7 +170,7 @@ func TestAllProviders(t *testing.T) {
 		env = append(env, k+"="+v)
 	}
 	proc := binary.Serve(t, doc, env...)
-	bedrockSecretKept(t, br, proc)
+	proc.NeverLogs(t, br.Options().SecretAccessKey)
 	t.Cleanup(func() {
 		out := proc.Output.String()
 		for name, k := range keys {
@@ -190,7 +186,7 @@ func TestAllProviders(t *testing.T) {
 
 	// key-auth is on: without the client key, no route answers.
 	anon := openai.NewClient(option.WithBaseURL("http://"+proc.Addr+"/openai"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
-	_, err = anon.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: user("hi")})
+	_, err := anon.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: user("hi")})
 	var ae *openai.Error
 	if !errors.As(err, &ae) || ae.StatusCode != http.StatusUnauthorized || len(oa.Requests()) != 0 {
 		t.Fatalf("without the client key: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -205,18 +204,9 @@ func TestAnthropicErrorsBeforeFirstByte(t *testing.T) {
 func TestAnthropicErrorsAfterFirstByte(t *testing.T) {
 	e := newAnthropic(t)
 	for _, model := range []string{"stub-error-midstream", "stub-cut"} {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+e.proc.Addr+"/v1/chat/completions",
-			strings.NewReader(`{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"Hi"}]}`))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		s := string(body)
-		if res.StatusCode != 200 || !strings.Contains(s, "Partial ") || !strings.Contains(s, `"error"`) || strings.Contains(s, "[DONE]") {
-			t.Errorf("%s: %d %s", model, res.StatusCode, s)
+		status, s := postJSON(t, "http://"+e.proc.Addr+"/v1/chat/completions", `{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"Hi"}]}`)
+		if status != 200 || !strings.Contains(s, "Partial ") || !strings.Contains(s, `"error"`) || strings.Contains(s, "[DONE]") {
+			t.Errorf("%s: %d %s", model, status, s)
 		}
 	}
 }

@@ -6,41 +6,26 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/npmci"
 )
 
-var (
-	nodeOnce sync.Once
-	nodeErr  error
-)
+// nodeFolder is openainode/, where the openai npm package is pinned.
+var nodeFolder = npmci.Folder{Dir: "openainode", Installed: func(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json"))
+	return err
+}}
 
 // openaiNode installs the pinned openai npm package with npm ci into
 // openainode/node_modules (once; git ignores it) and returns the folder.
 func openaiNode(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("openainode")
+	dir, err := nodeFolder.Install(t)
 	if err != nil {
-		t.Fatal(err)
-	}
-	nodeOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			nodeErr = err
-			t.Logf("npm ci: %s", out)
-		}
-	})
-	if nodeErr != nil {
-		t.Fatalf("install the openai npm package (npm ci in test/providers/openainode): %v", nodeErr)
+		t.Fatalf("install the openai npm package (npm ci in test/providers/openainode): %v", err)
 	}
 	return dir
 }

@@ -47,7 +47,7 @@ func startBedrock(t *testing.T, doc string, opts bedrockstub.Options, env ...str
 	srv, endpoint, awsEnv := listenBedrock(t, opts)
 	doc = strings.ReplaceAll(doc, "ENDPOINT", endpoint)
 	p := binary.Serve(t, doc, append(awsEnv, env...)...)
-	bedrockSecretKept(t, srv, p)
+	p.NeverLogs(t, srv.Options().SecretAccessKey)
 	return &bedrockEnv{stub: srv, proc: p, base: "http://" + p.Addr}
 }
 
@@ -57,22 +57,8 @@ func startBedrock(t *testing.T, doc string, opts bedrockstub.Options, env ...str
 func listenBedrock(t *testing.T, opts bedrockstub.Options) (srv *bedrockstub.Server, endpoint string, awsEnv []string) {
 	t.Helper()
 	srv = bedrockstub.New(opts)
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint = srv.ListenT(t)
 	return srv, endpoint, srv.Env(endpoint)
-}
-
-// bedrockSecretKept fails the test at its end if the stub's AWS secret
-// appears in the binary's output.
-func bedrockSecretKept(t *testing.T, srv *bedrockstub.Server, p *binary.Process) {
-	t.Cleanup(func() {
-		if strings.Contains(p.Output.String(), srv.Options().SecretAccessKey) {
-			t.Errorf("the AWS secret appears in the binary's output")
-		}
-	})
 }
 
 func (e *bedrockEnv) client(model string) openai.Client {
@@ -438,18 +424,9 @@ func TestBedrockErrorsBeforeFirstByte(t *testing.T) {
 func TestBedrockErrorsAfterFirstByte(t *testing.T) {
 	e := startBedrock(t, bedrockConfig, bedrockstub.Options{})
 	for _, model := range []string{"stub.error-midstream", "stub.cut"} {
-		req, _ := http.NewRequest("POST", e.base+"/"+model+"/chat/completions",
-			strings.NewReader(`{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		s := string(body)
-		if res.StatusCode != 200 || !strings.Contains(s, bedrockstub.Word(0)) || !strings.Contains(s, `"error"`) || strings.Contains(s, "[DONE]") {
-			t.Errorf("%s: %d\n%s", model, res.StatusCode, s)
+		status, s := postJSON(t, e.base+"/"+model+"/chat/completions", `{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+		if status != 200 || !strings.Contains(s, bedrockstub.Word(0)) || !strings.Contains(s, `"error"`) || strings.Contains(s, "[DONE]") {
+			t.Errorf("%s: %d\n%s", model, status, s)
 		}
 		// The SDK sees it too.
 		c := e.client(model)
@@ -625,16 +602,8 @@ func TestBedrockARNInPath(t *testing.T) {
 		})
 		t.Run(tc.name+" raw", func(t *testing.T) {
 			// No model in the body: the path alone names it.
-			r, _ := http.NewRequest("POST", e.base+"/"+tc.path+"/chat/completions", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
-			r.Header.Set("Content-Type", "application/json")
-			res, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				t.Fatalf("%d %s", res.StatusCode, body)
+			if status, body := postJSON(t, e.base+"/"+tc.path+"/chat/completions", `{"messages":[{"role":"user","content":"hi"}]}`); status != 200 {
+				t.Fatalf("%d %s", status, body)
 			}
 			if got := e.stub.Last().ModelID; got != tc.model {
 				t.Errorf("Bedrock was asked for %q (sent as %s), want %q", got, e.stub.Last().RawPath, tc.model)

@@ -2,7 +2,6 @@ package providers
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -117,23 +116,7 @@ func TestCohere(t *testing.T) {
 		t.Errorf("round trip sent %s", c.cohere.Last().Body)
 	}
 
-	for model, status := range map[string]int{"command-a+error-401": 401, "command-a+error-429": 429, "command-a+error-500": 500} {
-		_, err := cl.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
-		var ae *openai.Error
-		if !errors.As(err, &ae) || ae.StatusCode != status || (status == 429 && ae.Response.Header.Get("Retry-After") != "7") || !strings.HasPrefix(ae.Message, "cohere error: ") {
-			t.Errorf("%s: %v", model, err)
-		}
-	}
-	for _, model := range []string{"command-a+fail-mid", "command-a+cut"} {
-		stream := cl.Chat.Completions.NewStreaming(ctx30(t), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
-		n := 0
-		for stream.Next() {
-			n++
-		}
-		if stream.Err() == nil || n == 0 || !strings.Contains(stream.Err().Error(), `"code":"upstream_`) {
-			t.Errorf("%s: %d chunks, then err %v", model, n, stream.Err())
-		}
-	}
+	checkFailures(t, cl, "command-a", "cohere")
 
 	lines := c.statsLines(t, "cohere", 2)
 	if len(lines) < 2 || stat(lines[1], "ai.proxy.usage.prompt_tokens") != float64(coherestub.BilledInput) || stat(lines[1], "ai.proxy.meta.provider_name") != "cohere" {

@@ -22,11 +22,7 @@ const geminiKey = "AIza-e2e-gemini-key"
 func geminiEnv(t *testing.T, lockstep bool) (*geministub.Server, openai.Client, *binary.Process) {
 	t.Helper()
 	stub := geministub.New(geministub.Options{APIKey: geminiKey, Lockstep: lockstep})
-	base, stop, err := stub.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	base := stub.ListenT(t)
 	cfg := `
 route_type: llm/v1/chat
 auth: {param_name: key, param_value: ` + geminiKey + `, param_location: query}

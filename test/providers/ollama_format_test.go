@@ -2,7 +2,6 @@ package providers
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -105,26 +104,7 @@ func ollamaFormat(t *testing.T, route, provider string) {
 		t.Errorf("round trip sent %s", c.ollama.Last().Body)
 	}
 
-	// Errors before the first byte keep their status (429 its Retry-After).
-	for model, status := range map[string]int{"llama3+error-401": 401, "llama3+error-429": 429, "llama3+error-500": 500} {
-		_, err := cl.Chat.Completions.New(ctx30(t), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
-		var ae *openai.Error
-		if !errors.As(err, &ae) || ae.StatusCode != status || (status == 429 && ae.Response.Header.Get("Retry-After") != "7") || !strings.HasPrefix(ae.Message, "ollama error: ") {
-			t.Errorf("%s: %v", model, err)
-		}
-	}
-	// After the first byte: the stream fails visibly, with no [DONE].
-	for _, model := range []string{"llama3+fail-mid", "llama3+cut"} {
-		stream := cl.Chat.Completions.NewStreaming(ctx30(t), openai.ChatCompletionNewParams{Model: model, Messages: user("hi")})
-		n := 0
-		for stream.Next() {
-			n++
-		}
-		// The provider's failure, named, not a client-side timeout.
-		if stream.Err() == nil || n == 0 || !strings.Contains(stream.Err().Error(), `"code":"upstream_`) {
-			t.Errorf("%s: %d chunks, then err %v", model, n, stream.Err())
-		}
-	}
+	checkFailures(t, cl, "llama3", "ollama")
 
 	lines := c.statsLines(t, route, 3)
 	if len(lines) < 3 || stat(lines[1], "ai.proxy.usage.prompt_tokens") != float64(ollamastub.PromptTokens) ||

@@ -17,9 +17,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // DefaultKey is the API key the server accepts unless told otherwise.
@@ -34,17 +35,16 @@ type Request struct {
 	Decoded map[string]any
 }
 
-// Server is the test server; it is an http.Handler.
+// Server is the test server; it is an http.Handler. Next queues
+// scenarios for the next requests, before the model name's.
 type Server struct {
 	// Key is the x-api-key the server accepts (DefaultKey if empty).
 	Key string
 
-	mu       sync.Mutex
-	requests []Request
-	queue    []Scenario
-	steps    chan struct{}
-	ids      atomic.Int64
-	stalled  atomic.Int64
+	stubcore.Log[Request]
+	stubcore.Queue[Scenario]
+	stubcore.Lockstep
+	ids atomic.Int64
 }
 
 // New returns a server accepting key (DefaultKey if empty).
@@ -52,38 +52,8 @@ func New(key string) *Server {
 	if key == "" {
 		key = DefaultKey
 	}
-	return &Server{Key: key, steps: make(chan struct{}, 1024)}
+	return &Server{Key: key}
 }
-
-// Next queues scenarios for the next requests, before the model name's.
-func (s *Server) Next(sc ...Scenario) {
-	s.mu.Lock()
-	s.queue = append(s.queue, sc...)
-	s.mu.Unlock()
-}
-
-// Requests returns what the server received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last is the last request received (zero if none).
-func (s *Server) Last() Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) == 0 {
-		return Request{}
-	}
-	return s.requests[len(s.requests)-1]
-}
-
-// Step lets a lockstep stream write its next event.
-func (s *Server) Step() { s.steps <- struct{}{} }
-
-// Stalled counts lockstep streams that gave up waiting for a Step.
-func (s *Server) Stalled() int64 { return s.stalled.Load() }
 
 // lockstepWait bounds a lockstep stream's wait, so that a test that
 // forgot a Step fails instead of hanging.
@@ -93,14 +63,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	req := Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	_ = json.Unmarshal(body, &req.Decoded)
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
+	s.Add(req)
 	var sc *Scenario
-	if len(s.queue) > 0 {
-		sc = &s.queue[0]
-		s.queue = s.queue[1:]
+	if next, ok := s.Take(); ok {
+		sc = &next
 	}
-	s.mu.Unlock()
 
 	switch {
 	case r.Method != http.MethodPost || r.URL.Path != "/v1/messages":
@@ -151,7 +118,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sc Scenario, mod
 	w.WriteHeader(http.StatusOK)
 	f, _ := w.(http.Flusher)
 	for i, ev := range streamEvents(id, model, sc) {
-		if i > 0 && sc.Lockstep && !s.awaitStep(r) {
+		if i > 0 && sc.Lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if _, err := w.Write(ev); err != nil {
@@ -172,18 +139,6 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sc Scenario, mod
 				c.Close()
 			}
 		}
-	}
-}
-
-func (s *Server) awaitStep(r *http.Request) bool {
-	select {
-	case <-s.steps:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-time.After(lockstepWait):
-		s.stalled.Add(1)
-		return false
 	}
 }
 

@@ -27,8 +27,6 @@
 package bedrockstub
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -36,7 +34,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Default credentials and region: what a test's SDK client signs with
@@ -112,16 +113,20 @@ type Request struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	requests []Request
-	queue    []Scenario
-	script   func(Request) *Scenario
+	stubcore.Log[Request]
+	// Queue: Next queues scenarios; each request that gets past the
+	// signature and validation checks takes the next one, before Script
+	// and model ids count.
+	stubcore.Queue[Scenario]
+	// Lockstep: Step, and the Stalled and Cancelled streams.
+	stubcore.Lockstep
+
+	mu     sync.Mutex
+	script func(Request) *Scenario
 	// Record keeps every request for Requests(); benchmarks turn it off.
 	Record bool
 
-	signed, refused, cancelled, stalled atomic.Int64
-
-	steps chan struct{}
+	signed, refused atomic.Int64
 }
 
 // New returns a recording server.
@@ -147,7 +152,7 @@ func New(opts Options) *Server {
 	if opts.ClockSkew <= 0 {
 		opts.ClockSkew = 5 * time.Minute
 	}
-	return &Server{opts: opts, Record: true, steps: make(chan struct{}, 1024)}
+	return &Server{opts: opts, Record: true}
 }
 
 // Options returns the server's options with defaults filled in (the
@@ -159,38 +164,15 @@ func (s *Server) Options() Options { return s.opts }
 //	l, _ := net.Listen("tcp", "127.0.0.1:0")
 //	srv := bedrockstub.New(bedrockstub.Options{})
 //	go srv.Serve(l) // endpoint: "http://" + l.Addr().String()
-func (s *Server) Serve(l net.Listener) error {
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	err := hs.Serve(l)
-	if errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
-}
+func (s *Server) Serve(l net.Listener) error { return stubcore.Serve(l, s) }
 
 // Listen starts the server on a free local port and returns its endpoint
 // (http://127.0.0.1:port, the client's BaseEndpoint) and a stop function.
-func (s *Server) Listen() (endpoint string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
-	return "http://" + l.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(ctx)
-	}, nil
-}
+func (s *Server) Listen() (endpoint string, stop func(), err error) { return stubcore.Listen(s) }
 
-// Next queues scenarios: each request that gets past the signature and
-// validation checks takes the next one, before Script and model ids count.
-func (s *Server) Next(sc ...Scenario) {
-	s.mu.Lock()
-	s.queue = append(s.queue, sc...)
-	s.mu.Unlock()
-}
+// ListenT is Listen for a test: it fails t if it cannot listen, and stops
+// the server when t ends.
+func (s *Server) ListenT(t testing.TB) (endpoint string) { return stubcore.ListenT(t, s) }
 
 // Script sets a function choosing each request's scenario (after the Next
 // queue is empty); returning nil falls back to the model-id conventions.
@@ -200,34 +182,14 @@ func (s *Server) Script(f func(Request) *Scenario) {
 	s.mu.Unlock()
 }
 
-// Requests returns what the server has received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last returns the last request received, or a zero Request.
-func (s *Server) Last() Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) == 0 {
-		return Request{}
-	}
-	return s.requests[len(s.requests)-1]
-}
-
 // Reset forgets recorded requests, queued scenarios, counters and pending
 // Steps.
 func (s *Server) Reset() {
-	s.mu.Lock()
-	s.requests, s.queue = nil, nil
-	s.mu.Unlock()
+	s.ForgetRequests()
+	s.ForgetQueued()
 	s.signed.Store(0)
 	s.refused.Store(0)
-	s.cancelled.Store(0)
-	s.stalled.Store(0)
-	s.DrainSteps()
+	s.ResetLockstep()
 }
 
 // Signed returns how many requests passed the signature check; Refused how
@@ -235,53 +197,14 @@ func (s *Server) Reset() {
 func (s *Server) Signed() int64  { return s.signed.Load() }
 func (s *Server) Refused() int64 { return s.refused.Load() }
 
-// Cancelled returns how many streams ended because the client went away.
-func (s *Server) Cancelled() int64 { return s.cancelled.Load() }
-
-// Stalled returns how many lockstep streams gave up waiting for a Step.
-func (s *Server) Stalled() int64 { return s.stalled.Load() }
-
 // lockstepWait bounds how long a lockstep stream waits for the next Step.
 const lockstepWait = 10 * time.Second
-
-// Step lets a lockstep stream write its next event frame. A test calls it
-// once its client has seen the previous event.
-func (s *Server) Step() { s.steps <- struct{}{} }
-
-// DrainSteps drops Steps no stream took. Call it while no lockstep stream
-// runs.
-func (s *Server) DrainSteps() {
-	for {
-		select {
-		case <-s.steps:
-		default:
-			return
-		}
-	}
-}
-
-func (s *Server) awaitStep(r *http.Request) bool {
-	t := time.NewTimer(lockstepWait)
-	defer t.Stop()
-	select {
-	case <-s.steps:
-		return true
-	case <-r.Context().Done():
-		s.cancelled.Add(1)
-		return false
-	case <-t.C:
-		s.stalled.Add(1)
-		return false
-	}
-}
 
 func (s *Server) record(req Request) {
 	if !s.Record {
 		return
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	s.mu.Unlock()
+	s.Add(req)
 }
 
 // operations maps the last path segment to the operation name.
@@ -396,13 +319,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // scenario picks the request's scenario: queue, script, model id.
 func (s *Server) scenario(req Request) Scenario {
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		sc := s.queue[0]
-		s.queue = s.queue[1:]
-		s.mu.Unlock()
+	if sc, ok := s.Take(); ok {
 		return s.fill(sc)
 	}
+	s.mu.Lock()
 	script := s.script
 	s.mu.Unlock()
 	if script != nil {

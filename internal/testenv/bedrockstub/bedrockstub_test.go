@@ -33,11 +33,7 @@ const (
 func start(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
 	srv := New(opts)
-	endpoint, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	endpoint := srv.ListenT(t)
 	return srv, endpoint
 }
 

@@ -167,7 +167,7 @@ func (e *eventWriter) pace() bool {
 	if e.n == 0 {
 		return true
 	}
-	if e.sc.Lockstep && !e.s.awaitStep(e.r) {
+	if e.sc.Lockstep && !e.s.Await(e.r.Context(), lockstepWait) {
 		return false
 	}
 	if e.sc.EventDelay > 0 {
@@ -176,7 +176,7 @@ func (e *eventWriter) pace() bool {
 		select {
 		case <-t.C:
 		case <-e.r.Context().Done():
-			e.s.cancelled.Add(1)
+			e.s.CountCancel()
 			return false
 		}
 	}

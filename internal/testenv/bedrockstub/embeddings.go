@@ -2,11 +2,12 @@ package bedrockstub
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"math"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Embeddings through InvokeModel, in the two text embedding families'
@@ -58,19 +59,7 @@ func embeddingFamily(modelID string) string {
 // EmbeddingVector is the stub's embedding of text: dims values in
 // [-1, 1), derived from an FNV hash of the text, exactly representable
 // as float32.
-func EmbeddingVector(text string, dims int) []float32 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(text))
-	x := h.Sum64()
-	out := make([]float32, dims)
-	for i := range out {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
-	}
-	return out
-}
+func EmbeddingVector(text string, dims int) []float32 { return stubcore.Vector(text, 0, dims) }
 
 // TitanRequest and CohereRequest are the decoded embedding bodies.
 type TitanRequest struct {
@@ -230,7 +219,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, req Request) {
 			return out
 		}
 	}
-	if sc, ok := s.queued(); ok {
+	if sc, ok := s.Take(); ok {
 		if sc.Delay > 0 {
 			select {
 			case <-time.After(sc.Delay):
@@ -248,18 +237,6 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, req Request) {
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(TokenCount(texts...)))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", "7")
 	_, _ = w.Write(b)
-}
-
-// queued takes the next queued scenario, if any.
-func (s *Server) queued() (Scenario, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
-		return Scenario{}, false
-	}
-	sc := s.queue[0]
-	s.queue = s.queue[1:]
-	return sc, true
 }
 
 // normalized scales v to unit length, as Titan's normalize does.

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Scenario is what the server answers to one request.
@@ -87,7 +89,7 @@ const InputTokens = 11
 
 // Word returns the text of delta i of a default answer, so tests can
 // predict it (the OpenAI stub's words).
-func Word(i int) string { return "tok" + strconv.Itoa(i) + " " }
+func Word(i int) string { return stubcore.Word(i) }
 
 // Fixed ids and signatures the model-id scenarios use.
 const (

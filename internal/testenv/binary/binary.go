@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,6 +113,20 @@ func Start(t testing.TB, bin string, env ...string) *Process {
 		}
 	})
 	return p
+}
+
+// NeverLogs fails t, when it ends, if any of secrets (keys the binary was
+// configured with) appears in the process's output: a credential must
+// never reach a log.
+func (p *Process) NeverLogs(t testing.TB, secrets ...string) {
+	t.Cleanup(func() {
+		out := p.Output.String()
+		for i, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("secret %d of %d appears in the binary's output", i+1, len(secrets))
+			}
+		}
+	})
 }
 
 // WaitListening waits until addr accepts connections, failing the test

@@ -25,8 +25,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Request is what the stub received.
@@ -40,39 +41,15 @@ type Request struct {
 type Server struct {
 	Key string
 
-	mu       sync.Mutex
-	requests []Request
-	once     sync.Once
-	steps    chan struct{}
+	stubcore.Log[Request]
+	stubcore.Lockstep
 }
 
 // New returns a stub that requires key.
 func New(key string) *Server { return &Server{Key: key} }
 
-func (s *Server) stepper() chan struct{} {
-	s.once.Do(func() { s.steps = make(chan struct{}, 1024) })
-	return s.steps
-}
-
-// Step lets a lockstep stream write its next event.
-func (s *Server) Step() { s.stepper() <- struct{}{} }
-
-// Requests returns what the stub has received.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last returns the last request, or a zero one.
-func (s *Server) Last() Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) == 0 {
-		return Request{}
-	}
-	return s.requests[len(s.requests)-1]
-}
+// lockstepWait bounds a lockstep stream's wait for a Step.
+const lockstepWait = 10 * time.Second
 
 // Pieces are the text scenario's answer.
 var Pieces = []string{"Hello", " from", " the", " Cohere", " stub."}
@@ -106,9 +83,7 @@ type chatRequest struct {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
+	s.Add(Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	if r.Method != http.MethodPost || r.URL.Path != "/v2/chat" {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 		return
@@ -122,10 +97,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request: model and messages are required")
 		return
 	}
-	sc := map[string]bool{}
-	for _, w := range strings.Split(req.Model, "+") {
-		sc[w] = true
-	}
+	sc := stubcore.Words(req.Model)
 	switch {
 	case sc["error-401"]:
 		writeError(w, http.StatusUnauthorized, "invalid api token")
@@ -147,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	for i, ev := range events(sc) {
-		if i > 0 && sc["lockstep"] && chunky[ev["type"].(string)] && !s.await(r) {
+		if i > 0 && sc["lockstep"] && chunky[ev["type"].(string)] && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == 1 && sc["cut"] {
@@ -165,17 +137,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the stub waits for a Step before each (content-start, content-end and
 // tool-call-end make none, so the client would have nothing to step on).
 var chunky = map[string]bool{"content-delta": true, "tool-plan-delta": true, "tool-call-start": true, "tool-call-delta": true, "message-end": true}
-
-func (s *Server) await(r *http.Request) bool {
-	select {
-	case <-s.stepper():
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-time.After(10 * time.Second):
-		return false
-	}
-}
 
 type obj = map[string]any
 

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Embeddings, in the Gemini API's and Vertex AI's wire formats:
@@ -47,19 +48,7 @@ func TokenCount(text string) int { return max(len(strings.Fields(text)), 1) }
 
 // EmbeddingVector is the stub's embedding of text: dims values in [-1, 1)
 // derived from an FNV hash of it, exactly representable as float32.
-func EmbeddingVector(text string, dims int) []float32 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(text))
-	x := h.Sum64() | 1
-	out := make([]float32, dims)
-	for i := range out {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		out[i] = float32(int32(x>>40)&0xffff-0x8000) / 0x8000
-	}
-	return out
-}
+func EmbeddingVector(text string, dims int) []float32 { return stubcore.Vector(text, 1, dims) }
 
 type (
 	embedPart struct {
@@ -84,26 +73,12 @@ type (
 	}
 )
 
-// embedRoute recognises an embeddings path.
+// embedRoute recognises an embeddings path: embedContent and
+// batchEmbedContents on the Gemini API, predict on Vertex AI.
 func embedRoute(path string) (model, op string, vertex, ok bool) {
-	var rest string
-	if m, found := strings.CutPrefix(path, "/v1beta/models/"); found {
-		rest = m
-	} else if strings.HasPrefix(path, "/v1/projects/") {
-		i := strings.Index(path, "/publishers/google/models/")
-		if i < 0 {
-			return "", "", false, false
-		}
-		rest, vertex = path[i+len("/publishers/google/models/"):], true
-	} else {
-		return "", "", false, false
-	}
-	model, op, found := strings.Cut(rest, ":")
-	if !found || model == "" {
-		return "", "", false, false
-	}
+	model, op, vertex, ok = splitPath(path)
 	switch {
-	case !vertex && (op == "embedContent" || op == "batchEmbedContents"), vertex && op == "predict":
+	case ok && !vertex && (op == "embedContent" || op == "batchEmbedContents"), ok && vertex && op == "predict":
 		return model, op, vertex, true
 	}
 	return "", "", false, false
@@ -218,9 +193,7 @@ func decodeEmbed(model, op string, body []byte) (*EmbedRequest, error) {
 // embed answers an embeddings call.
 func (s *Server) embed(w http.ResponseWriter, r *http.Request, model, op string, vertex bool) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 20<<20))
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Model: model, Vertex: vertex})
-	s.mu.Unlock()
+	s.Add(Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Model: model, Vertex: vertex})
 	if r.Method != http.MethodPost {
 		writeError(w, &APIError{Code: 404, Status: "NOT_FOUND", Message: "no such method: " + r.URL.Path})
 		return

@@ -20,17 +20,17 @@ package geministub
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+	"testing"
 
 	"google.golang.org/genai"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Options configure a Server.
@@ -70,62 +70,29 @@ type GenerateContentRequest struct {
 	Labels            map[string]string       `json:"labels,omitempty"`
 }
 
-// Server is the test server; it is an http.Handler.
+// Server is the test server; it is an http.Handler. Next queues
+// scenarios for the next requests.
 type Server struct {
-	opts     Options
-	mu       sync.Mutex
-	requests []Request
-	queue    []Scenario
-	issued   map[string]bool // thought signatures handed out
-	steps    chan struct{}
+	opts Options
+	stubcore.Log[Request]
+	stubcore.Queue[Scenario]
+	stubcore.Lockstep
+	mu     sync.Mutex
+	issued map[string]bool // thought signatures handed out
 }
 
 // New returns a server.
 func New(opts Options) *Server {
-	return &Server{opts: opts, issued: map[string]bool{}, steps: make(chan struct{}, 1024)}
+	return &Server{opts: opts, issued: map[string]bool{}}
 }
 
 // Listen serves on a free local port; it returns the base URL and a stop
 // function.
-func (s *Server) Listen() (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
-	return "http://" + l.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(ctx)
-	}, nil
-}
+func (s *Server) Listen() (string, func(), error) { return stubcore.Listen(s) }
 
-// Next queues scenarios for the next requests.
-func (s *Server) Next(sc ...Scenario) {
-	s.mu.Lock()
-	s.queue = append(s.queue, sc...)
-	s.mu.Unlock()
-}
-
-// Step lets a lockstep stream write its next event.
-func (s *Server) Step() { s.steps <- struct{}{} }
-
-// Requests returns what was received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last is the last request received.
-func (s *Server) Last() Request {
-	r := s.Requests()
-	if len(r) == 0 {
-		return Request{}
-	}
-	return r[len(r)-1]
-}
+// ListenT is Listen for a test: it fails t if it cannot listen, and stops
+// the server when t ends.
+func (s *Server) ListenT(t testing.TB) (base string) { return stubcore.ListenT(t, s) }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if model, op, vertex, ok := embedRoute(r.URL.Path); ok {
@@ -141,9 +108,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			req.Decoded = d
 		}
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	s.mu.Unlock()
+	s.Add(req)
 	switch {
 	case r.Method != http.MethodPost || !ok:
 		writeError(w, &APIError{Code: 404, Status: "NOT_FOUND", Message: "no such method: " + r.URL.Path})
@@ -176,8 +141,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stream(w, r, sc)
 }
 
-// route splits a Gemini API or Vertex AI path.
-func route(path string) (model, op string, vertex, ok bool) {
+// splitPath splits a Gemini API or Vertex AI path into the model and the
+// operation after its colon.
+func splitPath(path string) (model, op string, vertex, ok bool) {
 	var rest string
 	if m, found := strings.CutPrefix(path, "/v1beta/models/"); found {
 		rest = m
@@ -191,7 +157,16 @@ func route(path string) (model, op string, vertex, ok bool) {
 		return "", "", false, false
 	}
 	model, op, found := strings.Cut(rest, ":")
-	if !found || model == "" || (op != "generateContent" && op != "streamGenerateContent") {
+	if !found || model == "" {
+		return "", "", false, false
+	}
+	return model, op, vertex, true
+}
+
+// route recognises a generateContent or streamGenerateContent path.
+func route(path string) (model, op string, vertex, ok bool) {
+	model, op, vertex, ok = splitPath(path)
+	if !ok || (op != "generateContent" && op != "streamGenerateContent") {
 		return "", "", false, false
 	}
 	return model, op, vertex, true
@@ -256,11 +231,7 @@ func decode(body []byte) (*GenerateContentRequest, error) {
 }
 
 func (s *Server) scenario(model string) Scenario {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.queue) > 0 {
-		sc := s.queue[0]
-		s.queue = s.queue[1:]
+	if sc, ok := s.Take(); ok {
 		return sc
 	}
 	return ScenarioFor(model)
@@ -291,12 +262,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sc Scenario) {
 	fl, _ := w.(http.Flusher)
 	lock := s.opts.Lockstep || sc.Lockstep
 	write := func(i int, v any) bool {
-		if i > 0 && lock {
-			select {
-			case <-s.steps:
-			case <-r.Context().Done():
-				return false
-			}
+		// No bound on the wait: a test that forgets a Step hangs until
+		// the client gives up.
+		if i > 0 && lock && !s.Await(r.Context(), 0) {
+			return false
 		}
 		b, _ := json.Marshal(v)
 		if _, err := fmt.Fprintf(w, "data: %s\r\n\r\n", b); err != nil {

@@ -21,9 +21,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Request is what the stub received.
@@ -37,39 +37,15 @@ type Request struct {
 type Server struct {
 	Key string
 
-	mu       sync.Mutex
-	requests []Request
-	once     sync.Once
-	steps    chan struct{}
+	stubcore.Log[Request]
+	stubcore.Lockstep
 }
 
 // New returns a stub that requires key (none when empty).
 func New(key string) *Server { return &Server{Key: key} }
 
-func (s *Server) stepper() chan struct{} {
-	s.once.Do(func() { s.steps = make(chan struct{}, 1024) })
-	return s.steps
-}
-
-// Step lets a lockstep stream write its next line.
-func (s *Server) Step() { s.stepper() <- struct{}{} }
-
-// Requests returns what the stub has received.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last returns the last request, or a zero one.
-func (s *Server) Last() Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) == 0 {
-		return Request{}
-	}
-	return s.requests[len(s.requests)-1]
-}
+// lockstepWait bounds a lockstep stream's wait for a Step.
+const lockstepWait = 10 * time.Second
 
 // Answer words, as the text scenario sends them.
 var Pieces = []string{"Hello", " from", " the", " Ollama", " stub."}
@@ -88,9 +64,7 @@ type chatRequest struct {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
+	s.Add(Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	if r.Method != http.MethodPost || r.URL.Path != "/api/chat" {
 		writeError(w, http.StatusNotFound, "404 page not found")
 		return
@@ -104,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request")
 		return
 	}
-	sc := words(req.Model)
+	sc := stubcore.Words(req.Model)
 	switch {
 	case sc["error-401"]:
 		writeError(w, http.StatusUnauthorized, "unauthorized")
@@ -127,7 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	for i, l := range lines {
-		if i > 0 && sc["lockstep"] && !s.await(r) {
+		if i > 0 && sc["lockstep"] && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == 1 && sc["cut"] {
@@ -143,25 +117,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-}
-
-func (s *Server) await(r *http.Request) bool {
-	select {
-	case <-s.stepper():
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-time.After(10 * time.Second):
-		return false
-	}
-}
-
-func words(model string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Split(model, "+") {
-		m[w] = true
-	}
-	return m
 }
 
 // line is one line of Ollama's stream.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // OpenAI's Responses API (POST /v1/responses) and embeddings (POST
@@ -104,13 +106,7 @@ type responsesAnswer struct {
 	incomplete      bool
 }
 
-func (a responsesAnswer) text() string {
-	var b strings.Builder
-	for i := 0; i < a.n; i++ {
-		b.WriteString(Word(i))
-	}
-	return b.String()
-}
+func (a responsesAnswer) text() string { return stubcore.Text(a.n) }
 
 func (a responsesAnswer) item(final bool) map[string]any {
 	status := "in_progress"
@@ -192,7 +188,7 @@ func (s *Server) responsesStream(w http.ResponseWriter, r *http.Request, a respo
 		}
 	}
 	for i, p := range pieces {
-		if i > 0 && lockstep && !s.awaitStep(r) {
+		if i > 0 && lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i == failAfter {

@@ -36,9 +36,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/stubcore"
 )
 
 // Request is what the stub received.
@@ -55,86 +55,23 @@ type Request struct {
 
 // Server is the stub upstream handler.
 type Server struct {
-	mu       sync.Mutex
-	requests []Request
+	stubcore.Log[Request]
 	// Record keeps every request for Requests(); benchmarks turn it off.
 	Record bool
-	// cancelled counts streams that stopped because the caller went away.
-	cancelled atomic.Int64
-	// steps releases lockstep chunks; stalled counts lockstep streams that
-	// waited lockstepWait for a Step that never came (the chunk before it
-	// never reached the client: something buffered).
-	stepsOnce sync.Once
-	steps     chan struct{}
-	stalled   atomic.Int64
-	faults    map[string]string // SetFault (fault.go)
+	// Lockstep releases lockstep chunks; its Stalled counts lockstep
+	// streams that waited lockstepWait for a Step that never came (the
+	// chunk before it never reached the client: something buffered), its
+	// Cancelled the streams that stopped because the caller went away,
+	// i.e. the proxy hung up on the stub.
+	stubcore.Lockstep
+	faults map[string]string // SetFault (fault.go)
 }
 
 // lockstepWait bounds how long a lockstep stream waits for the next Step.
 const lockstepWait = 10 * time.Second
 
-func (s *Server) stepper() chan struct{} {
-	s.stepsOnce.Do(func() { s.steps = make(chan struct{}, 1024) })
-	return s.steps
-}
-
-// Step lets a lockstep stream write its next chunk. A test calls it once
-// its client has seen the previous chunk.
-func (s *Server) Step() { s.stepper() <- struct{}{} }
-
-// DrainSteps drops Steps no stream took (a test stepped for a chunk that
-// arrived only after its stream stalled), so that they cannot release a
-// later stream's chunks early. Call it while no lockstep stream runs.
-func (s *Server) DrainSteps() {
-	for {
-		select {
-		case <-s.stepper():
-		default:
-			return
-		}
-	}
-}
-
-// Stalled returns how many lockstep streams gave up waiting for a Step.
-func (s *Server) Stalled() int64 { return s.stalled.Load() }
-
-// awaitStep waits for the test's Step; false ends the stream.
-func (s *Server) awaitStep(r *http.Request) bool {
-	select {
-	case <-s.stepper():
-		return true
-	case <-r.Context().Done():
-		s.cancelled.Add(1)
-		return false
-	case <-time.After(lockstepWait):
-		s.stalled.Add(1)
-		return false
-	}
-}
-
-// Cancelled returns how many streams ended because their request context
-// was cancelled, i.e. the proxy hung up on the stub.
-func (s *Server) Cancelled() int64 { return s.cancelled.Load() }
-
 // New returns a recording stub.
 func New() *Server { return &Server{Record: true} }
-
-// Requests returns what the stub has received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Last returns the last request received, or a zero Request.
-func (s *Server) Last() Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) == 0 {
-		return Request{}
-	}
-	return s.requests[len(s.requests)-1]
-}
 
 type chatRequest struct {
 	Model         string `json:"model"`
@@ -148,9 +85,7 @@ type chatRequest struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if s.Record {
-		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
-		s.mu.Unlock()
+		s.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
 	}
 	if s.fault(w, r, body) { // on every API's path
 		return
@@ -239,7 +174,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // Word returns the content of chunk i, so tests can predict the answer.
-func Word(i int) string { return "tok" + strconv.Itoa(i) + " " }
+func Word(i int) string { return stubcore.Word(i) }
 
 func content(i, pad int) string {
 	w := Word(i)
@@ -302,14 +237,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest,
 	}
 	buf := make([]byte, 0, 256+pad)
 	for i := 0; i < n; i++ {
-		if i > 0 && lockstep && !s.awaitStep(r) {
+		if i > 0 && lockstep && !s.Await(r.Context(), lockstepWait) {
 			return
 		}
 		if i > 0 && interval > 0 {
 			select {
 			case <-time.After(interval):
 			case <-r.Context().Done():
-				s.cancelled.Add(1)
+				s.CountCancel()
 				return
 			}
 		}

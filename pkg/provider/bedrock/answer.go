@@ -3,7 +3,6 @@ package bedrock
 import (
 	"context"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"strings"
 
@@ -27,10 +26,7 @@ type call struct {
 }
 
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
+	provider.DiscardBody(req)
 	ctx := req.Context()
 	in := c.in
 	var additional document.Interface

@@ -96,14 +96,12 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 		return provider.Upstream{}, provider.Unsupported("", "route_type %s is not supported for Bedrock: only llm/v1/chat", p.RouteType)
 	}
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
-	region := d.region(p)
-	if region == "" {
-		return provider.Upstream{}, &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
-			Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+	region, err := d.region(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	req, err := chat.Decode(c.Body)
 	if err != nil {
@@ -119,6 +117,47 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	if c.Stream {
 		op = "converse-stream"
 	}
+	u := operationURL(endpoint, region, model, op)
+	return provider.Upstream{URL: u, Transport: &call{client: client, in: in, stream: c.Stream,
+		includeUsage: c.Stream && req.IncludeUsage(), model: model}}, nil
+}
+
+// checkModelID refuses a model id that cannot be the one path segment of
+// Bedrock's /model/{id}/ URL the SDK makes of it.
+func checkModelID(model string) error {
+	switch model {
+	case "", ".", "..":
+		return provider.Invalid("model", "%q is not a Bedrock model id", model)
+	}
+	return nil
+}
+
+// region is model.options.bedrock.aws_region, else the SDK's (AWS_REGION),
+// else AWS_DEFAULT_REGION; with none of them, the call cannot be signed and
+// the error says where to set one.
+func (d *Driver) region(p *config.Plugin) (string, error) {
+	if b := p.Model.Options.Bedrock; b != nil && b.AWSRegion != "" {
+		return b.AWSRegion, nil
+	}
+	if d.opts.Config.Region != "" {
+		return d.opts.Config.Region, nil
+	}
+	if r := d.opts.Getenv("AWS_REGION"); r != "" {
+		return r, nil
+	}
+	if r := d.opts.Getenv("AWS_DEFAULT_REGION"); r != "" {
+		return r, nil
+	}
+	return "", &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
+		Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+}
+
+// operationURL is the URL of op on model at endpoint (upstream_url's base,
+// see baseEndpoint), or at the region's own endpoint when that is "": the
+// call's target as the proxy logs and reports it (the SDK client makes the
+// call itself). The model id is one escaped path segment, as the SDK
+// sends it.
+func operationURL(endpoint, region, model, op string) *url.URL {
 	base := endpoint
 	if base == "" {
 		base = "https://bedrock-runtime." + region + ".amazonaws.com"
@@ -130,23 +169,7 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	escaped := strings.TrimSuffix(u.EscapedPath(), "/")
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/model/" + model + "/" + op
 	u.RawPath = escaped + "/model/" + url.PathEscape(model) + "/" + op
-	return provider.Upstream{URL: u, Transport: &call{client: client, in: in, stream: c.Stream,
-		includeUsage: c.Stream && req.IncludeUsage(), model: model}}, nil
-}
-
-// region is model.options.bedrock.aws_region, else the SDK's (AWS_REGION),
-// else AWS_DEFAULT_REGION.
-func (d *Driver) region(p *config.Plugin) string {
-	if b := p.Model.Options.Bedrock; b != nil && b.AWSRegion != "" {
-		return b.AWSRegion
-	}
-	if d.opts.Config.Region != "" {
-		return d.opts.Config.Region
-	}
-	if r := d.opts.Getenv("AWS_REGION"); r != "" {
-		return r
-	}
-	return d.opts.Getenv("AWS_DEFAULT_REGION")
+	return u
 }
 
 // baseEndpoint is upstream_url as the client's BaseEndpoint: a path from

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -93,9 +90,8 @@ type cohereBody struct {
 func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
 	req, err := provider.DecodeEmbeddings(c.Body)
 	if err != nil {
@@ -108,24 +104,13 @@ func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) 
 	if err != nil {
 		return provider.Upstream{}, err
 	}
-	region := d.region(p)
-	if region == "" {
-		return provider.Upstream{}, &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
-			Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+	region, err := d.region(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	endpoint := baseEndpoint(c.Upstream)
 	client := d.client(p, region, endpoint)
-	base := endpoint
-	if base == "" {
-		base = "https://bedrock-runtime." + region + ".amazonaws.com"
-	}
-	u, _ := url.Parse(base)
-	if u == nil {
-		u = &url.URL{Scheme: "https", Host: "bedrock-runtime." + region + ".amazonaws.com"}
-	}
-	escaped := strings.TrimSuffix(u.EscapedPath(), "/")
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/model/" + model + "/invoke"
-	u.RawPath = escaped + "/model/" + url.PathEscape(model) + "/invoke"
+	u := operationURL(endpoint, region, model, "invoke")
 	return provider.Upstream{URL: u, Transport: &embedCall{client: client, model: model, family: embedFamilyOf(model),
 		bodies: bodies, count: len(req.Input), b64: req.Base64}}, nil
 }
@@ -204,47 +189,19 @@ type embedResult struct {
 }
 
 func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
-	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
-	results := make([]embedResult, len(c.bodies))
+	provider.DiscardBody(req)
 	parallel := 1
 	if c.family == titanV1 || c.family == titanV2 {
 		parallel = titanParallel
 	}
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for i, body := range c.bodies {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.invoke(ctx, body)
-			if r.err != nil {
-				once.Do(func() { first = r.err })
-				cancel() // the first failure stops the rest
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
+	results, first := provider.Parallel(req.Context(), len(c.bodies), parallel,
+		func(ctx context.Context, i int) embedResult { return c.invoke(ctx, c.bodies[i]) },
+		func(r embedResult) bool { return r.err != nil })
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	if first != nil {
-		return c.fail(req, first)
+	if first >= 0 {
+		return c.fail(req, results[first].err)
 	}
 	vectors := make([][]float32, 0, c.count)
 	tokens := 0

@@ -6,97 +6,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/bedrockstub"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
-type embedRig struct {
-	srv *bedrockstub.Server
-	d   *Driver
-	ep  string
-}
-
-func newEmbedRig(t *testing.T) *embedRig {
-	t.Helper()
-	srv := bedrockstub.New(bedrockstub.Options{FirstByteDelay: -1})
-	ep, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	o := srv.Options()
-	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
-	return &embedRig{srv: srv, d: d, ep: ep}
+// newEmbedRig is the rig the embeddings tests run on: the stub answers
+// with no FirstByteDelay.
+func newEmbedRig(t *testing.T) *stubRig {
+	return newStubRig(t, bedrockstub.Options{FirstByteDelay: -1})
 }
 
 func embedPlugin() *config.Plugin {
 	return &config.Plugin{RouteType: config.RouteEmbeddings, Model: config.Model{Provider: config.ProviderBedrock}}
 }
 
-type embedAnswer struct {
-	Data []struct {
-		Index     int             `json:"index"`
-		Embedding json.RawMessage `json:"embedding"`
-	} `json:"data"`
-	Model string `json:"model"`
-	Usage struct {
-		PromptTokens int `json:"prompt_tokens"`
-		TotalTokens  int `json:"total_tokens"`
-	} `json:"usage"`
-}
-
-func (r *embedRig) embed(t *testing.T, p *config.Plugin, model, body string) (int, embedAnswer, string) {
+func (r *stubRig) embed(t *testing.T, p *config.Plugin, model, body string) (int, drivercheck.EmbeddingsList, string) {
 	t.Helper()
 	up, err := r.d.PrepareEmbeddings(&provider.Call{Plugin: p, Model: model, Upstream: mustURL(r.ep), Body: []byte(body)})
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
 	req, _ := http.NewRequest("POST", up.URL.String(), nil)
-	res, err := up.Transport.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("round trip: %v", err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	var a embedAnswer
-	if res.StatusCode == 200 {
-		if err := json.Unmarshal(b, &a); err != nil {
-			t.Fatalf("%s", b)
-		}
-	}
-	return res.StatusCode, a, string(b)
-}
-
-func floats(t *testing.T, raw json.RawMessage) []float32 {
-	t.Helper()
-	var v []float32
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("not floats: %s", raw)
-	}
-	return v
-}
-
-func sameVector(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return drivercheck.Embed(t, up, req)
 }
 
 func TestTitanEmbeddings(t *testing.T) {
@@ -110,7 +51,7 @@ func TestTitanEmbeddings(t *testing.T) {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	for i, d := range a.Data {
-		got := floats(t, d.Embedding)
+		got := drivercheck.Floats(t, d.Embedding)
 		if d.Index != i || len(got) != 256 {
 			t.Fatalf("item %d: index %d, %d values", i, d.Index, len(got))
 		}
@@ -183,7 +124,7 @@ func TestCohereEmbeddingsBatched(t *testing.T) {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	for _, i := range []int{0, 95, 96, 199} {
-		if !sameVector(floats(t, a.Data[i].Embedding), bedrockstub.EmbeddingVector(inputs[i], bedrockstub.CohereV3Dims)) || a.Data[i].Index != i {
+		if !slices.Equal(drivercheck.Floats(t, a.Data[i].Embedding), bedrockstub.EmbeddingVector(inputs[i], bedrockstub.CohereV3Dims)) || a.Data[i].Index != i {
 			t.Errorf("item %d is not its text's vector", i)
 		}
 	}
@@ -202,7 +143,7 @@ func TestCohereEmbeddingsBatched(t *testing.T) {
 func TestCohereV4Dimensions(t *testing.T) {
 	r := newEmbedRig(t)
 	status, a, raw := r.embed(t, embedPlugin(), "us.cohere.embed-v4:0", `{"input":"hello world","dimensions":512}`)
-	if status != 200 || len(a.Data) != 1 || len(floats(t, a.Data[0].Embedding)) != 512 || a.Usage.PromptTokens != 2 {
+	if status != 200 || len(a.Data) != 1 || len(drivercheck.Floats(t, a.Data[0].Embedding)) != 512 || a.Usage.PromptTokens != 2 {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	if cb := r.srv.Last().DecodedCohere(); cb.OutputDimension != 512 || cb.InputType != "search_document" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,14 +56,12 @@ var BedrockBetas = map[string]bool{
 func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, error) {
 	p := c.Plugin
 	model := c.Model
-	switch model {
-	case "", ".", "..":
-		return provider.Upstream{}, provider.Invalid("model", "%q is not a Bedrock model id", model)
+	if err := checkModelID(model); err != nil {
+		return provider.Upstream{}, err
 	}
-	region := d.region(p)
-	if region == "" {
-		return provider.Upstream{}, &provider.Error{Status: http.StatusInternalServerError, Type: provider.TypeServer, Code: "provider_misconfigured",
-			Message: "AWS region not specified anywhere: set model.options.bedrock.aws_region, AWS_REGION or AWS_DEFAULT_REGION"}
+	region, err := d.region(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	body, err := InvokeBody(c.Body, c.Header, c.CountTokens)
 	if err != nil {
@@ -79,17 +76,7 @@ func (d *Driver) PrepareMessages(c *provider.MessagesCall) (provider.Upstream, e
 	case c.Stream:
 		op = "invoke-with-response-stream"
 	}
-	base := endpoint
-	if base == "" {
-		base = "https://bedrock-runtime." + region + ".amazonaws.com"
-	}
-	u, _ := url.Parse(base)
-	if u == nil {
-		u = &url.URL{Scheme: "https", Host: "bedrock-runtime." + region + ".amazonaws.com"}
-	}
-	escaped := strings.TrimSuffix(u.EscapedPath(), "/")
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/model/" + model + "/" + op
-	u.RawPath = escaped + "/model/" + url.PathEscape(model) + "/" + op
+	u := operationURL(endpoint, region, model, op)
 	return provider.Upstream{URL: u, Transport: &invokeCall{client: client, model: model, body: body, stream: c.Stream, count: c.CountTokens}}, nil
 }
 
@@ -163,10 +150,7 @@ type invokeCall struct {
 // {"input_tokens": n}, or an error (OpenAI-shaped, which the proxy puts in
 // Anthropic's shape on a Messages route).
 func (c *invokeCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
+	provider.DiscardBody(req)
 	ctx := req.Context()
 	switch {
 	case c.count:

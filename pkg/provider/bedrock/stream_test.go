@@ -310,16 +310,29 @@ func TestFrameGuardThroughSDK(t *testing.T) {
 	}
 }
 
+// stubRig is the Bedrock stub and a driver whose client signs with the
+// stub's keys, one attempt per call (a retry would hide what the stub
+// did).
+type stubRig struct {
+	srv *bedrockstub.Server
+	d   *Driver
+	ep  string
+}
+
+func newStubRig(t *testing.T, opts bedrockstub.Options) *stubRig {
+	t.Helper()
+	srv := bedrockstub.New(opts)
+	ep := srv.ListenT(t)
+	o := srv.Options()
+	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""),
+		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
+	return &stubRig{srv: srv, d: d, ep: ep}
+}
+
 // The stub through the driver's own client: a real stream, signed.
 func TestDriverAgainstStub(t *testing.T) {
-	srv := bedrockstub.New(bedrockstub.Options{})
-	ep, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	o := srv.Options()
-	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
+	r := newStubRig(t, bedrockstub.Options{})
+	d, ep := r.d, r.ep
 	p := &config.Plugin{RouteType: config.RouteChat, Model: config.Model{Provider: config.ProviderBedrock}}
 	u, _ := http.NewRequest("POST", ep, nil)
 	up, err := d.Prepare(&provider.Call{Plugin: p, Model: "stub.tools", Stream: true, Upstream: u.URL, Body: []byte(`{"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true},"tools":[{"type":"function","function":{"name":"get_weather"}},{"type":"function","function":{"name":"get_time"}}]}`)})
@@ -340,14 +353,8 @@ func TestDriverAgainstStub(t *testing.T) {
 
 // Parallel ConverseStream calls on one cached client (go test -race).
 func TestParallelStreamsOneClient(t *testing.T) {
-	srv := bedrockstub.New(bedrockstub.Options{})
-	ep, stop, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	o := srv.Options()
-	d := New(Options{Config: aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}})
+	r := newStubRig(t, bedrockstub.Options{})
+	d, ep := r.d, r.ep
 	p := &config.Plugin{RouteType: config.RouteChat, Model: config.Model{Provider: config.ProviderBedrock}}
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {

@@ -36,32 +36,10 @@ func (d Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 			target = &v
 		}
 	}
-	body, param, err := provider.SplitBodyParam(c.Body, c.Plugin.Auth)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	req, err := chat.Decode(body)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	req.Stream = c.Stream
-	cr, err := Translate(req, c.Model, c.Plugin.Model.Options.TopK)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	out, err := json.Marshal(cr)
-	if err != nil {
-		return provider.Upstream{}, provider.Invalid("", "the request cannot be encoded for Cohere: %v", err)
-	}
-	out = provider.AddBodyParam(out, c.Plugin.Auth.ParamName, param)
-	base := d.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return provider.Upstream{URL: target, Transport: &provider.JSONCall{
-		Base: base, Body: out, Auth: c.Plugin.Auth, Model: c.Model, Stream: c.Stream, IncludeUsage: req.IncludeUsage(),
+	// JSONCall's nil Base is http.DefaultTransport.
+	return chat.JSONUpstream(c, target, "Cohere", Translate, provider.JSONCall{Base: d.Base,
 		Provider: "cohere", StreamAccept: "text/event-stream", ErrorMessage: errorMessage, Events: events, Completion: ToCompletion,
-	}}, nil
+	})
 }
 
 // errorMessage is v2's {"id": ..., "message": "..."}.

@@ -2,12 +2,11 @@ package cohere
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/chat"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 )
 
 const fuzzKey = "cohere-secret-key-never-out"
@@ -25,26 +24,7 @@ func FuzzStream(f *testing.F) {
 	f.Add("data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"ERROR\",\"error\":\"x\"}}\n\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		ev := NewEvents(io.NopCloser(strings.NewReader(in)), "m", true)
-		total := 0
-		for i := 0; i < 10000; i++ {
-			b, err := ev.Next()
-			total += len(b)
-			for _, e := range strings.Split(strings.TrimSuffix(string(b), "\n\n"), "\n\n") {
-				if e == "" || e == "data: [DONE]" {
-					continue
-				}
-				data, ok := strings.CutPrefix(e, "data: ")
-				if !ok || !json.Valid([]byte(data)) {
-					t.Fatalf("bad event %q", e)
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		if total > 8*len(in)+4096 {
-			t.Fatalf("%d bytes out of %d in", total, len(in))
-		}
+		drivercheck.Stream(t, ev, len(in), 8)
 	})
 }
 
@@ -52,27 +32,15 @@ func FuzzAnswer(f *testing.F) {
 	f.Add(`{"id":"x","finish_reason":"TOOL_CALL","message":{"role":"assistant","tool_plan":"p","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},"usage":{"billed_units":{"input_tokens":1,"output_tokens":2}}}`)
 	f.Add(`{"id":"x","finish_reason":"COMPLETE","message":{"role":"assistant","content":[{"type":"text","text":"hi"},{"type":"thinking","thinking":"t"}]}}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := ToCompletion([]byte(in), "m")
-		if err == nil && !json.Valid(out) {
-			t.Fatalf("invalid JSON %s", out)
-		}
+		drivercheck.Completion(t, in, ToCompletion)
 	})
 }
 
 func FuzzRequest(f *testing.F) {
 	f.Add(`{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"assistant","content":"p","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{}}}}`)
 	f.Fuzz(func(t *testing.T, in string) {
-		r, err := chat.Decode([]byte(in))
-		if err != nil {
-			return
-		}
-		out, err := Translate(r, "m", nil)
-		if err != nil {
-			return
-		}
-		b, err := json.Marshal(out)
-		if err != nil || !json.Valid(b) || bytes.Contains(b, []byte(fuzzKey)) {
-			t.Fatalf("%v %s", err, b)
+		if b := drivercheck.Request(t, in, Translate); bytes.Contains(b, []byte(fuzzKey)) {
+			t.Fatalf("the key in %s", b)
 		}
 	})
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/chat"
 )
 
@@ -31,25 +31,7 @@ func TestTranslate(t *testing.T) {
 		{name: "tool without id", in: `{"model":"x","messages":[{"role":"tool","content":"r"}]}`, refused: "messages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := chat.Decode([]byte(tc.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := Translate(r, "command-a", nil)
-			if tc.refused != "" {
-				pe, ok := err.(*provider.Error)
-				if !ok || pe.Param != tc.refused || pe.Status != 400 {
-					t.Fatalf("want a 400 naming %s, got %v", tc.refused, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := json.Marshal(out)
-			if !strings.Contains(string(b), tc.want) {
-				t.Errorf("%s\nlacks %s", b, tc.want)
-			}
+			drivercheck.Translation(t, tc.in, func(r *chat.Request) (*Request, error) { return Translate(r, "command-a", nil) }, tc.want, tc.refused)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/auth/credentials/externalaccount"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
@@ -59,6 +60,15 @@ const maxCreds = 32
 
 func newCredCache(client *http.Client, aws *AWSSource) *credCache {
 	return &credCache{client: client, aws: aws, m: map[[32]byte]*auth.Credentials{}}
+}
+
+// tokens is the plugin's Google token source when it authenticates with
+// a service account (auth.gcp_use_service_account), nil when it does not.
+func (d *Driver) tokens(p *config.Plugin) (tokenSource, error) {
+	if !p.Auth.GCPUseServiceAccount {
+		return nil, nil
+	}
+	return d.credentials(p.Auth.GCPServiceAccountJSON)
 }
 
 // credentials returns the token source for a service account or external

@@ -9,6 +9,7 @@ package gemini
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -73,12 +74,9 @@ const (
 // request's stream flag).
 func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
-	var tok tokenSource
-	if p.Auth.GCPUseServiceAccount {
-		var err error
-		if tok, err = d.credentials(p.Auth.GCPServiceAccountJSON); err != nil {
-			return provider.Upstream{}, err
-		}
+	tok, err := d.tokens(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	switch p.RouteType {
 	case config.RouteChat:
@@ -106,8 +104,8 @@ func (d *Driver) Prepare(c *provider.Call) (provider.Upstream, error) {
 		return provider.Upstream{}, err
 	}
 	u := target(c, p)
-	return provider.Upstream{URL: u, Transport: &call{d: d, body: body, stream: c.Stream,
-		includeUsage: r.IncludeUsage(), model: c.Model, authHeader: p.Auth.HeaderName, tok: tok}}, nil
+	return provider.Upstream{URL: u, Transport: &call{sender: sender{d: d, authHeader: p.Auth.HeaderName, tok: tok}, body: body, stream: c.Stream,
+		includeUsage: r.IncludeUsage(), model: c.Model}}, nil
 }
 
 // base is the scheme and host of the configured Gemini endpoint.
@@ -145,40 +143,60 @@ func target(c *provider.Call, p *config.Plugin) *url.URL {
 	return &u
 }
 
+// sender makes a translated call's requests with its auth: the configured
+// auth header, copied from the proxy's request, or the Google bearer.
+type sender struct {
+	d          *Driver
+	authHeader string
+	tok        tokenSource
+}
+
+// send posts body to the request's URL (the auth query parameter
+// included), with accept as Accept when it is set. A bearer that cannot be
+// had is the *provider.Error; err is the request's or the transport's.
+func (s sender) send(ctx context.Context, req *http.Request, body []byte, accept string) (*http.Response, *provider.Error, error) {
+	out, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	out.Header.Set("Content-Type", "application/json")
+	if accept != "" {
+		out.Header.Set("Accept", accept)
+	}
+	if s.authHeader != "" {
+		if v := req.Header.Values(s.authHeader); len(v) > 0 {
+			out.Header[http.CanonicalHeaderKey(s.authHeader)] = v
+		}
+	}
+	if s.tok != nil {
+		if pe := s.d.authorize(out, s.tok); pe != nil {
+			return nil, pe, nil
+		}
+	}
+	res, err := s.d.transport.RoundTrip(out)
+	return res, nil, err
+}
+
 // call is one translated call: the RoundTripper the proxy sends it with.
 type call struct {
-	d            *Driver
+	sender
 	body         []byte
 	stream       bool
 	includeUsage bool
 	model        string
-	authHeader   string
-	tok          tokenSource
 }
 
 func (c *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	out, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL.String(), bytes.NewReader(c.body))
-	if err != nil {
-		return nil, err
-	}
-	out.Header.Set("Content-Type", "application/json")
+	accept := ""
 	if c.stream {
-		out.Header.Set("Accept", "text/event-stream")
+		accept = "text/event-stream"
 	}
-	if c.authHeader != "" {
-		if v := req.Header.Values(c.authHeader); len(v) > 0 {
-			out.Header[http.CanonicalHeaderKey(c.authHeader)] = v
-		}
-	}
-	if c.tok != nil {
-		if pe := c.d.authorize(out, c.tok); pe != nil {
-			return provider.ErrorResponse(req, pe), nil
-		}
-	}
-	res, err := c.d.transport.RoundTrip(out)
+	res, pe, err := c.send(req.Context(), req, c.body, accept)
 	if err != nil {
 		return nil, err
+	}
+	if pe != nil {
+		return provider.ErrorResponse(req, pe), nil
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		defer res.Body.Close()

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -40,11 +41,7 @@ type rig struct {
 func newRig(t *testing.T, so geministub.Options, do Options) *rig {
 	t.Helper()
 	stub := geministub.New(so)
-	base, stop, err := stub.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	base := stub.ListenT(t)
 	u, _ := url.Parse(base)
 	do.Transport = redirect{u}
 	return &rig{stub: stub, d: New(do)}
@@ -62,22 +59,28 @@ func (r *rig) call(t *testing.T, p *config.Plugin, model string, stream bool, bo
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
+	res, err := up.Transport.RoundTrip(proxied(context.Background(), p, up))
+	if err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	return res
+}
+
+// proxied is the request the proxy hands the prepared call: the upstream
+// URL with the auth query parameter, and the auth header.
+func proxied(ctx context.Context, p *config.Plugin, up provider.Upstream) *http.Request {
 	u := *up.URL
 	if p.Auth.ParamLocation == "query" {
 		q := u.Query()
 		q.Set(p.Auth.ParamName, p.Auth.ParamValue)
 		u.RawQuery = q.Encode()
 	}
-	req := httptest.NewRequest(http.MethodPost, u.String(), nil)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	req.URL = &u
 	if p.Auth.HeaderName != "" {
 		req.Header.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
 	}
-	res, err := up.Transport.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("round trip: %v", err)
-	}
-	return res
+	return req
 }
 
 func readAll(t *testing.T, res *http.Response) string {

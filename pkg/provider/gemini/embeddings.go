@@ -1,7 +1,6 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
@@ -57,12 +55,9 @@ var embedOps = []string{"generateContent", "streamGenerateContent", "embedConten
 // calls; refusals happen here, before anything is charged.
 func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) {
 	p := c.Plugin
-	var tok tokenSource
-	if p.Auth.GCPUseServiceAccount {
-		var err error
-		if tok, err = d.credentials(p.Auth.GCPServiceAccountJSON); err != nil {
-			return provider.Upstream{}, err
-		}
+	tok, err := d.tokens(p)
+	if err != nil {
+		return provider.Upstream{}, err
 	}
 	if c.Model == "" || strings.ContainsAny(c.Model, "/:?#") {
 		return provider.Upstream{}, provider.Invalid("model", "%q is not a Gemini model name", c.Model)
@@ -105,8 +100,8 @@ func (d *Driver) PrepareEmbeddings(c *provider.Call) (provider.Upstream, error) 
 	for _, texts := range req.Batches(size) {
 		bodies = append(bodies, embedBody(mode, c.Model, texts, req.Dimensions))
 	}
-	return provider.Upstream{URL: &u, Transport: &embedCall{d: d, mode: mode, bodies: bodies, inputs: req.Input,
-		model: c.Model, b64: req.Base64, authHeader: p.Auth.HeaderName, tok: tok}}, nil
+	return provider.Upstream{URL: &u, Transport: &embedCall{sender: sender{d: d, authHeader: p.Auth.HeaderName, tok: tok},
+		mode: mode, bodies: bodies, inputs: req.Input, model: c.Model, b64: req.Base64}}, nil
 }
 
 type (
@@ -155,14 +150,12 @@ func embedBody(mode embedMode, model string, texts []string, dims int) []byte {
 
 // embedCall carries the calls of one embeddings request.
 type embedCall struct {
-	d          *Driver
-	mode       embedMode
-	bodies     [][]byte
-	inputs     []string
-	model      string
-	b64        bool
-	authHeader string
-	tok        tokenSource
+	sender
+	mode   embedMode
+	bodies [][]byte
+	inputs []string
+	model  string
+	b64    bool
 }
 
 type embedResult struct {
@@ -174,46 +167,18 @@ type embedResult struct {
 }
 
 func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
-		_ = req.Body.Close()
-	}
-	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
-	results := make([]embedResult, len(c.bodies))
-	sem := make(chan struct{}, embedParallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first *embedResult
-	for i, body := range c.bodies {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.post(ctx, req, body)
-			if r.pe != nil || r.err != nil {
-				once.Do(func() { first = &r })
-				cancel()
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
+	provider.DiscardBody(req)
+	results, first := provider.Parallel(req.Context(), len(c.bodies), embedParallel,
+		func(ctx context.Context, i int) embedResult { return c.post(ctx, req, c.bodies[i]) },
+		func(r embedResult) bool { return r.pe != nil || r.err != nil })
 	if err := req.Context().Err(); err != nil {
 		return nil, err
 	}
-	if first != nil {
-		if first.pe != nil {
-			return provider.ErrorResponse(req, first.pe), nil
+	if first >= 0 {
+		if pe := results[first].pe; pe != nil {
+			return provider.ErrorResponse(req, pe), nil
 		}
-		return nil, first.err
+		return nil, results[first].err
 	}
 	vectors := make([][]float32, 0, len(c.inputs))
 	tokens, counted := 0, true
@@ -234,27 +199,14 @@ func (c *embedCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	return provider.JSONResponse(req, http.StatusOK, provider.EmbeddingsJSON(c.model, vectors, tokens, c.b64)), nil
 }
 
-// post makes one call to the request's URL (the auth query parameter
-// included) with the configured auth header or the Google bearer.
+// post makes one call and reads its answer.
 func (c *embedCall) post(ctx context.Context, req *http.Request, body []byte) embedResult {
-	out, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL.String(), bytes.NewReader(body))
+	res, pe, err := c.send(ctx, req, body, "")
 	if err != nil {
 		return embedResult{err: err}
 	}
-	out.Header.Set("Content-Type", "application/json")
-	if c.authHeader != "" {
-		if v := req.Header.Values(c.authHeader); len(v) > 0 {
-			out.Header[http.CanonicalHeaderKey(c.authHeader)] = v
-		}
-	}
-	if c.tok != nil {
-		if pe := c.d.authorize(out, c.tok); pe != nil {
-			return embedResult{pe: pe}
-		}
-	}
-	res, err := c.d.transport.RoundTrip(out)
-	if err != nil {
-		return embedResult{err: err}
+	if pe != nil {
+		return embedResult{pe: pe}
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {

@@ -7,27 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/geministub"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/config"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
-
-type embedDoc struct {
-	Data []struct {
-		Index     int             `json:"index"`
-		Embedding json.RawMessage `json:"embedding"`
-	} `json:"data"`
-	Usage struct {
-		PromptTokens int `json:"prompt_tokens"`
-	} `json:"usage"`
-}
 
 func embedPlugin() *config.Plugin {
 	return &config.Plugin{RouteType: config.RouteEmbeddings, Model: config.Model{Provider: "gemini"},
@@ -35,62 +24,20 @@ func embedPlugin() *config.Plugin {
 }
 
 // embed runs PrepareEmbeddings and the RoundTrip as the proxy would.
-func (r *rig) embed(t *testing.T, p *config.Plugin, model, body string) (int, embedDoc, string) {
+func (r *rig) embed(t *testing.T, p *config.Plugin, model, body string) (int, drivercheck.EmbeddingsList, string) {
 	t.Helper()
 	up, err := r.d.PrepareEmbeddings(&provider.Call{Plugin: p, Model: model, Body: []byte(body)})
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	u := *up.URL
-	if p.Auth.ParamLocation == "query" {
-		q := u.Query()
-		q.Set(p.Auth.ParamName, p.Auth.ParamValue)
-		u.RawQuery = q.Encode()
-	}
 	r.report = &provider.Report{}
-	req := httptest.NewRequestWithContext(provider.WithReport(context.Background(), r.report), http.MethodPost, u.String(), nil)
-	req.URL = &u
-	if p.Auth.HeaderName != "" {
-		req.Header.Set(p.Auth.HeaderName, p.Auth.HeaderValue)
-	}
-	res, err := up.Transport.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("round trip: %v", err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	var d embedDoc
-	if res.StatusCode == 200 && json.Unmarshal(b, &d) != nil {
-		t.Fatalf("%s", b)
-	}
-	return res.StatusCode, d, string(b)
-}
-
-func vec(t *testing.T, raw json.RawMessage) []float32 {
-	t.Helper()
-	var v []float32
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("not floats: %.80s", raw)
-	}
-	return v
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return drivercheck.Embed(t, up, proxied(provider.WithReport(context.Background(), r.report), p, up))
 }
 
 func TestEmbedContentOne(t *testing.T) {
 	r := newRig(t, geministub.Options{APIKey: testKey}, Options{})
 	status, d, raw := r.embed(t, embedPlugin(), "gemini-embedding-001", `{"model":"x","input":"hello there","dimensions":8}`)
-	if status != 200 || len(d.Data) != 1 || !equal(vec(t, d.Data[0].Embedding), geministub.EmbeddingVector("hello there", 8)) {
+	if status != 200 || len(d.Data) != 1 || !slices.Equal(drivercheck.Floats(t, d.Data[0].Embedding), geministub.EmbeddingVector("hello there", 8)) {
 		t.Fatalf("%d %s", status, raw)
 	}
 	if d.Usage.PromptTokens != EstimateTokens([]string{"hello there"}) || d.Usage.PromptTokens != 3 {
@@ -146,14 +93,14 @@ func TestVertexPredict(t *testing.T) {
 		Options: config.ModelOptions{Gemini: &config.GeminiOptions{APIEndpoint: "us-central1-aiplatform.googleapis.com", ProjectID: "proj", LocationID: "us-central1"}}},
 		Auth: config.Auth{HeaderName: "Authorization", HeaderValue: "Bearer ya29.test"}}
 	status, d, raw := r.embed(t, p, "text-embedding-005", `{"input":["a b c","d e"]}`)
-	if status != 200 || len(d.Data) != 2 || d.Usage.PromptTokens != 5 || len(vec(t, d.Data[1].Embedding)) != 768 {
+	if status != 200 || len(d.Data) != 2 || d.Usage.PromptTokens != 5 || len(drivercheck.Floats(t, d.Data[1].Embedding)) != 768 {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	if last := r.stub.Last(); last.Path != "/v1/projects/proj/locations/us-central1/publishers/google/models/text-embedding-005:predict" || !last.Vertex {
 		t.Errorf("%s", last.Path)
 	}
 	status, d, raw = r.embed(t, p, "gemini-embedding-001", `{"input":["a b c","d e","f"],"dimensions":16}`)
-	if status != 200 || len(d.Data) != 3 || d.Usage.PromptTokens != 6 || !equal(vec(t, d.Data[2].Embedding), geministub.EmbeddingVector("f", 16)) {
+	if status != 200 || len(d.Data) != 3 || d.Usage.PromptTokens != 6 || !slices.Equal(drivercheck.Floats(t, d.Data[2].Embedding), geministub.EmbeddingVector("f", 16)) {
 		t.Fatalf("%d %.300s", status, raw)
 	}
 	if n := r.stub.EmbedCalls(); n != 4 {

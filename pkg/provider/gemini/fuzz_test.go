@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"strings"
 	"testing"
 
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
 )
 
@@ -53,26 +53,7 @@ func FuzzStream(f *testing.F) {
 		if ev.prime() != nil {
 			return
 		}
-		total := 0
-		for i := 0; i < 10000; i++ {
-			out, err := ev.Next()
-			total += len(out)
-			for _, e := range strings.Split(string(out), "\n\n") {
-				if e == "" {
-					continue
-				}
-				data, ok := strings.CutPrefix(e, "data: ")
-				if !ok || (data != "[DONE]" && !json.Valid([]byte(data))) {
-					t.Fatalf("bad event %q", e)
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		if total > 8*len(b)+4096 {
-			t.Fatalf("%d bytes out of %d", total, len(b))
-		}
+		drivercheck.Stream(t, ev, len(b), 8)
 	})
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider"
+	"github.com/lambda-ai-proxy/lambda-ai-proxy/internal/testenv/drivercheck"
 	"github.com/lambda-ai-proxy/lambda-ai-proxy/pkg/provider/chat"
 )
 
@@ -27,24 +27,7 @@ func TestTranslate(t *testing.T) {
 		{name: "logprobs", in: `{"model":"x","messages":[{"role":"user","content":"hi"}],"logprobs":true}`, refused: "logprobs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := chat.Decode([]byte(tc.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := Translate(r, "llama3", &topK)
-			if tc.refused != "" {
-				if pe, ok := err.(*provider.Error); !ok || pe.Param != tc.refused {
-					t.Fatalf("want a refusal naming %s, got %v", tc.refused, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := json.Marshal(out)
-			if !strings.Contains(string(b), tc.want) {
-				t.Errorf("%s\nlacks %s", b, tc.want)
-			}
+			drivercheck.Translation(t, tc.in, func(r *chat.Request) (*Request, error) { return Translate(r, "llama3", &topK) }, tc.want, tc.refused)
 		})
 	}
 }

@@ -22,28 +22,9 @@ func Prepare(c *provider.Call, target *url.URL, base http.RoundTripper) (provide
 	if c.Plugin.RouteType != config.RouteChat {
 		return provider.Upstream{}, provider.Unsupported("", "the ollama format serves llm/v1/chat only")
 	}
-	body, param, err := provider.SplitBodyParam(c.Body, c.Plugin.Auth)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	req, err := chat.Decode(body)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	req.Stream = c.Stream
-	o, err := Translate(req, c.Model, c.Plugin.Model.Options.TopK)
-	if err != nil {
-		return provider.Upstream{}, err
-	}
-	out, err := json.Marshal(o)
-	if err != nil {
-		return provider.Upstream{}, provider.Invalid("", "the request cannot be encoded for Ollama: %v", err)
-	}
-	out = provider.AddBodyParam(out, c.Plugin.Auth.ParamName, param)
-	return provider.Upstream{URL: target, Transport: &provider.JSONCall{
-		Base: base, Body: out, Auth: c.Plugin.Auth, Model: c.Model, Stream: c.Stream, IncludeUsage: req.IncludeUsage(),
+	return chat.JSONUpstream(c, target, "Ollama", Translate, provider.JSONCall{Base: base,
 		Provider: "ollama", StreamAccept: "application/x-ndjson", ErrorMessage: errorMessage, Events: events, Completion: ToCompletion,
-	}}, nil
+	})
 }
 
 // errorMessage is Ollama's {"error": "..."}.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -438,33 +437,17 @@ func (e *benchEnv) providerStream(ctx context.Context, client *http.Client, p st
 	for k, v := range providerHeaders(p, sh) {
 		req.Header.Set(k, v)
 	}
-	t0 := time.Now()
-	res, err := client.Do(req)
-	if err != nil {
-		return streamSample{}, fmt.Errorf("stream request: %w", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 500))
-		return streamSample{}, fmt.Errorf("stream status %d: %s", res.StatusCode, b)
-	}
-	tr := &timedReader{r: res.Body}
-	br := bufio.NewReaderSize(tr, 64<<10)
 	s := streamSample{ttft: -1}
-	for {
-		line, err := br.ReadSlice('\n')
+	err = readTimed(client, req, func(line []byte, at time.Time, since time.Duration) {
 		if s.ttft < 0 && bytes.Contains(line, firstToken) {
-			s.ttft = tr.last.Sub(t0).Nanoseconds()
+			s.ttft = since.Nanoseconds()
 		}
 		if ns, ok := stampNS(line); ok {
-			s.delays = append(s.delays, tr.last.UnixNano()-ns)
+			s.delays = append(s.delays, at.UnixNano()-ns)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return streamSample{}, fmt.Errorf("read stream: %w", err)
-		}
+	})
+	if err != nil {
+		return streamSample{}, err
 	}
 	if s.ttft < 0 {
 		return streamSample{}, fmt.Errorf("no text delta in the stream")

@@ -196,39 +196,51 @@ func (e *benchEnv) streamOnce(ctx context.Context, client *http.Client, lam *lam
 	for k, v := range e.headers(t) {
 		req.Header.Set(k, v)
 	}
-	t0 := time.Now()
-	res, err := client.Do(req)
-	if err != nil {
-		return streamSample{}, fmt.Errorf("stream request: %w", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 500))
-		return streamSample{}, fmt.Errorf("stream status %d: %s", res.StatusCode, b)
-	}
-	tr := &timedReader{r: res.Body}
-	br := bufio.NewReaderSize(tr, 64<<10)
 	s := streamSample{ttft: -1}
-	for {
-		line, err := br.ReadSlice('\n')
+	err = readTimed(client, req, func(line []byte, at time.Time, since time.Duration) {
 		if ns, ok := createdNS(line); ok {
-			at := tr.last
 			s.delays = append(s.delays, at.UnixNano()-ns)
 			if s.ttft < 0 {
-				s.ttft = at.Sub(t0).Nanoseconds()
+				s.ttft = since.Nanoseconds()
 			}
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return streamSample{}, fmt.Errorf("read stream: %w", err)
-		}
+	})
+	if err != nil {
+		return streamSample{}, err
 	}
 	if len(s.delays) != chunks {
 		return streamSample{}, fmt.Errorf("stream had %d chunks, want %d", len(s.delays), chunks)
 	}
 	return s, nil
+}
+
+// readTimed sends req with client and reads the answer line by line,
+// handing each line to each with when the read that completed it returned
+// (at) and how long that was after the request went out (since). A line
+// longer than the reader's 64 KiB comes in pieces.
+func readTimed(client *http.Client, req *http.Request, each func(line []byte, at time.Time, since time.Duration)) error {
+	t0 := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("stream request: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 500))
+		return fmt.Errorf("stream status %d: %s", res.StatusCode, b)
+	}
+	tr := &timedReader{r: res.Body}
+	br := bufio.NewReaderSize(tr, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		each(line, tr.last, tr.last.Sub(t0))
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return fmt.Errorf("read stream: %w", err)
+		}
+	}
 }
 
 // timedReader remembers when its last Read returned: the arrival time of
