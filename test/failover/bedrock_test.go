@@ -99,7 +99,7 @@ func TestOpenAIAndBedrock(t *testing.T) {
 		c := routeClient(route)
 		var res *http.Response
 		// The model every SDK sends: each target's own replaces it.
-		params := openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini, Messages: msgs()}
+		params := openai.ChatCompletionNewParams{Model: "gpt-4.1-mini", Messages: msgs()}
 		cc, err := c.Chat.Completions.New(context.Background(), params, option.WithResponseInto(&res))
 		if err != nil {
 			t.Fatalf("non-streamed: %v", err)
