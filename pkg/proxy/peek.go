@@ -153,27 +153,9 @@ func isErrorEvent(ev []byte) bool {
 // an error event is a failure. An event of a type not known here is the
 // answer too, so that it is never held back.
 func anthropicOpeningEvent(ev []byte) openingVerdict {
-	if isErrorEvent(ev) {
-		return eventError
-	}
-	data := eventData(ev)
-	if data == nil {
-		return eventNone
-	}
-	var arr [8]field
-	fields, err := topLevel(data, arr[:0])
-	if err != nil {
-		return eventContent // not JSON: not ours to judge
-	}
-	var typ string
-	var block []byte
-	for _, f := range fields {
-		switch f.key {
-		case "type":
-			typ = jsonString(data[f.start:f.end])
-		case "content_block":
-			block = data[f.start:f.end]
-		}
+	typ, block, v, ok := typedEvent(ev, "content_block")
+	if !ok {
+		return v
 	}
 	switch typ {
 	case "error":
@@ -181,21 +163,7 @@ func anthropicOpeningEvent(ev []byte) openingVerdict {
 	case "message_start", "ping", "content_block_stop":
 		return eventNone
 	case "content_block_start":
-		var barr [8]field
-		bf, err := topLevel(block, barr[:0])
-		if err != nil {
-			return eventContent
-		}
-		kind, text := "", ""
-		for _, f := range bf {
-			switch f.key {
-			case "type":
-				kind = jsonString(block[f.start:f.end])
-			case "text":
-				text = jsonString(block[f.start:f.end])
-			}
-		}
-		if kind == "text" && text == "" {
+		if memberString(block, "type") == "text" && memberString(block, "text") == "" {
 			return eventNone
 		}
 	}
@@ -209,27 +177,9 @@ func anthropicOpeningEvent(ev []byte) openingVerdict {
 // a function call's item, reasoning, response.completed or incomplete,
 // an event not known here) is the answer, so that it is never held back.
 func responsesOpeningEvent(ev []byte) openingVerdict {
-	if isErrorEvent(ev) {
-		return eventError
-	}
-	data := eventData(ev)
-	if data == nil {
-		return eventNone
-	}
-	var arr [8]field
-	fields, err := topLevel(data, arr[:0])
-	if err != nil {
-		return eventContent // not JSON: not ours to judge
-	}
-	var typ string
-	var item []byte
-	for _, f := range fields {
-		switch f.key {
-		case "type":
-			typ = jsonString(data[f.start:f.end])
-		case "item":
-			item = data[f.start:f.end]
-		}
+	typ, item, v, ok := typedEvent(ev, "item")
+	if !ok {
+		return v
 	}
 	switch typ {
 	case "error", "response.failed":
@@ -237,16 +187,56 @@ func responsesOpeningEvent(ev []byte) openingVerdict {
 	case "response.created", "response.in_progress", "response.queued", "response.content_part.added":
 		return eventNone
 	case "response.output_item.added":
-		var iarr [8]field
-		if itf, err := topLevel(item, iarr[:0]); err == nil {
-			for _, f := range itf {
-				if f.key == "type" && jsonString(item[f.start:f.end]) == "message" {
-					return eventNone
-				}
-			}
+		if memberString(item, "type") == "message" {
+			return eventNone
 		}
 	}
 	return eventContent
+}
+
+// typedEvent reads an event whose data names its "type" (Anthropic's,
+// the Responses API's): the type, and the object member named nested. ok
+// is false when the event decides itself: an error event is a failure, an
+// event without data carries nothing, and data that is not JSON is not
+// ours to judge (the answer).
+func typedEvent(ev []byte, nested string) (typ string, obj []byte, v openingVerdict, ok bool) {
+	if isErrorEvent(ev) {
+		return "", nil, eventError, false
+	}
+	data := eventData(ev)
+	if data == nil {
+		return "", nil, eventNone, false
+	}
+	var arr [8]field
+	fields, err := topLevel(data, arr[:0])
+	if err != nil {
+		return "", nil, eventContent, false
+	}
+	for _, f := range fields {
+		switch f.key {
+		case "type":
+			typ = jsonString(data[f.start:f.end])
+		case nested:
+			obj = data[f.start:f.end]
+		}
+	}
+	return typ, obj, eventNone, true
+}
+
+// memberString is obj's string member key, "" when obj is not an object
+// or has none.
+func memberString(obj []byte, key string) string {
+	var arr [8]field
+	fields, err := topLevel(obj, arr[:0])
+	if err != nil {
+		return ""
+	}
+	for _, f := range fields {
+		if f.key == key {
+			return jsonString(obj[f.start:f.end])
+		}
+	}
+	return ""
 }
 
 // chunkHasContent reports whether the first choice carries text, a tool
