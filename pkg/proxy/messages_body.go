@@ -40,21 +40,11 @@ func rewriteMessages(p *config.Plugin, body []byte, model string, count bool) (*
 		rw.body = applyEdits(body, fields, edits)
 		return rw, nil
 	}
-	switch {
-	case bytes.Equal(streamRaw, jsonTrue):
-		rw.stream = true
-	case len(streamRaw) == 0 || bytes.Equal(streamRaw, jsonFalse) || bytes.Equal(streamRaw, []byte("null")):
-	default:
-		return nil, &apiError{status: http.StatusBadRequest, typ: typeInvalidRequest, code: "invalid_stream", param: "stream", message: "stream must be a boolean"}
+	stream, e := streamDecision(p.ResponseStreaming, streamRaw)
+	if e != nil {
+		return nil, e
 	}
-	switch p.ResponseStreaming {
-	case config.StreamDeny:
-		if rw.stream {
-			return nil, badRequest("streaming_disabled", "response streaming is not enabled for this LLM")
-		}
-	case config.StreamAlways:
-		rw.stream = true
-	}
+	rw.stream = stream
 	if rw.stream {
 		edits = append(edits, edit{key: "stream", value: jsonTrue})
 	} else if len(streamRaw) > 0 {
