@@ -299,7 +299,7 @@ func (c *chain) allDown(ex *exchange, r *http.Request) (*http.Response, error) {
 	e := &provider.Error{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "targets_unavailable",
 		Message: "every target of this route failed recently and is skipped until its fail_timeout passes",
 		Header:  http.Header{"Retry-After": {strconv.Itoa(secs)}}}
-	if c.clientHeader != nil {
+	if c.targets[0].plan.msgs != nil {
 		// On a Messages route, the proxy's own 503 is Anthropic's 529
 		// overloaded_error (writeMessagesError), Retry-After kept.
 		res := provider.JSONResponse(r, 529, provider.AnthropicErrorJSON("overloaded_error", e.Message))
@@ -409,9 +409,6 @@ func (c *chain) try(t *attemptTarget, base http.RoundTripper, r *http.Request, b
 	case res.StatusCode >= 300:
 		return res, config.ForStatus(res.StatusCode), nil
 	case isEventStream(res.Header.Get("Content-Type")):
-		// A native Messages upstream streams Anthropic's events; the
-		// chat hub's upstream streams chat chunks, translated only after
-		// the chain has answered.
 		return peekStream(res, r, bal.FailoverCriteria, t.plan.streamJudge(), t.plan.nativeMessages())
 	}
 	return res, 0, nil

@@ -38,9 +38,9 @@ func (pl *plan) streamJudge() func([]byte) openingVerdict {
 // throttling (Bedrock's ThrottlingException inside a ConverseStream, an
 // OpenAI-compatible server's rate_limit_error event) is "http_429" where
 // the criteria name it, and answers 429 if no other target does.
-// judge reads the upstream's events (chat chunks, Anthropic's Messages
-// events, the Responses API's); anthropic says the client is answered in
-// Anthropic's error shape.
+//
+// judge reads the upstream's events (streamJudge); anthropic says the
+// client is answered in Anthropic's error shape.
 func peekStream(res *http.Response, r *http.Request, crit config.Criteria, judge func([]byte) openingVerdict, anthropic bool) (*http.Response, config.Criteria, error) {
 	var held []byte
 	buf := make([]byte, 8<<10)
