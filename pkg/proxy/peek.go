@@ -226,17 +226,25 @@ func typedEvent(ev []byte, nested string) (typ string, obj []byte, v openingVerd
 // memberString is obj's string member key, "" when obj is not an object
 // or has none.
 func memberString(obj []byte, key string) string {
-	var arr [8]field
+	v, _ := member(obj, key)
+	return jsonString(v)
+}
+
+// member is obj's member key as raw JSON; ok is false when obj is not an
+// object, has none, or has it as null.
+func member(obj []byte, key string) ([]byte, bool) {
+	var arr [16]field
 	fields, err := topLevel(obj, arr[:0])
 	if err != nil {
-		return ""
+		return nil, false
 	}
 	for _, f := range fields {
 		if f.key == key {
-			return jsonString(obj[f.start:f.end])
+			v := obj[f.start:f.end]
+			return v, !bytes.Equal(v, []byte("null"))
 		}
 	}
-	return ""
+	return nil, false
 }
 
 // chunkHasContent reports whether the first choice carries text, a tool
@@ -277,44 +285,26 @@ func inStreamKind(e *provider.Error, crit config.Criteria) config.Criteria {
 
 // streamErrorEvent reads an error event that came before any content as
 // the OpenAI error the client sees if no other target answers: 429 when
-// it says the upstream throttles, else 502.
+// it says the upstream throttles, else 502. The error is the event's
+// "error" object (chat chunks, Anthropic's events), or the event itself
+// when its type is "error" (the Responses API's).
 func streamErrorEvent(ev []byte) *provider.Error {
 	e := &provider.Error{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_stream_error", Message: "the upstream stream failed before any content"}
 	data := eventData(ev)
 	if data == nil {
 		return e
 	}
-	var arr [16]field
-	fields, err := topLevel(data, arr[:0])
-	if err != nil {
+	obj := data
+	if nested, ok := member(data, "error"); ok {
+		obj = nested
+	} else if memberString(data, "type") != "error" {
 		return e
 	}
-	for _, f := range fields {
-		if f.key != "error" {
-			continue
-		}
-		var earr [8]field
-		v := data[f.start:f.end]
-		ef, err := topLevel(v, earr[:0])
-		if err != nil {
-			continue
-		}
-		var typ, code string
-		for _, g := range ef {
-			switch g.key {
-			case "message":
-				if m := jsonString(v[g.start:g.end]); m != "" {
-					e.Message = m
-				}
-			case "type":
-				typ = jsonString(v[g.start:g.end])
-			case "code":
-				code = jsonString(v[g.start:g.end])
-			}
-		}
-		if throttled(typ, code) {
-			e.Status, e.Type, e.Code = http.StatusTooManyRequests, provider.TypeRateLimit, "rate_limit_exceeded"
-		}
+	if m := memberString(obj, "message"); m != "" {
+		e.Message = m
+	}
+	if throttled(memberString(obj, "type"), memberString(obj, "code")) {
+		e.Status, e.Type, e.Code = http.StatusTooManyRequests, provider.TypeRateLimit, "rate_limit_exceeded"
 	}
 	return e
 }

@@ -96,3 +96,32 @@ plugins:
 		})
 	}
 }
+
+// The error the client gets when an error event before content ends every
+// target's try: the upstream's message, and 429 for a throttle, whichever
+// API's event shape it came in.
+func TestStreamErrorEvent(t *testing.T) {
+	const generic = "the upstream stream failed before any content"
+	for _, tc := range []struct {
+		name, ev string
+		status   int
+		message  string
+	}{
+		{"chat", `data: {"error":{"message":"boom","type":"server_error"}}`, 502, "boom"},
+		{"chat throttle", `data: {"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`, 429, "slow down"},
+		{"Anthropic throttle", "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}", 429, "slow down"},
+		{"Responses", "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}", 502, "boom"},
+		{"Responses throttle", "event: error\ndata: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"slow down\"}", 429, "slow down"},
+		{"another event's message is not the error's", `data: {"type":"response.output_text.delta","message":"hi"}`, 502, generic},
+		{"error null", `data: {"error":null,"message":"hi"}`, 502, generic},
+		{"not JSON", "event: error\ndata: boom", 502, generic},
+		{"no data", "event: error", 502, generic},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := streamErrorEvent([]byte(tc.ev))
+			if e.Status != tc.status || e.Message != tc.message {
+				t.Fatalf("%d %q, want %d %q", e.Status, e.Message, tc.status, tc.message)
+			}
+		})
+	}
+}
