@@ -435,3 +435,38 @@ func TestNoSDKRetriesInAChain(t *testing.T) {
 		})
 	}
 }
+
+// Parallel Messages streams (InvokeModelWithResponseStream) on one cached
+// client: each gets its own event-stream codec too (go test -race).
+func TestParallelMessagesStreamsOneClient(t *testing.T) {
+	r := newStubRig(t, bedrockstub.Options{})
+	p := &config.Plugin{RouteType: config.RouteChat, LLMFormat: config.FormatAnthropic, Model: config.Model{Provider: config.ProviderBedrock}}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			up, err := r.d.PrepareMessages(&provider.MessagesCall{Plugin: p, Model: "stub.text.chunks-30", Stream: true, Upstream: mustURL(r.ep),
+				Body: []byte(`{"model":"m","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			req, _ := http.NewRequest("POST", up.URL.String(), nil)
+			res, err := up.Transport.RoundTrip(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err == nil && (!strings.Contains(string(b), `"text":"tok29 "`) || !strings.Contains(string(b), "message_stop")) {
+				err = errors.New("incomplete: " + string(b))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
