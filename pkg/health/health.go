@@ -66,8 +66,10 @@ type Registry struct {
 	flushing   atomic.Bool
 	flushed    atomic.Int64 // unix nanoseconds of the last flush
 	pending    sync.WaitGroup
-	saving     sync.WaitGroup // circuit writes in flight
-	nsaving    atomic.Int32
+	saving     sync.WaitGroup // circuit writes in flight, for Settle
+	// nsaving counts them too: Settle runs at every invocation's end, and
+	// with nothing in flight it returns without starting a waiter.
+	nsaving atomic.Int32
 }
 
 // New returns a registry.
