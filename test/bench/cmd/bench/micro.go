@@ -21,7 +21,7 @@ import (
 // pkg/clientapi/responses and pkg/provider/* the translating drivers' cost per
 // request and per chunk (part 6 measures the same paths under load).
 var microPackages = []string{"./pkg/route", "./pkg/config", "./pkg/proxy", "./pkg/balancer", "./pkg/health", "./pkg/stats", "./pkg/edge", "./pkg/limits/dynamo", "./pkg/clientapi/messages",
-	"./pkg/clientapi/responses", "./pkg/provider/azure", "./pkg/provider/bedrock", "./pkg/provider/anthropic", "./pkg/provider/gemini"}
+	"./pkg/clientapi/responses", "./pkg/provider/azure", "./pkg/provider/bedrock", "./pkg/provider/anthropic", "./pkg/provider/gemini", "./pkg/provider/cohere", "./pkg/provider/ollama"}
 
 // partMicro is part 5: go test -bench on the hot path's packages, one
 // package at a time so that one that does not build (another developer
